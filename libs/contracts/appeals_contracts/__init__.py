@@ -1,0 +1,1 @@
+"""Contracts of the appeals platform: envelope, topics, event types and public payloads."""

@@ -1,0 +1,133 @@
+"""HTTP conventions shared by the services: health, readiness, metrics, and 4xx for bad input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "route", "status"])
+LATENCY = Histogram(
+    "http_request_seconds", "HTTP request latency", ["service", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+
+
+def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
+    """`/health` says the process answers; `/ready` asks PostgreSQL and Kafka for real."""
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get("/ready")
+    async def ready() -> JSONResponse:
+        problems: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                problem = await check()
+            except Exception as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            if problem:
+                problems[name] = problem
+        body: dict[str, Any] = {
+            "status": "ready" if not problems else "not ready",
+            "service": service,
+            "checks": {name: problems.get(name, "ok") for name in checks},
+        }
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """A malformed body is 400 and an invalid one 422, each with the field path; never a 500."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(
+                {"title": "malformed JSON body", "status": 400,
+                 "detail": "; ".join(str(e.get("msg")) for e in errors[:3])},
+                status_code=400,
+            )
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "(body)",
+             "message": str(e["msg"])}
+            for e in errors
+        ]
+        return JSONResponse(
+            {"title": "invalid request", "status": 422, "problems": problems}, status_code=422
+        )
+
+
+def install_metrics(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        LATENCY.labels(service, path).observe(time.perf_counter() - started)
+        REQUESTS.labels(service, path, str(response.status_code)).inc()
+        return response
+
+
+class BodyLimit:
+    """Refuse bodies over `limit` bytes with 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except BodyTooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        body = (
+            b'{"title":"request body too large","status":413,'
+            b'"detail":"the limit is ' + str(self.limit).encode() + b' bytes"}'
+        )
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass

@@ -1,0 +1,101 @@
+"""One authentication scheme for every service: bearer JWTs (EdDSA) checked with a public key.
+
+Claims: `sub`, `role` (integration | agency | operator | monitoring), and `source` for an
+integration or `agency` for an agency. The issuer keeps the private key; services only verify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+
+import jwt
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, ConfigDict
+
+ALGORITHM = "EdDSA"
+AUDIENCE = "appeals-platform"
+
+
+class Role(StrEnum):
+    INTEGRATION = "integration"
+    AGENCY = "agency"
+    OPERATOR = "operator"
+    MONITORING = "monitoring"
+
+
+class Principal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    role: Role
+    source: str | None = None
+    agency: str | None = None
+
+
+class AuthError(Exception):
+    pass
+
+
+class TokenVerifier:
+    def __init__(self, public_key_pem: bytes) -> None:
+        self._key = public_key_pem
+
+    @classmethod
+    def from_file(cls, path: Path) -> TokenVerifier:
+        return cls(path.read_bytes())
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE,
+                options={"require": ["sub", "role", "exp"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        try:
+            principal = Principal(
+                subject=claims["sub"], role=Role(claims["role"]),
+                source=claims.get("source"), agency=claims.get("agency"),
+            )
+        except ValueError as exc:
+            raise AuthError(f"invalid token claims: {exc}") from exc
+        if principal.role is Role.INTEGRATION and not principal.source:
+            raise AuthError("an integration token must carry its source")
+        if principal.role is Role.AGENCY and not principal.agency:
+            raise AuthError("an agency token must carry its agency code")
+        return principal
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(request: Request, token: str | None) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    if token is None:
+        raise HTTPException(
+            401, "missing bearer token", headers={"WWW-Authenticate": 'Bearer realm="appeals"'}
+        )
+    try:
+        return verifier.verify(token)
+    except AuthError as exc:
+        raise HTTPException(
+            401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        ) from exc
+
+
+def require(*roles: Role) -> Callable[[Request], Principal]:
+    """A FastAPI dependency: 401 without a valid token, 403 for a token of another role."""
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request, bearer_token(request))
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise HTTPException(403, f"role '{principal.role.value}' may not do this ({allowed})")
+        return principal
+
+    return dependency

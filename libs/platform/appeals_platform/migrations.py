@@ -1,0 +1,55 @@
+"""Forward-only `.sql` migrations per service schema, applied under one advisory lock."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from importlib import resources
+
+import asyncpg
+
+PLATFORM_MIGRATIONS = "appeals_platform.ddl"
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def migration_files(package: str) -> list[tuple[str, str]]:
+    """(version, sql) pairs of a package's migrations, in file-name order."""
+    folder = resources.files(package)
+    files = sorted(
+        (entry for entry in folder.iterdir() if entry.name.endswith(".sql")),
+        key=lambda entry: entry.name,
+    )
+    return [(f"{package}/{entry.name}", entry.read_text(encoding="utf-8")) for entry in files]
+
+
+async def migrate(conn: asyncpg.Connection, schema: str, packages: Sequence[str]) -> list[str]:
+    """Apply what is missing of the platform's and the given packages' migrations; return it."""
+    if not SCHEMA_NAME.fullmatch(schema):
+        raise ValueError(f"schema name {schema!r} is not a plain lower-case identifier")
+    # Several instances of a service may start at once: one lock per schema serialises them.
+    await conn.execute("SELECT pg_advisory_lock(hashtext('migrations:' || $1))", schema)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations '
+            "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {
+            r["version"]
+            for r in await conn.fetch(f'SELECT version FROM "{schema}".schema_migrations')
+        }
+        applied: list[str] = []
+        for package in (PLATFORM_MIGRATIONS, *packages):
+            for version, sql in migration_files(package):
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                    await conn.execute(sql)
+                    await conn.execute(
+                        f'INSERT INTO "{schema}".schema_migrations (version) VALUES ($1)', version
+                    )
+                applied.append(version)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext('migrations:' || $1))", schema)

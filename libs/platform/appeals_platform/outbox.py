@@ -1,0 +1,178 @@
+"""Transactional outbox: events are rows written with the state change; a relay publishes them.
+
+The relay claims rows in `seq` order with `FOR UPDATE SKIP LOCKED`, sends them with an
+idempotent producer (`acks=all`), awaits the whole batch, then deletes the rows in the same
+transaction. A crash between publish and delete re-publishes those rows with the same event
+id, which consumers drop through their inbox. Only one relay per schema is active at a time
+(an advisory lock), because two relays taking interleaved batches could reorder a key's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
+
+from appeals_contracts.envelope import CloudEvent
+
+log = logging.getLogger(__name__)
+
+PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema"])
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    topic: str
+    key: str
+    event: CloudEvent[Any]
+
+
+def message(topic: str, key: str, event: CloudEvent[Any]) -> OutboxMessage:
+    return OutboxMessage(topic, key, event)
+
+
+INSERT_SQL = """
+INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+async def add(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+    """Write events in the caller's transaction; one statement for the whole batch."""
+    if not messages:
+        return
+    await conn.execute(
+        INSERT_SQL,
+        [m.event.id for m in messages],
+        [m.topic for m in messages],
+        [m.key for m in messages],
+        [m.event.type for m in messages],
+        [m.event.model_dump(mode="json") for m in messages],
+    )
+
+
+CLAIM_SQL = """
+SELECT seq, id::text AS id, aggregatetype, aggregateid, type, payload::text AS payload
+FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+DELETE_SQL = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
+
+
+def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30000,
+    )
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        *,
+        schema: str,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        after_publish: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._after_publish = after_publish
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+        self.is_leader = False
+
+    def wake(self) -> None:
+        """Called after a commit that wrote outbox rows, so they go out without a poll delay."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def publish_batch(self, conn: asyncpg.Connection) -> int:
+        async with conn.transaction():
+            rows = await conn.fetch(CLAIM_SQL, self._batch_size)
+            if not rows:
+                return 0
+            deliveries = []
+            for row in rows:
+                deliveries.append(
+                    await self._producer.send(
+                        row["aggregatetype"],
+                        value=row["payload"].encode(),
+                        key=row["aggregateid"].encode(),
+                        headers=[
+                            ("ce_id", row["id"].encode()),
+                            ("ce_type", row["type"].encode()),
+                            ("content-type", b"application/cloudevents+json"),
+                        ],
+                    )
+                )
+            await asyncio.gather(*deliveries)
+            if self._after_publish is not None:
+                await self._after_publish(len(rows))
+            await conn.execute(DELETE_SQL, [row["seq"] for row in rows])
+        self.published += len(rows)
+        PUBLISHED.labels(self._schema).inc(len(rows))
+        return len(rows)
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                async with self._pool.acquire() as conn:
+                    await self._lead(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1)
+
+    async def _lead(self, conn: asyncpg.Connection) -> None:
+        lock = "SELECT pg_try_advisory_lock(hashtext('outbox:' || $1))"
+        while not self._stopping and not await conn.fetchval(lock, self._schema):
+            await self._sleep()
+        self.is_leader = True
+        try:
+            while not self._stopping:
+                if await self.publish_batch(conn) < self._batch_size:
+                    await self._sleep()
+        finally:
+            self.is_leader = False
+            if not conn.is_closed():
+                await conn.execute(
+                    "SELECT pg_advisory_unlock(hashtext('outbox:' || $1))", self._schema
+                )
+
+    async def _sleep(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+
+async def pending(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM outbox"))
+
+
+def payload_bytes(event: CloudEvent[Any]) -> bytes:
+    return orjson.dumps(event.model_dump(mode="json"))

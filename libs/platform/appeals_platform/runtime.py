@@ -1,0 +1,159 @@
+"""The shape every service shares: pool, migrations, outbox relay, Kafka broker, HTTP app.
+
+A service builds a `Runtime`, registers its subscribers on `runtime.broker` and its routes on
+the FastAPI app, and `service_app` wires the lifespan: start-up in dependency order, shutdown
+in reverse. Subscribers and routes open transactions; handlers get the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+
+from appeals_platform.api import (
+    BodyLimit,
+    health_router,
+    install_error_handlers,
+    install_metrics,
+)
+from appeals_platform.auth import TokenVerifier
+from appeals_platform.logs import configure_logging
+from appeals_platform.migrations import migrate
+from appeals_platform.outbox import OutboxRelay, create_producer
+from appeals_platform.pool import create_pool
+from appeals_platform.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[["Runtime"], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    name: str
+    settings: ServiceSettings
+    migrations: str
+    broker: KafkaBroker
+    _pool: asyncpg.Pool | None = None
+    _producer: AIOKafkaProducer | None = None
+    _relay: OutboxRelay | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, name: str, settings: ServiceSettings, migrations: str) -> Runtime:
+        broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"{name}-consumer",
+            log_level=logging.DEBUG,
+        )
+        return cls(name=name, settings=settings, migrations=migrations, broker=broker)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "runtime not started"
+        return self._pool
+
+    @property
+    def relay(self) -> OutboxRelay:
+        assert self._relay is not None, "runtime not started"
+        return self._relay
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "runtime not started"
+        return self._producer
+
+    async def start(self, *, consume: bool = True) -> None:
+        s = self.settings
+        self._pool = await create_pool(
+            s.database_url, s.db_schema, min_size=s.pool_min_size, max_size=s.pool_max_size,
+            name=self.name,
+        )
+        async with self._pool.acquire() as conn:
+            applied = await migrate(conn, s.db_schema, [self.migrations])
+        if applied:
+            log.info("applied %d migrations", len(applied), extra={"count": len(applied)})
+        self._producer = create_producer(s.kafka_bootstrap_servers, f"{self.name}-outbox")
+        await self._producer.start()
+        self._relay = OutboxRelay(
+            self._pool, self._producer, schema=s.db_schema, batch_size=s.outbox_batch_size,
+            poll_interval=s.outbox_poll_interval,
+        )
+        self.tasks.append(asyncio.create_task(self._relay.run(), name=f"{self.name}-outbox"))
+        if consume:
+            await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        if self._relay is not None:
+            self._relay.stop()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def database_problem(self) -> str | None:
+        async with self.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+        return None
+
+    async def kafka_problem(self) -> str | None:
+        await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
+        return None
+
+
+def service_app(
+    runtime: Runtime,
+    routers: Sequence[APIRouter],
+    *,
+    title: str,
+    description: str,
+    on_start: Sequence[Hook] = (),
+    body_limit: int = 256 * 1024,
+    consume: bool = True,
+) -> FastAPI:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(runtime.name, settings.log_level)
+        app.state.verifier = TokenVerifier.from_file(settings.jwt_public_key_file)
+        await runtime.start(consume=consume)
+        for hook in on_start:
+            await hook(runtime)
+        log.info("%s ready on port %d", runtime.name, settings.port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    install_metrics(app, runtime.name)
+    app.include_router(
+        health_router(
+            runtime.name, {"postgres": runtime.database_problem, "kafka": runtime.kafka_problem}
+        )
+    )
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=body_limit)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -1,0 +1,24 @@
+"""Settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "postgresql://appeals@127.0.0.1:5432/appeals"
+    db_schema: str = "public"
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    consumer_group: str = "appeals"
+    jwt_public_key_file: Path = Path(".local/keys/jwt-public.pem")
+    log_level: str = "INFO"
+    outbox_batch_size: int = 500
+    outbox_poll_interval: float = 0.5

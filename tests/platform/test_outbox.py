@@ -1,0 +1,161 @@
+"""The outbox relay against the real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from appeals_contracts.envelope import envelope, event_id
+from appeals_platform import outbox
+from appeals_platform.outbox import OutboxMessage, OutboxRelay, create_producer
+from appeals_platform.pool import create_pool
+from tests.conftest import Stack
+from tests.kafka_probe import EventProbe
+
+pytestmark = pytest.mark.infra
+
+
+def outbox_rows(topic_name: str, count: int, keys: int) -> list[OutboxMessage]:
+    appeal_ids = [str(uuid.uuid4()) for _ in range(keys)]
+    messages = []
+    for n in range(count):
+        appeal = appeal_ids[n % keys]
+        event = envelope(
+            event_type="kz.appeals.test.v1", source="tests", subject=appeal,
+            data={"n": n}, id=event_id(appeal, "test", n),
+        )
+        messages.append(OutboxMessage(topic_name, appeal, event))
+    return messages
+
+
+async def fill(pool: Any, messages: list[OutboxMessage]) -> None:
+    async with pool.acquire() as conn:
+        for start in range(0, len(messages), 1000):
+            async with conn.transaction():
+                await outbox.add(conn, messages[start : start + 1000])
+
+
+def assert_per_key_order(events: list[dict[str, Any]]) -> None:
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for e in events:
+        if e["data"]["n"] not in by_key[e["_key"]]:
+            by_key[e["_key"]].append(e["data"]["n"])
+    for numbers in by_key.values():
+        assert numbers == sorted(numbers)
+
+
+async def test_ten_thousand_rows_are_each_published_once_in_per_key_order(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    topic_name = await topic("outbox")
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.bootstrap, "test-relay")
+    await producer.start()
+    messages = outbox_rows(topic_name, 10_000, keys=250)
+    try:
+        async with probe(topic_name) as events:
+            await fill(pool, messages)
+            relay = OutboxRelay(pool, producer, schema="intake", batch_size=500)
+            task = asyncio.create_task(relay.run())
+            seen = await events.collect(10_000, timeout=120)
+            relay.stop()
+            await task
+        assert len(seen) == 10_000
+        assert {e["id"] for e in seen} == {m.event.id for m in messages}
+        assert all(e["_key"] == e["subject"] for e in seen)
+        assert_per_key_order(seen)
+        async with pool.acquire() as conn:
+            assert await outbox.pending(conn) == 0
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+class RelayCrash(Exception):
+    pass
+
+
+async def test_relay_killed_between_publish_and_delete_loses_nothing_and_reuses_event_ids(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    topic_name = await topic("outbox")
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.bootstrap, "test-relay")
+    await producer.start()
+    messages = outbox_rows(topic_name, 1_000, keys=40)
+
+    async def crash(published: int) -> None:
+        raise RelayCrash(f"killed after publishing {published} rows, before deleting them")
+
+    try:
+        async with probe(topic_name) as events:
+            await fill(pool, messages)
+            crashing = OutboxRelay(pool, producer, schema="intake", batch_size=300,
+                                   after_publish=crash)
+            async with pool.acquire() as conn:
+                with pytest.raises(RelayCrash):
+                    await crashing.publish_batch(conn)
+                assert await outbox.pending(conn) == 1_000  # the delete was rolled back
+
+            restarted = OutboxRelay(pool, producer, schema="intake", batch_size=300)
+            task = asyncio.create_task(restarted.run())
+            seen = await events.collect(1_300, timeout=60)
+            restarted.stop()
+            await task
+        ids = [e["id"] for e in seen]
+        assert len(ids) == 1_300  # the first 300 went out twice ...
+        assert set(ids) == {m.event.id for m in messages}  # ... with the same ids, none lost
+        assert_per_key_order(seen)
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def test_relay_wakes_on_signal_without_waiting_for_the_poll_interval(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    topic_name = await topic("outbox", partitions=1)
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.bootstrap, "test-relay")
+    await producer.start()
+    relay = OutboxRelay(pool, producer, schema="intake", poll_interval=3600)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with probe(topic_name) as events:
+            for _ in range(50):  # let the relay take the lead and go to sleep
+                if relay.is_leader:
+                    break
+                await asyncio.sleep(0.05)
+            message = outbox_rows(topic_name, 1, keys=1)[0]
+            await fill(pool, [message])
+            relay.wake()
+            received = await events.wait_for_id(message.event.id, timeout=20)
+        assert received["subject"] == message.key
+    finally:
+        relay.stop()
+        await task
+        await producer.stop()
+        await pool.close()
+
+
+async def test_only_one_relay_per_schema_leads(stack: Stack, database: str) -> None:
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.bootstrap, "test-relay")
+    await producer.start()
+    first = OutboxRelay(pool, producer, schema="intake", poll_interval=0.05)
+    second = OutboxRelay(pool, producer, schema="intake", poll_interval=0.05)
+    tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    try:
+        await asyncio.sleep(1)
+        assert [first.is_leader, second.is_leader].count(True) == 1
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.gather(*tasks)
+        await producer.stop()
+        await pool.close()
