@@ -60,7 +60,8 @@ class EventProbe:
                 for record in records:
                     event = orjson.loads(record.value) if record.value else {}
                     event["_key"] = record.key.decode() if record.key else None
-                    event["_headers"] = {k: v for k, v in record.headers}
+                    event["_headers"] = dict(record.headers)
+                    event["_raw"] = record.value
                     self.seen.append(event)
                     if predicate(event):
                         return event

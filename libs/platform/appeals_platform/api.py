@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "route", "status"])
@@ -55,6 +56,15 @@ def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
 
 def install_error_handlers(app: FastAPI) -> None:
     """A malformed body is 400 and an invalid one 422, each with the field path; never a 500."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code,
+             "detail": str(exc.detail)},
+            status_code=exc.status_code, headers=getattr(exc, "headers", None),
+            media_type="application/problem+json",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -105,6 +105,16 @@ class Runtime:
         if self._pool is not None:
             await self._pool.close()
 
+    async def wait_until_assigned(self, timeout: float = 30) -> None:
+        """Until every subscriber's consumer holds partitions (a new group joins in seconds)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            consumers = [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
+            if all(c is not None and c.assignment() for c in consumers):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"{self.name}: consumers not assigned within {timeout}s")
+
     async def database_problem(self) -> str | None:
         async with self.pool.acquire(timeout=2) as conn:
             await conn.fetchval("SELECT 1")

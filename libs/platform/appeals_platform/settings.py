@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +19,8 @@ class ServiceSettings(BaseSettings):
     pool_max_size: int = 10
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     consumer_group: str = "appeals"
+    # earliest: a new deployment reads the history; tests use latest with fresh groups.
+    consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
     jwt_public_key_file: Path = Path(".local/keys/jwt-public.pem")
     log_level: str = "INFO"
     outbox_batch_size: int = 500

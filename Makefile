@@ -1,0 +1,86 @@
+# The two commands: `make run` and `make test`. Set-up that is already done is skipped.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := $(PY) -m appeals_platform.stack
+PACKAGES := libs/contracts libs/reference libs/law libs/platform services/intake services/routing services/deadlines
+STAMP := $(VENV)/.installed
+PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
+
+.PHONY: run up down status logs test test-fast lint install token demo bench bench-outbox \
+        bench-intake bench-routing bench-deadlines bench-dashboard docs clean
+
+run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
+	@$(STACK) up
+	@$(PY) -m appeals_platform.welcome
+	@if [ "$(DEMO)" = "1" ]; then $(PY) -m intake.demo --rate 5 --count 0 --background; fi
+
+up: install ## the same as run, without the welcome text
+	@$(STACK) up
+
+down: ## stop everything this checkout started
+	@$(STACK) down
+
+status:
+	@$(STACK) status
+
+logs: ## make logs NAME=intake (kafka, postgres, intake, routing, deadlines)
+	@$(STACK) logs $(or $(NAME),intake)
+
+test: install ## start what the tests need and run the whole suite
+	@$(STACK) up --infra
+	@$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-fast: install ## only the tests that need neither Kafka nor PostgreSQL
+	@$(PY) -m pytest -p no:cacheprovider -m "not infra and not browser" $(PYTEST_ARGS)
+
+lint: install
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@MYPYPATH=libs/contracts:libs/reference:libs/law:libs/platform:services/intake:services/routing:services/deadlines \
+	  $(VENV)/bin/mypy libs/contracts/appeals_contracts libs/reference/appeals_reference libs/law/appeals_law \
+	  libs/platform/appeals_platform services/intake/intake services/routing/routing \
+	  services/deadlines/deadlines
+
+install: $(STAMP)
+
+$(STAMP): $(PYPROJECTS)
+	@echo "[make] installing Python packages into $(VENV) (once; again when a pyproject changes) ..."
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check uv
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/uv pip install -q $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
+	@touch $(STAMP)
+
+token: install ## make token ROLE=integration SOURCE=egov-portal | ROLE=agency AGENCY=KRG-POLICE
+	@$(PY) -m appeals_platform.tokens issue --role $(ROLE) $(if $(SOURCE),--source $(SOURCE)) $(if $(AGENCY),--agency $(AGENCY))
+
+demo: install ## post realistic demo appeals to the running intake (COUNT=0: until stopped)
+	@$(PY) -m intake.demo --rate $(or $(RATE),5) --count $(or $(COUNT),0)
+
+bench: bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard
+
+bench-outbox: install
+	@$(STACK) up --infra
+	@$(PY) bench/outbox.py
+
+bench-intake: install
+	@$(STACK) up --infra
+	@$(PY) bench/intake.py
+
+bench-routing: install
+	@$(STACK) up --infra
+	@$(PY) bench/routing.py
+
+bench-deadlines: install
+	@$(STACK) up --infra
+	@$(PY) bench/deadlines.py
+
+bench-dashboard: install
+	@$(STACK) up --infra
+	@$(PY) bench/dashboard.py
+
+docs: install ## regenerate docs/openapi/*.json and docs/asyncapi/*.json
+	@$(PY) -m appeals_platform.docs
+
+clean: down
+	rm -rf .local $(VENV)

@@ -1,0 +1,41 @@
+"""What `make run` prints once everything is up: where to look, and tokens to try it with."""
+
+from __future__ import annotations
+
+from appeals_platform.auth import Role
+from appeals_platform.stack import SERVICES, bootstrap_servers, database_url, project_root
+from appeals_platform.tokens import ensure_keys, issue_token
+
+
+def main() -> None:
+    private, _ = ensure_keys(project_root() / ".local" / "keys")
+    key = private.read_bytes()
+    tokens = {
+        "integration (egov-portal)": issue_token(key, Role.INTEGRATION, source="egov-portal"),
+        "agency (KRG-KARAGANDA-AKIMAT)": issue_token(key, Role.AGENCY,
+                                                     agency="KRG-KARAGANDA-AKIMAT"),
+        "operator": issue_token(key, Role.OPERATOR),
+        "monitoring": issue_token(key, Role.MONITORING),
+    }
+    print("\nThe appeals platform is running.\n")
+    for name, port in SERVICES.items():
+        print(f"  {name:10} http://127.0.0.1:{port}/docs   (/health /ready /metrics)")
+    print("  dashboard  http://127.0.0.1:8002/dashboard  (sign in with the monitoring token)")
+    print(f"  kafka      {bootstrap_servers()}")
+    print(f"  postgres   {database_url()}")
+    print("\nTokens (30 days; more with `make token ROLE=... SOURCE=... AGENCY=...`):")
+    for name, token in tokens.items():
+        print(f"  {name}:\n    {token}")
+    print(
+        "\nTry it:\n"
+        "  curl -X POST http://127.0.0.1:8000/v1/appeals \\\n"
+        '    -H "Authorization: Bearer <integration token>" -H "Content-Type: application/json" \\\n'
+        "    --data @../shared/datasets/appeals-dev.jsonl   # one line of it\n"
+        "  make demo                 # a steady stream of realistic appeals\n"
+        "  make logs NAME=routing    # follow a service\n"
+        "  make down                 # stop everything\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

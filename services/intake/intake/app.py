@@ -1,0 +1,216 @@
+"""Intake: the HTTP API for integrations and agencies, and the Kafka subscribers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from appeals_contracts import topics
+from appeals_contracts.identity import iin_is_valid, mask_iin
+from appeals_contracts.submission import AnswerSubmission, AppealSubmission, check_codes
+from appeals_law.calendar import WorkingCalendar
+from appeals_law.rules import load_rules
+from appeals_platform.auth import Principal, Role, require
+from appeals_platform.runtime import Runtime, service_app
+from intake import channel, db, handlers, open311
+from intake.reference import Codes
+from intake.config import Settings
+from intake.errors import FieldProblem, problem_body, validation_problems
+
+log = logging.getLogger(__name__)
+
+FOREIGN_TOPICS = (
+    topics.APPEAL_ASSIGNED, topics.APPEAL_REDIRECTED, topics.APPEAL_TRIAGE,
+    topics.DEADLINE_EVENTS, topics.ALERTS,
+)
+
+
+def problem(status: int, title: str, problems: list[FieldProblem] | None = None,
+            detail: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, title, problems or [], detail=detail), status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
+
+
+def can_see(principal: Principal, appeal: Any) -> bool:
+    if principal.role in (Role.OPERATOR, Role.MONITORING):
+        return True
+    if principal.role is Role.INTEGRATION:
+        return bool(principal.source == appeal["source"])
+    return bool(principal.agency is not None and principal.agency == appeal["agency"])
+
+
+def appeal_view(appeal: Any, timeline: list[Any]) -> dict[str, Any]:
+    submission = appeal["submission"]
+    return {
+        "appeal_id": str(appeal["id"]),
+        "registration_number": appeal["registration_number"],
+        "registered_at": appeal["registered_at"].isoformat(),
+        "type": appeal["type"],
+        "status": appeal["status"],
+        "agency": appeal["agency"],
+        "hop": appeal["hop"],
+        "due_at": appeal["due_at"].isoformat() if appeal["due_at"] else None,
+        "overdue": appeal["overdue"],
+        "answered_at": appeal["answered_at"].isoformat() if appeal["answered_at"] else None,
+        "answer": appeal["answer"],
+        "subject": submission.get("subject"),
+        "category": appeal["category"],
+        "locality": appeal["locality"],
+        "channel": appeal["channel"],
+        "timeline": [
+            {"kind": t["kind"], "type": t["type"], "at": t["at"].isoformat(),
+             "event_id": t["event_id"], "data": t["data"]}
+            for t in timeline
+        ],
+    }
+
+
+def appeals_router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["appeals"])
+
+    @router.post("/appeals", status_code=201, responses={200: {}, 400: {}, 401: {}, 403: {},
+                                                        409: {}, 413: {}, 422: {}})
+    async def submit_appeal(
+        request: Request, principal: Principal = Depends(require(Role.INTEGRATION))
+    ) -> JSONResponse:
+        """Register an appeal (contract v1). A retry with the same content returns it with 200."""
+        body = parse_json(await request.body())
+        try:
+            submission = AppealSubmission.model_validate(body)
+        except ValidationError as exc:
+            return problem(422, "the submission does not meet contract v1",
+                           validation_problems(exc))
+        if unknown := codes.problems(submission):
+            return problem(422, "the submission uses unknown reference codes", unknown)
+        assert principal.source is not None
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            registration = await handlers.register(
+                conn, submission, source=principal.source, channel="http",
+                received_at=datetime.now(UTC), prefix=settings.registration_prefix, law=law,
+            )
+        if registration.outcome == "created":
+            runtime.relay.wake()
+            log.info("appeal registered", extra={"appeal_id": str(registration.appeal_id)})
+            return JSONResponse(registration.body(), status_code=201,
+                                headers={"Location": f"/v1/appeals/{registration.appeal_id}"})
+        if registration.outcome == "existing":
+            return JSONResponse(registration.body(), status_code=200)
+        return problem(
+            409, "this external_id was already used for a different appeal",
+            [FieldProblem(field=path, message="differs from the registered appeal")
+             for path in registration.differences[:50]],
+            detail=f"({principal.source}, external_id) is registered as "
+            f"{registration.registration_number}; a retry must send the same content",
+        )
+
+    @router.get("/appeals/{appeal_id}")
+    async def get_appeal(
+        appeal_id: uuid.UUID,
+        principal: Principal = Depends(
+            require(Role.INTEGRATION, Role.AGENCY, Role.OPERATOR, Role.MONITORING)
+        ),
+    ) -> dict[str, Any]:
+        """Status, current agency, due date and the timeline of every event about the appeal."""
+        async with runtime.pool.acquire() as conn:
+            appeal = await db.get_appeal(conn, appeal_id)
+            if appeal is None or not can_see(principal, appeal):
+                # The same answer for "absent" and "not yours": ids are not an oracle.
+                raise HTTPException(404, "no such appeal")
+            timeline = await db.timeline(conn, appeal_id)
+        return appeal_view(appeal, timeline)
+
+    @router.get("/applicants/{iin}/appeals")
+    async def applicant_history(
+        iin: str,
+        limit: int = Query(100, ge=1, le=1000),
+        principal: Principal = Depends(require(Role.MONITORING, Role.INTEGRATION)),
+    ) -> dict[str, Any]:
+        """The applicant's appeals; an integration sees only those it submitted."""
+        if not (len(iin) == 12 and iin.isdigit() and iin_is_valid(iin)):
+            raise HTTPException(422, "the IIN must be 12 digits with a valid checksum")
+        source = principal.source if principal.role is Role.INTEGRATION else None
+        async with runtime.pool.acquire() as conn:
+            rows = await db.applicant_appeals(conn, iin, source, limit)
+        return {
+            "applicant": mask_iin(iin),
+            "appeals": [
+                {"appeal_id": str(r["id"]), "registration_number": r["registration_number"],
+                 "registered_at": r["registered_at"].isoformat(), "type": r["type"],
+                 "status": r["status"], "agency": r["agency"], "subject": r["subject"],
+                 "due_at": r["due_at"].isoformat() if r["due_at"] else None,
+                 "answered_at": r["answered_at"].isoformat() if r["answered_at"] else None}
+                for r in rows
+            ],
+        }
+
+    @router.post("/appeals/{appeal_id}/answer", status_code=201)
+    async def answer_appeal(
+        appeal_id: uuid.UUID, request: Request,
+        principal: Principal = Depends(require(Role.AGENCY)),
+    ) -> JSONResponse:
+        """The assigned agency's answer; publishes AnswerGiven. A second answer is 409."""
+        try:
+            body = AnswerSubmission.model_validate(parse_json(await request.body()))
+        except ValidationError as exc:
+            return problem(422, "the answer is not valid", validation_problems(exc))
+        assert principal.agency is not None
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                given = await handlers.answer(conn, appeal_id, principal.agency, body,
+                                              datetime.now(UTC))
+        except handlers.AnswerRefused as exc:
+            return problem(exc.status, str(exc))
+        runtime.relay.wake()
+        return JSONResponse(given.model_dump(mode="json"), status_code=201)
+
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = Runtime.create("intake", settings, "intake.migrations")
+    law = handlers.Law(load_rules(), WorkingCalendar())
+    codes = Codes()
+    broker = runtime.broker
+
+    @broker.subscriber(
+        *FOREIGN_TOPICS, group_id=f"{settings.consumer_group}-timeline", batch=True,
+        max_records=500, auto_offset_reset=settings.consumer_offset_reset, ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+    async def on_foreign_events(message: KafkaMessage) -> None:
+        await channel.consume_foreign_events(runtime, message.raw_message)
+
+    @broker.subscriber(
+        topics.APPEAL_SUBMISSIONS, group_id=f"{settings.consumer_group}-submissions",
+        batch=True, max_records=500, auto_offset_reset=settings.consumer_offset_reset,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
+    async def on_submissions(message: KafkaMessage) -> None:
+        await channel.consume_submissions(runtime, message.raw_message, settings, law, codes)
+
+    return service_app(
+        runtime,
+        [appeals_router(runtime, settings, law, codes), open311.router(runtime, settings, law, codes)],
+        title="Appeals intake",
+        description="The appeal registry of Karaganda region: e-gov integrations file appeals "
+        "(contract v1), agencies answer them. Open311 GeoReport v2 under /open311/v2.",
+        body_limit=settings.max_body_bytes,
+    )

@@ -1,0 +1,18 @@
+"""Settings of the intake service: environment variables prefixed INTAKE_."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from appeals_platform.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    port: int = 8000
+    db_schema: str = "intake"
+    consumer_group: str = "intake"
+    pool_max_size: int = 20
+    registration_prefix: str = "KRG"
+    max_body_bytes: int = 256 * 1024

@@ -1,0 +1,206 @@
+"""Intake's logic: register appeals, record answers, build timelines from other services' events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from appeals_contracts import event_types, topics
+from appeals_contracts.envelope import CloudEvent, envelope, event_id
+from appeals_contracts.events import AnswerGiven, AppealReceived
+from appeals_contracts.submission import AnswerSubmission, AppealSubmission
+from appeals_law.calendar import WorkingCalendar
+from appeals_law.due import compute_due
+from appeals_law.rules import RuleSet
+from appeals_platform import outbox
+from intake import db
+
+SOURCE = "/appeals/intake"
+
+
+@dataclass(frozen=True)
+class Law:
+    rules: RuleSet
+    calendar: WorkingCalendar
+
+    def due_at(self, appeal_type: str, received_at: datetime) -> datetime:
+        return compute_due(appeal_type, received_at, self.rules, self.calendar).due_at
+
+
+@dataclass(frozen=True)
+class Registration:
+    outcome: Literal["created", "existing", "conflict"]
+    appeal_id: uuid.UUID
+    registration_number: str
+    registered_at: datetime
+    status: str
+    due_at: datetime | None
+    differences: list[str] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "appeal_id": str(self.appeal_id),
+            "registration_number": self.registration_number,
+            "registered_at": self.registered_at.isoformat(),
+            "status": self.status,
+            "due_at": self.due_at.isoformat() if self.due_at else None,
+        }
+
+
+def received_event(
+    appeal_id: uuid.UUID, number: str, registered_at: datetime, source: str, channel: str,
+    due_at: datetime | None, submission: AppealSubmission,
+) -> CloudEvent[Any]:
+    data = AppealReceived(
+        appeal_id=str(appeal_id), registration_number=number, registered_at=registered_at,
+        source=source, channel=channel, due_at=due_at, submission=submission,
+    )
+    return envelope(
+        event_type=event_types.APPEAL_RECEIVED, source=SOURCE, subject=str(appeal_id),
+        data=data.model_dump(mode="json"), id=event_id(appeal_id, "received"),
+        time=registered_at,
+    )
+
+
+async def register(
+    conn: asyncpg.Connection,
+    submission: AppealSubmission,
+    *,
+    source: str,
+    channel: str,
+    received_at: datetime,
+    prefix: str,
+    law: Law,
+) -> Registration:
+    """Store the appeal and its AppealReceived event in the caller's transaction, once per key."""
+    appeal_id = uuid.uuid4()
+    fingerprint = submission.content_fingerprint()
+    due_at = law.due_at(submission.type.value, received_at)
+    row = await db.insert_appeal(
+        conn,
+        db.NewAppeal(
+            id=appeal_id, source=source, external_id=submission.external_id,
+            fingerprint=fingerprint, registered_at=received_at, type=submission.type.value,
+            language=submission.language.value, applicant_kind=submission.applicant.kind.value,
+            applicant_iin=submission.applicant.iin, applicant_bin=submission.applicant.bin,
+            category=submission.category, locality=submission.location.locality,
+            addressee=submission.addressee, submission=submission.model_dump(mode="json"),
+            channel=channel, due_at=due_at,
+        ),
+        prefix,
+    )
+    if row is not None:
+        event = received_event(
+            appeal_id, row["registration_number"], row["registered_at"], source, channel,
+            due_at, submission,
+        )
+        await outbox.add(conn, [outbox.message(topics.APPEAL_RECEIVED, str(appeal_id), event)])
+        await db.add_timeline(conn, [timeline_entry(event, "received")])
+        return Registration("created", appeal_id, row["registration_number"],
+                            row["registered_at"], row["status"], row["due_at"])
+    existing = await db.find_by_key(conn, source, submission.external_id)
+    assert existing is not None, "the conflicting row is committed before ON CONFLICT returns"
+    differences: list[str] = []
+    outcome: Literal["existing", "conflict"] = "existing"
+    if existing["fingerprint"] != fingerprint:
+        outcome = "conflict"
+        earlier = AppealSubmission.model_validate(existing["submission"])
+        differences = earlier.differences(submission)
+    return Registration(outcome, existing["id"], existing["registration_number"],
+                        existing["registered_at"], existing["status"], existing["due_at"],
+                        differences)
+
+
+class AnswerRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def answer(
+    conn: asyncpg.Connection,
+    appeal_id: uuid.UUID,
+    agency: str,
+    body: AnswerSubmission,
+    answered_at: datetime,
+) -> AnswerGiven:
+    """Only the agency the appeal is currently assigned to may answer, and only once."""
+    appeal = await db.lock_appeal(conn, appeal_id)
+    if appeal is None:
+        raise AnswerRefused(404, "no such appeal")
+    if appeal["agency"] != agency:
+        raise AnswerRefused(403, "the appeal is not assigned to your agency")
+    if appeal["answered_at"] is not None:
+        raise AnswerRefused(409, f"the appeal was already answered at {appeal['answered_at']}")
+    data = AnswerGiven(
+        appeal_id=str(appeal_id), registration_number=appeal["registration_number"],
+        agency=agency, outcome=body.outcome, ground=body.ground, text=body.text,
+        signed_at=body.signed_at, answered_at=answered_at,
+    )
+    await db.record_answer(conn, appeal_id, answered_at, data.model_dump(mode="json"))
+    event = envelope(
+        event_type=event_types.ANSWER_GIVEN, source=SOURCE, subject=str(appeal_id),
+        data=data.model_dump(mode="json"), id=event_id(appeal_id, "answered"), time=answered_at,
+    )
+    await outbox.add(conn, [outbox.message(topics.ANSWER_GIVEN, str(appeal_id), event)])
+    await db.add_timeline(conn, [timeline_entry(event, "answered")])
+    return data
+
+
+# What each foreign event means for the appeal's timeline and status.
+KINDS = {
+    event_types.APPEAL_ASSIGNED: "assigned",
+    event_types.APPEAL_REDIRECTED: "redirected",
+    event_types.APPEAL_TRIAGED: "triaged",
+    event_types.DEADLINE_EXTENDED: "extended",
+    event_types.DEADLINE_WARNING: "warned",
+    event_types.DEADLINE_BREACHED: "breached",
+    event_types.OVERDUE_REMINDER: "reminded",
+    event_types.DEADLINE_ESCALATED: "escalated",
+    event_types.REDIRECT_OVERDUE: "redirect_overdue",
+    event_types.ALERT_ACKNOWLEDGED: "acknowledged",
+}
+
+
+def timeline_entry(event: CloudEvent[Any], kind: str) -> db.TimelineEntry:
+    data = event.data if isinstance(event.data, dict) else {}
+    return db.TimelineEntry(
+        appeal_id=uuid.UUID(str(event.subject)), event_id=event.id, kind=kind, type=event.type,
+        at=event.time, data=data,
+    )
+
+
+async def apply_foreign_events(
+    conn: asyncpg.Connection, events: Sequence[CloudEvent[dict[str, Any]]]
+) -> None:
+    """Routing's and deadlines' events: timeline entries, plus status, agency and due date."""
+    entries = []
+    for event in events:
+        kind = KINDS.get(event.type)
+        if kind is None or not event.subject:
+            continue
+        try:
+            appeal_id = uuid.UUID(event.subject)
+        except ValueError:
+            continue
+        entries.append(timeline_entry(event, kind))
+        data = event.data
+        hop = int(data.get("hop", 0) or 0)
+        if kind == "assigned":
+            await db.set_assignment(conn, appeal_id, "assigned", data.get("agency"), hop)
+            if data.get("due_at"):
+                await db.set_due(conn, appeal_id, datetime.fromisoformat(data["due_at"]))
+        elif kind == "redirected":
+            await db.set_assignment(conn, appeal_id, "redirected", None, hop)
+        elif kind == "triaged":
+            await db.set_assignment(conn, appeal_id, "triage", None, hop)
+        elif kind == "extended" and data.get("new_due_at"):
+            await db.set_due(conn, appeal_id, datetime.fromisoformat(data["new_due_at"]))
+        elif kind == "breached":
+            await db.set_overdue(conn, appeal_id)
+    await db.add_timeline(conn, entries)

@@ -1,0 +1,243 @@
+"""POST/GET /v1/appeals, applicant history and answers, against real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from cloudevents.v1.kafka import KafkaMessage, from_structured
+
+from appeals_contracts import event_types, topics
+from appeals_contracts.envelope import envelope, event_id
+from appeals_platform.auth import Role
+from tests.conftest import Stack
+from tests.intake.conftest import Intake, dev_submissions, fresh
+from tests.intake_contract.hostile import HOSTILE, VALID_ODD, as_json
+from tests.kafka_probe import EventProbe
+
+pytestmark = pytest.mark.infra
+
+
+async def test_valid_submission_is_registered_and_announced_as_a_cloudevent(
+    intake: Intake, probe: Callable[[str], EventProbe]
+) -> None:
+    body = fresh(dev_submissions()[0])
+    async with probe(topics.APPEAL_RECEIVED) as received:
+        response = await intake.post(body)
+        assert response.status_code == 201, response.text
+        created = response.json()
+        event = await received.wait_for_subject(created["appeal_id"])
+    assert created["registration_number"].startswith(f"KRG-{datetime.now(UTC).year}-")
+    assert created["status"] == "registered"
+    assert response.headers["location"] == f"/v1/appeals/{created['appeal_id']}"
+    assert event["_key"] == created["appeal_id"]
+    parsed = from_structured(KafkaMessage(headers={}, key=event["_key"], value=event["_raw"]))
+    assert parsed["type"] == event_types.APPEAL_RECEIVED
+    assert parsed["id"] == event_id(created["appeal_id"], "received")
+    assert parsed.get_data()["submission"]["applicant"]["phone"] == body["applicant"]["phone"]
+    assert parsed.get_data()["registration_number"] == created["registration_number"]
+
+
+async def test_retry_with_same_content_returns_the_same_appeal_with_200(intake: Intake) -> None:
+    body = fresh(dev_submissions()[1])
+    first = await intake.post(body)
+    again = await intake.post(body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["appeal_id"] == first.json()["appeal_id"]
+    assert again.json()["registration_number"] == first.json()["registration_number"]
+    assert await intake.count() == 1
+
+
+async def test_same_key_with_different_content_is_409_naming_what_differs(intake: Intake) -> None:
+    body = fresh(dev_submissions()[2])
+    assert (await intake.post(body)).status_code == 201
+    changed = {**body, "text": body["text"] + " Дополнение.",
+               "applicant": {**body["applicant"], "phone": "+7 700 000 00 00"}}
+    response = await intake.post(changed)
+    assert response.status_code == 409
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"text", "applicant.phone"}
+    assert await intake.count() == 1
+
+
+async def test_same_external_id_from_another_integration_is_another_appeal(
+    intake: Intake,
+) -> None:
+    body = fresh(dev_submissions()[3])
+    a = await intake.post(body, source="egov-portal")
+    b = await intake.post(body, source="egov-mobile")
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json()["appeal_id"] != b.json()["appeal_id"]
+
+
+async def test_two_hundred_concurrent_posts_of_one_key_create_exactly_one_appeal(
+    intake: Intake,
+) -> None:
+    body = fresh(dev_submissions()[4])
+    responses = await asyncio.gather(*(intake.post(body) for _ in range(200)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1 and statuses.count(200) == 199
+    assert len({r.json()["appeal_id"] for r in responses}) == 1
+    assert await intake.count() == 1
+    assert await intake.count("timeline") == 1
+
+
+async def test_every_dev_set_submission_is_accepted(intake: Intake) -> None:
+    for body in dev_submissions():
+        response = await intake.post(fresh(body))
+        assert response.status_code == 201, (body["external_id"], response.text)
+    assert await intake.count() == 80
+
+
+async def test_hostile_submissions_get_a_clear_4xx_and_nothing_is_stored(intake: Intake) -> None:
+    headers = {**intake.auth(), "Content-Type": "application/json"}
+    for description, body in HOSTILE:
+        response = await intake.client.post("/v1/appeals", content=as_json(body), headers=headers)
+        assert 400 <= response.status_code < 500, (description, response.status_code)
+        problem = response.json()
+        assert problem["status"] == response.status_code
+        if response.status_code == 422:
+            assert problem["errors"] and all(e["field"] and e["message"] for e in problem["errors"])
+            expected_field = description.split(":")[0]
+            assert any(e["field"].startswith(expected_field.split("[")[0])
+                       for e in problem["errors"]), (description, problem["errors"])
+    assert await intake.count() == 0
+    assert await intake.count("outbox") == 0
+
+
+async def test_odd_but_valid_submissions_are_accepted_once(intake: Intake) -> None:
+    headers = {**intake.auth(), "Content-Type": "application/json"}
+    # Codes of the right shape that are not in the reference data pass the contract but not
+    # intake, which also checks membership.
+    odd = [(d, b) for d, b in VALID_ODD if "not in the reference data" not in d]
+    for description, body in odd:
+        body = fresh(body)
+        response = await intake.client.post("/v1/appeals", content=as_json(body), headers=headers)
+        assert response.status_code == 201, (description, response.text)
+    assert await intake.count() == len(odd)
+
+
+async def test_bad_requests_get_400_401_403_413_and_store_nothing(intake: Intake) -> None:
+    body = fresh(dev_submissions()[5])
+    malformed = await intake.client.post(
+        "/v1/appeals", content=b'{"external_id": ', headers=intake.auth()
+    )
+    assert malformed.status_code == 400
+    assert (await intake.client.post("/v1/appeals", json=body)).status_code == 401
+    bad_token = {"Authorization": "Bearer not-a-token"}
+    assert (await intake.client.post("/v1/appeals", json=body, headers=bad_token)).status_code == 401
+    wrong_role = intake.auth(Role.AGENCY, agency="KRG-POLICE")
+    assert (await intake.client.post("/v1/appeals", json=body, headers=wrong_role)).status_code == 403
+    huge = {**body, "text": "а" * 300_000}
+    assert (await intake.post(huge)).status_code == 413
+    unknown_code = {**body, "category": "NO-SUCH-CATEGORY"}
+    response = await intake.post(unknown_code)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "category"
+    assert await intake.count() == 0
+
+
+async def publish(stack: Stack, topic: str, key: str, event: object) -> None:
+    from appeals_platform.outbox import payload_bytes
+
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, payload_bytes(event), key=key.encode())  # type: ignore[arg-type]
+    finally:
+        await producer.stop()
+
+
+def assigned_event(appeal_id: str, agency: str, hop: int = 1) -> object:
+    return envelope(
+        event_type=event_types.APPEAL_ASSIGNED, source="/appeals/routing", subject=appeal_id,
+        id=event_id(appeal_id, "assigned", hop),
+        data={"appeal_id": appeal_id, "agency": agency, "hop": hop, "method": "rule"},
+    )
+
+
+async def wait_for_status(intake: Intake, appeal_id: str, status: str) -> dict[str, object]:
+    headers = intake.auth(Role.MONITORING)
+    for _ in range(100):
+        view = (await intake.client.get(f"/v1/appeals/{appeal_id}", headers=headers)).json()
+        if view["status"] == status:
+            return dict(view)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"appeal {appeal_id} never became {status}")
+
+
+async def test_timeline_and_visibility_follow_the_assignment(
+    intake: Intake, stack: Stack
+) -> None:
+    created = (await intake.post(fresh(dev_submissions()[6]))).json()
+    appeal_id = created["appeal_id"]
+    url = f"/v1/appeals/{appeal_id}"
+    police = intake.auth(Role.AGENCY, agency="KRG-POLICE")
+    assert (await intake.client.get(url, headers=police)).status_code == 404
+    assert (await intake.client.get(url, headers=intake.auth(source="other"))).status_code == 404
+    own = await intake.client.get(url, headers=intake.auth())
+    assert own.status_code == 200
+    assert [t["kind"] for t in own.json()["timeline"]] == ["received"]
+    assert own.json()["due_at"] is not None
+
+    await publish(stack, topics.APPEAL_ASSIGNED, appeal_id, assigned_event(appeal_id, "KRG-POLICE"))
+    view = await wait_for_status(intake, appeal_id, "assigned")
+    assert view["agency"] == "KRG-POLICE"
+    assert [t["kind"] for t in view["timeline"]] == ["received", "assigned"]  # type: ignore[union-attr]
+    assert (await intake.client.get(url, headers=police)).status_code == 200
+    operator = intake.auth(Role.OPERATOR)
+    assert (await intake.client.get(url, headers=operator)).status_code == 200
+    assert (await intake.client.get(f"/v1/appeals/{uuid.uuid4()}", headers=operator)).status_code == 404
+
+
+async def test_only_the_assigned_agency_answers_once_and_answer_is_published(
+    intake: Intake, stack: Stack, probe: Callable[[str], EventProbe]
+) -> None:
+    appeal_id = (await intake.post(fresh(dev_submissions()[7]))).json()["appeal_id"]
+    await publish(stack, topics.APPEAL_ASSIGNED, appeal_id,
+                  assigned_event(appeal_id, "KRG-KARAGANDA-AKIMAT"))
+    await wait_for_status(intake, appeal_id, "assigned")
+    answer = {"outcome": "explained", "text": "Разъяснено: ремонт запланирован на май.",
+              "signed_at": "2026-03-10T12:00:00+05:00"}
+    url = f"/v1/appeals/{appeal_id}/answer"
+    other = intake.auth(Role.AGENCY, agency="KRG-POLICE")
+    assert (await intake.client.post(url, json=answer, headers=other)).status_code == 403
+    integration = intake.auth()
+    assert (await intake.client.post(url, json=answer, headers=integration)).status_code == 403
+    akimat = intake.auth(Role.AGENCY, agency="KRG-KARAGANDA-AKIMAT")
+    bad = await intake.client.post(url, json={**answer, "outcome": "terminated"}, headers=akimat)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "ground"
+    async with probe(topics.ANSWER_GIVEN) as given:
+        first = await intake.client.post(url, json=answer, headers=akimat)
+        assert first.status_code == 201, first.text
+        event = await given.wait_for_subject(appeal_id, event_types.ANSWER_GIVEN)
+    assert event["data"]["outcome"] == "explained"
+    assert (await intake.client.post(url, json=answer, headers=akimat)).status_code == 409
+    view = await wait_for_status(intake, appeal_id, "answered")
+    assert view["answered_at"] is not None
+
+
+async def test_applicant_history_is_for_monitoring_and_the_submitting_integration(
+    intake: Intake,
+) -> None:
+    bodies = [fresh(b) for b in dev_submissions() if b["applicant"]["kind"] == "individual"][:1]
+    iin = bodies[0]["applicant"]["iin"]
+    await intake.post(bodies[0], source="egov-portal")
+    await intake.post(fresh(bodies[0]), source="egov-mobile")
+    url = f"/v1/applicants/{iin}/appeals"
+    monitoring = await intake.client.get(url, headers=intake.auth(Role.MONITORING))
+    assert monitoring.status_code == 200
+    assert len(monitoring.json()["appeals"]) == 2
+    assert monitoring.json()["applicant"] == iin[:4] + "******" + iin[-2:]
+    assert iin not in monitoring.text
+    portal = await intake.client.get(url, headers=intake.auth(source="egov-portal"))
+    assert len(portal.json()["appeals"]) == 1
+    agency = intake.auth(Role.AGENCY, agency="KRG-POLICE")
+    assert (await intake.client.get(url, headers=agency)).status_code == 403
+    bad = await intake.client.get("/v1/applicants/123456789012/appeals",
+                                  headers=intake.auth(Role.MONITORING))
+    assert bad.status_code == 422
