@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +21,11 @@ from appeals_platform.tokens import ensure_keys, issue_token
 from tests.kafka_probe import EventProbe
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_SCHEMAS = {"intake": "intake.migrations", "routing": "routing.migrations",
-                   "deadlines": "deadlines.migrations"}
+SERVICE_SCHEMAS = {
+    "intake": "intake.migrations",
+    "routing": "routing.migrations",
+    "deadlines": "deadlines.migrations",
+}
 
 
 @dataclass(frozen=True)
@@ -121,5 +124,5 @@ def probe(stack: Stack) -> Callable[[str], EventProbe]:
 
 
 @pytest.fixture(scope="session")
-def project_root() -> Iterator[Path]:
-    yield ROOT
+def project_root() -> Path:
+    return ROOT

@@ -19,7 +19,9 @@ class EventProbe:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
             client_id=f"probe-{uuid.uuid4().hex[:6]}",
         )
         self.seen: list[dict[str, Any]] = []
@@ -42,7 +44,9 @@ class EventProbe:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self._consumer.stop()
@@ -74,8 +78,9 @@ class EventProbe:
         self, subject: str, event_type: str | None = None, timeout: float = 30
     ) -> dict[str, Any]:
         return await self.wait_for(
-            lambda e: e.get("subject") == subject
-            and (event_type is None or e.get("type") == event_type),
+            lambda e: (
+                e.get("subject") == subject and (event_type is None or e.get("type") == event_type)
+            ),
             timeout,
         )
 

@@ -28,7 +28,9 @@ def settings_for(cls: type[Any], database: str, bootstrap: str, key_dir: Path, *
 
 
 @asynccontextmanager
-async def running(app: FastAPI, *, wait_for_consumers: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+async def running(
+    app: FastAPI, *, wait_for_consumers: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
     """Start the app's lifespan (pool, migrations, relay, consumers) and give an HTTP client."""
     async with app.router.lifespan_context(app):
         runtime: Runtime = app.state.runtime

@@ -55,8 +55,11 @@ async def test_retry_with_same_content_returns_the_same_appeal_with_200(intake: 
 async def test_same_key_with_different_content_is_409_naming_what_differs(intake: Intake) -> None:
     body = fresh(dev_submissions()[2])
     assert (await intake.post(body)).status_code == 201
-    changed = {**body, "text": body["text"] + " Дополнение.",
-               "applicant": {**body["applicant"], "phone": "+7 700 000 00 00"}}
+    changed = {
+        **body,
+        "text": body["text"] + " Дополнение.",
+        "applicant": {**body["applicant"], "phone": "+7 700 000 00 00"},
+    }
     response = await intake.post(changed)
     assert response.status_code == 409
     fields = {e["field"] for e in response.json()["errors"]}
@@ -103,8 +106,9 @@ async def test_hostile_submissions_get_a_clear_4xx_and_nothing_is_stored(intake:
         if response.status_code == 422:
             assert problem["errors"] and all(e["field"] and e["message"] for e in problem["errors"])
             expected_field = description.split(":")[0]
-            assert any(e["field"].startswith(expected_field.split("[")[0])
-                       for e in problem["errors"]), (description, problem["errors"])
+            assert any(
+                e["field"].startswith(expected_field.split("[")[0]) for e in problem["errors"]
+            ), (description, problem["errors"])
     assert await intake.count() == 0
     assert await intake.count("outbox") == 0
 
@@ -129,9 +133,13 @@ async def test_bad_requests_get_400_401_403_413_and_store_nothing(intake: Intake
     assert malformed.status_code == 400
     assert (await intake.client.post("/v1/appeals", json=body)).status_code == 401
     bad_token = {"Authorization": "Bearer not-a-token"}
-    assert (await intake.client.post("/v1/appeals", json=body, headers=bad_token)).status_code == 401
+    assert (
+        await intake.client.post("/v1/appeals", json=body, headers=bad_token)
+    ).status_code == 401
     wrong_role = intake.auth(Role.AGENCY, agency="KRG-POLICE")
-    assert (await intake.client.post("/v1/appeals", json=body, headers=wrong_role)).status_code == 403
+    assert (
+        await intake.client.post("/v1/appeals", json=body, headers=wrong_role)
+    ).status_code == 403
     huge = {**body, "text": "а" * 300_000}
     assert (await intake.post(huge)).status_code == 413
     unknown_code = {**body, "category": "NO-SUCH-CATEGORY"}
@@ -154,7 +162,9 @@ async def publish(stack: Stack, topic: str, key: str, event: object) -> None:
 
 def assigned_event(appeal_id: str, agency: str, hop: int = 1) -> object:
     return envelope(
-        event_type=event_types.APPEAL_ASSIGNED, source="/appeals/routing", subject=appeal_id,
+        event_type=event_types.APPEAL_ASSIGNED,
+        source="/appeals/routing",
+        subject=appeal_id,
         id=event_id(appeal_id, "assigned", hop),
         data={"appeal_id": appeal_id, "agency": agency, "hop": hop, "method": "rule"},
     )
@@ -170,9 +180,7 @@ async def wait_for_status(intake: Intake, appeal_id: str, status: str) -> dict[s
     raise AssertionError(f"appeal {appeal_id} never became {status}")
 
 
-async def test_timeline_and_visibility_follow_the_assignment(
-    intake: Intake, stack: Stack
-) -> None:
+async def test_timeline_and_visibility_follow_the_assignment(intake: Intake, stack: Stack) -> None:
     created = (await intake.post(fresh(dev_submissions()[6]))).json()
     appeal_id = created["appeal_id"]
     url = f"/v1/appeals/{appeal_id}"
@@ -191,18 +199,24 @@ async def test_timeline_and_visibility_follow_the_assignment(
     assert (await intake.client.get(url, headers=police)).status_code == 200
     operator = intake.auth(Role.OPERATOR)
     assert (await intake.client.get(url, headers=operator)).status_code == 200
-    assert (await intake.client.get(f"/v1/appeals/{uuid.uuid4()}", headers=operator)).status_code == 404
+    assert (
+        await intake.client.get(f"/v1/appeals/{uuid.uuid4()}", headers=operator)
+    ).status_code == 404
 
 
 async def test_only_the_assigned_agency_answers_once_and_answer_is_published(
     intake: Intake, stack: Stack, probe: Callable[[str], EventProbe]
 ) -> None:
     appeal_id = (await intake.post(fresh(dev_submissions()[7]))).json()["appeal_id"]
-    await publish(stack, topics.APPEAL_ASSIGNED, appeal_id,
-                  assigned_event(appeal_id, "KRG-KARAGANDA-AKIMAT"))
+    await publish(
+        stack, topics.APPEAL_ASSIGNED, appeal_id, assigned_event(appeal_id, "KRG-KARAGANDA-AKIMAT")
+    )
     await wait_for_status(intake, appeal_id, "assigned")
-    answer = {"outcome": "explained", "text": "Разъяснено: ремонт запланирован на май.",
-              "signed_at": "2026-03-10T12:00:00+05:00"}
+    answer = {
+        "outcome": "explained",
+        "text": "Разъяснено: ремонт запланирован на май.",
+        "signed_at": "2026-03-10T12:00:00+05:00",
+    }
     url = f"/v1/appeals/{appeal_id}/answer"
     other = intake.auth(Role.AGENCY, agency="KRG-POLICE")
     assert (await intake.client.post(url, json=answer, headers=other)).status_code == 403
@@ -238,6 +252,7 @@ async def test_applicant_history_is_for_monitoring_and_the_submitting_integratio
     assert len(portal.json()["appeals"]) == 1
     agency = intake.auth(Role.AGENCY, agency="KRG-POLICE")
     assert (await intake.client.get(url, headers=agency)).status_code == 403
-    bad = await intake.client.get("/v1/applicants/123456789012/appeals",
-                                  headers=intake.auth(Role.MONITORING))
+    bad = await intake.client.get(
+        "/v1/applicants/123456789012/appeals", headers=intake.auth(Role.MONITORING)
+    )
     assert bad.status_code == 422

@@ -38,10 +38,14 @@ async def test_effect_rolled_back_leaves_the_event_unprocessed(database: str) ->
     conn = await connect(database, "intake")
     event = str(uuid.uuid4())
     try:
-        with pytest.raises(RuntimeError):
+
+        async def failing_effect() -> None:
             async with conn.transaction():
                 await inbox.first_seen(conn, "test-consumer", [event])
                 raise RuntimeError("the effect failed")
+
+        with pytest.raises(RuntimeError):
+            await failing_effect()
         async with conn.transaction():
             assert await inbox.first_seen(conn, "test-consumer", [event]) == {event}
     finally:

@@ -26,8 +26,11 @@ def outbox_rows(topic_name: str, count: int, keys: int) -> list[OutboxMessage]:
     for n in range(count):
         appeal = appeal_ids[n % keys]
         event = envelope(
-            event_type="kz.appeals.test.v1", source="tests", subject=appeal,
-            data={"n": n}, id=event_id(appeal, "test", n),
+            event_type="kz.appeals.test.v1",
+            source="tests",
+            subject=appeal,
+            data={"n": n},
+            id=event_id(appeal, "test", n),
         )
         messages.append(OutboxMessage(topic_name, appeal, event))
     return messages
@@ -95,8 +98,9 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_reuses_
     try:
         async with probe(topic_name) as events:
             await fill(pool, messages)
-            crashing = OutboxRelay(pool, producer, schema="intake", batch_size=300,
-                                   after_publish=crash)
+            crashing = OutboxRelay(
+                pool, producer, schema="intake", batch_size=300, after_publish=crash
+            )
             async with pool.acquire() as conn:
                 with pytest.raises(RelayCrash):
                     await crashing.publish_batch(conn)

@@ -1,4 +1,7 @@
-"""Payloads (`data`) of the platform's events. Changes are additive; breaking ones get a new type."""
+"""Payloads (`data`) of the platform's events.
+
+Changes are additive; a breaking change is a new event type version.
+"""
 
 from __future__ import annotations
 

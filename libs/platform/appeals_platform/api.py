@@ -15,7 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "route", "status"])
 LATENCY = Histogram(
-    "http_request_seconds", "HTTP request latency", ["service", "route"],
+    "http_request_seconds",
+    "HTTP request latency",
+    ["service", "route"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 
@@ -60,9 +62,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
-            {"type": "about:blank", "title": str(exc.detail), "status": exc.status_code,
-             "detail": str(exc.detail)},
-            status_code=exc.status_code, headers=getattr(exc, "headers", None),
+            {
+                "type": "about:blank",
+                "title": str(exc.detail),
+                "status": exc.status_code,
+                "detail": str(exc.detail),
+            },
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
             media_type="application/problem+json",
         )
 
@@ -71,13 +78,18 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse(
-                {"title": "malformed JSON body", "status": 400,
-                 "detail": "; ".join(str(e.get("msg")) for e in errors[:3])},
+                {
+                    "title": "malformed JSON body",
+                    "status": 400,
+                    "detail": "; ".join(str(e.get("msg")) for e in errors[:3]),
+                },
                 status_code=400,
             )
         problems = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body") or "(body)",
-             "message": str(e["msg"])}
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p != "body") or "(body)",
+                "message": str(e["msg"]),
+            }
             for e in errors
         ]
         return JSONResponse(
@@ -87,7 +99,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def install_metrics(app: FastAPI, service: str) -> None:
     @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
@@ -133,9 +147,16 @@ class BodyLimit:
             b'{"title":"request body too large","status":413,'
             b'"detail":"the limit is ' + str(self.limit).encode() + b' bytes"}'
         )
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -49,15 +49,20 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
-                token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE,
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
                 options={"require": ["sub", "role", "exp"]},
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         try:
             principal = Principal(
-                subject=claims["sub"], role=Role(claims["role"]),
-                source=claims.get("source"), agency=claims.get("agency"),
+                subject=claims["sub"],
+                role=Role(claims["role"]),
+                source=claims.get("source"),
+                agency=claims.get("agency"),
             )
         except ValueError as exc:
             raise AuthError(f"invalid token claims: {exc}") from exc

@@ -10,6 +10,7 @@ id, which consumers drop through their inbox. Only one relay per schema is activ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -163,10 +164,8 @@ class OutboxRelay:
                 )
 
     async def _sleep(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self._poll_interval)
-        except TimeoutError:
-            pass
         self._wake.clear()
 
 

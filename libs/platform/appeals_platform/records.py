@@ -84,8 +84,11 @@ def dead_letter(record: KafkaRecord, error: str, source: str) -> OutboxMessage:
         uuid.NAMESPACE_URL, f"dlq/{record.topic}/{record.partition}/{record.offset}"
     )
     event = envelope(
-        event_type=DEAD_LETTER_TYPE, source=source, subject=key or "unknown",
-        data=data, id=str(event_id),
+        event_type=DEAD_LETTER_TYPE,
+        source=source,
+        subject=key or "unknown",
+        data=data,
+        id=str(event_id),
     )
     return OutboxMessage(dead_letter_topic(record.topic), key or str(event_id), event)
 

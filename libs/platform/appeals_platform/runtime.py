@@ -75,7 +75,10 @@ class Runtime:
     async def start(self, *, consume: bool = True) -> None:
         s = self.settings
         self._pool = await create_pool(
-            s.database_url, s.db_schema, min_size=s.pool_min_size, max_size=s.pool_max_size,
+            s.database_url,
+            s.db_schema,
+            min_size=s.pool_min_size,
+            max_size=s.pool_max_size,
             name=self.name,
         )
         async with self._pool.acquire() as conn:
@@ -85,7 +88,10 @@ class Runtime:
         self._producer = create_producer(s.kafka_bootstrap_servers, f"{self.name}-outbox")
         await self._producer.start()
         self._relay = OutboxRelay(
-            self._pool, self._producer, schema=s.db_schema, batch_size=s.outbox_batch_size,
+            self._pool,
+            self._producer,
+            schema=s.db_schema,
+            batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_interval,
         )
         self.tasks.append(asyncio.create_task(self._relay.run(), name=f"{self.name}-outbox"))

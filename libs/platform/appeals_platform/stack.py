@@ -1,4 +1,4 @@
-"""The local stack without Docker: a real Kafka broker, a real PostgreSQL server, the three services.
+"""The local stack without Docker: real Kafka, real PostgreSQL, the three services.
 
 `appeals-stack up|down|status|logs` is used by `make run`, `make test` and the test fixtures alike.
 Everything lives under `.local/` of the checkout: the Kafka jars (resolved by Maven from
@@ -29,7 +29,7 @@ SERVICES = {"intake": 8000, "routing": 8001, "deadlines": 8002}
 
 
 def project_root() -> Path:
-    """The checkout: APPEALS_HOME, or the nearest folder above cwd (or this file) with deploy/pom.xml."""
+    """The checkout: APPEALS_HOME, or the nearest folder above here with deploy/pom.xml."""
     if home := os.environ.get("APPEALS_HOME"):
         return Path(home).resolve()
     for start in (Path.cwd(), Path(__file__).resolve()):
@@ -151,8 +151,13 @@ def ensure_kafka_jars(layout: Layout) -> None:
     layout.kafka_libs.mkdir(parents=True)
     subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(layout.root / "deploy" / "pom.xml"),
-            "dependency:copy-dependencies", f"-Dkafka.libs={layout.kafka_libs}",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(layout.root / "deploy" / "pom.xml"),
+            "dependency:copy-dependencies",
+            f"-Dkafka.libs={layout.kafka_libs}",
             f"-Dkafka.version={KAFKA_VERSION}",
         ],
         check=True,
@@ -162,10 +167,17 @@ def ensure_kafka_jars(layout: Layout) -> None:
 
 def kafka_java_command(layout: Layout, main: str, *args: str) -> list[str]:
     return [
-        "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        "java",
+        "-Xms256m",
+        "-Xmx768m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={layout.root / 'deploy' / 'log4j2.properties'}",
         f"-Dkafka.logs.dir={layout.logs}",
-        "-cp", f"{layout.kafka_libs}/*", main, *args,
+        "-cp",
+        f"{layout.kafka_libs}/*",
+        main,
+        *args,
     ]
 
 
@@ -197,20 +209,27 @@ def start_kafka(layout: Layout) -> None:
         cluster_id = (
             subprocess.run(
                 kafka_java_command(layout, "kafka.tools.StorageTool", "random-uuid"),
-                check=True, capture_output=True, text=True,
-            ).stdout.strip().splitlines()[-1]
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
         )
         subprocess.run(
             kafka_java_command(
                 layout, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
             ),
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     say(f"starting Kafka {KAFKA_VERSION} (KRaft) on 127.0.0.1:{kafka_port()} ...")
     with layout.log_file("kafka-stdout").open("ab") as out:
         process = subprocess.Popen(
             kafka_java_command(layout, "kafka.Kafka", str(config)),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     layout.pid_file("kafka").write_text(str(process.pid))
@@ -240,7 +259,7 @@ async def wait_for_broker(timeout: float = 60) -> None:
             await admin.close()
 
 
-async def ensure_topics() -> list[str]:
+async def ensure_topics(bootstrap: str | None = None) -> list[str]:
     """Create every missing topic of appeals_contracts.topics (and the agency topics)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -248,14 +267,19 @@ async def ensure_topics() -> list[str]:
     from appeals_reference.loader import load_reference
 
     specs = all_topic_specs([a.code for a in load_reference().agencies])
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(), request_timeout_ms=30000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap or bootstrap_servers(), request_timeout_ms=30000
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1) for s in missing]
+                [
+                    NewTopic(s.name, num_partitions=s.partitions, replication_factor=1)
+                    for s in missing
+                ]
             )
         return [s.name for s in missing]
     finally:
@@ -293,17 +317,20 @@ def pg_bin() -> Path:
 
 
 def pg_data_dir(layout: Layout) -> Path:
-    """The project's data folder, unless the server's user cannot reach it (a checkout under /root)."""
+    """The project's data folder, unless the `postgres` user cannot reach it (e.g. under /root)."""
     preferred = layout.local / "pg" / "data"
     if os.geteuid() != 0:
         return preferred
     reachable = subprocess.run(
         ["runuser", "-u", "postgres", "--", "test", "-x", str(layout.local)],
-        check=False, capture_output=True,
+        check=False,
+        capture_output=True,
     )
     if reachable.returncode == 0:
         return preferred
-    return Path("/var/tmp") / f"appeals-pg-{uuid.uuid5(uuid.NAMESPACE_URL, str(layout.root)).hex[:8]}"
+    return (
+        Path("/var/tmp") / f"appeals-pg-{uuid.uuid5(uuid.NAMESPACE_URL, str(layout.root)).hex[:8]}"
+    )
 
 
 def as_server_user(command: list[str]) -> list[str]:
@@ -331,10 +358,20 @@ def start_postgres(layout: Layout) -> None:
                 shutil.chown(parent, "postgres", "postgres")
         subprocess.run(
             as_server_user(
-                [str(binaries / "initdb"), "-D", str(data), "-U", "appeals", "--auth=trust",
-                 "-E", "UTF8", "--locale=C.UTF-8"]
+                [
+                    str(binaries / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "appeals",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
             ),
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     socket_dir = data.parent / "socket"
     socket_dir.mkdir(exist_ok=True)
@@ -352,10 +389,22 @@ def start_postgres(layout: Layout) -> None:
     say(f"starting PostgreSQL on 127.0.0.1:{pg_port()} ...")
     subprocess.run(
         as_server_user(
-            [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w",
-             "-t", "60", "start"]
+            [
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
         ),
-        check=True, stdout=subprocess.DEVNULL,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     wait_until("postgres port", lambda: port_open(pg_port()), 30)
     ensure_database()
@@ -384,7 +433,8 @@ def stop_postgres(layout: Layout) -> None:
     say("stopping postgres ...")
     subprocess.run(
         as_server_user([str(pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-        check=False, stdout=subprocess.DEVNULL,
+        check=False,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -414,8 +464,13 @@ def start_service(layout: Layout, name: str, port: int) -> None:
     }
     with layout.log_file(name).open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", name], stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd=layout.root,
+            [sys.executable, "-m", name],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            cwd=layout.root,
         )
     layout.pid_file(name).write_text(str(process.pid))
 
@@ -425,8 +480,9 @@ def wait_for_services(layout: Layout, names: Sequence[str]) -> None:
         port = SERVICES[name]
         wait_until(
             f"{name} /ready",
-            lambda port=port, name=name: service_ready(port)
-            or read_pid(layout.pid_file(name)) is None,
+            lambda port=port, name=name: (
+                service_ready(port) or read_pid(layout.pid_file(name)) is None
+            ),
             120,
         )
         if not service_ready(port):
@@ -464,8 +520,12 @@ def down(layout: Layout) -> None:
 def status(layout: Layout) -> int:
     rows = [
         ("postgres", pg_port(), "up" if port_open(pg_port()) else "down", str(pg_data_dir(layout))),
-        ("kafka", kafka_port(), "up" if port_open(kafka_port()) else "down",
-         str(read_pid(layout.pid_file("kafka")) or "-")),
+        (
+            "kafka",
+            kafka_port(),
+            "up" if port_open(kafka_port()) else "down",
+            str(read_pid(layout.pid_file("kafka")) or "-"),
+        ),
     ]
     for name, port in SERVICES.items():
         state = "ready" if service_ready(port) else ("up" if port_open(port) else "down")
@@ -490,11 +550,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     up_parser = sub.add_parser("up", help="start PostgreSQL, Kafka, topics and the services")
     up_parser.add_argument("--infra", action="store_true", help="only PostgreSQL, Kafka, topics")
     sub.add_parser("down", help="stop everything this checkout started")
+    topics_parser = sub.add_parser("topics", help="create the missing topics on a running broker")
+    topics_parser.add_argument("--bootstrap", default=None, help="host:port (default: local)")
     sub.add_parser("status", help="what runs where")
     logs_parser = sub.add_parser("logs", help="show a component's log")
     logs_parser.add_argument("name", choices=["kafka", "postgres", *SERVICES])
     logs_parser.add_argument("-f", "--follow", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "topics":
+        created = asyncio.run(ensure_topics(args.bootstrap))
+        say(f"topics: {len(created)} created" if created else "topics: all present")
+        return 0
     layout = Layout(project_root())
     if args.command == "up":
         up(layout, with_services=not args.infra)

@@ -37,7 +37,8 @@ def ensure_keys(directory: Path) -> tuple[Path, Path]:
     key = Ed25519PrivateKey.generate()
     private.write_bytes(
         key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
     )
@@ -96,8 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         token = issue_token(
-            private.read_bytes(), Role(args.role), source=args.source or None,
-            agency=args.agency or None, ttl_seconds=args.ttl_days * 24 * 3600,
+            private.read_bytes(),
+            Role(args.role),
+            source=args.source or None,
+            agency=args.agency or None,
+            ttl_seconds=args.ttl_days * 24 * 3600,
         )
     except ValueError as exc:
         print(f"appeals-token: {exc}", file=sys.stderr)

@@ -12,8 +12,9 @@ def main() -> None:
     key = private.read_bytes()
     tokens = {
         "integration (egov-portal)": issue_token(key, Role.INTEGRATION, source="egov-portal"),
-        "agency (KRG-KARAGANDA-AKIMAT)": issue_token(key, Role.AGENCY,
-                                                     agency="KRG-KARAGANDA-AKIMAT"),
+        "agency (KRG-KARAGANDA-AKIMAT)": issue_token(
+            key, Role.AGENCY, agency="KRG-KARAGANDA-AKIMAT"
+        ),
         "operator": issue_token(key, Role.OPERATOR),
         "monitoring": issue_token(key, Role.MONITORING),
     }
@@ -29,7 +30,8 @@ def main() -> None:
     print(
         "\nTry it:\n"
         "  curl -X POST http://127.0.0.1:8000/v1/appeals \\\n"
-        '    -H "Authorization: Bearer <integration token>" -H "Content-Type: application/json" \\\n'
+        '    -H "Authorization: Bearer <integration token>" \\\n'
+        '    -H "Content-Type: application/json" \\\n'
         "    --data @../shared/datasets/appeals-dev.jsonl   # one line of it\n"
         "  make demo                 # a steady stream of realistic appeals\n"
         "  make logs NAME=routing    # follow a service\n"

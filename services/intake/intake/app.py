@@ -16,28 +16,33 @@ from pydantic import ValidationError
 
 from appeals_contracts import topics
 from appeals_contracts.identity import iin_is_valid, mask_iin
-from appeals_contracts.submission import AnswerSubmission, AppealSubmission, check_codes
+from appeals_contracts.submission import AnswerSubmission, AppealSubmission
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.runtime import Runtime, service_app
 from intake import channel, db, handlers, open311
-from intake.reference import Codes
 from intake.config import Settings
 from intake.errors import FieldProblem, problem_body, validation_problems
+from intake.reference import Codes
 
 log = logging.getLogger(__name__)
 
 FOREIGN_TOPICS = (
-    topics.APPEAL_ASSIGNED, topics.APPEAL_REDIRECTED, topics.APPEAL_TRIAGE,
-    topics.DEADLINE_EVENTS, topics.ALERTS,
+    topics.APPEAL_ASSIGNED,
+    topics.APPEAL_REDIRECTED,
+    topics.APPEAL_TRIAGE,
+    topics.DEADLINE_EVENTS,
+    topics.ALERTS,
 )
 
 
-def problem(status: int, title: str, problems: list[FieldProblem] | None = None,
-            detail: str | None = None) -> JSONResponse:
+def problem(
+    status: int, title: str, problems: list[FieldProblem] | None = None, detail: str | None = None
+) -> JSONResponse:
     return JSONResponse(
-        problem_body(status, title, problems or [], detail=detail), status_code=status,
+        problem_body(status, title, problems or [], detail=detail),
+        status_code=status,
         media_type="application/problem+json",
     )
 
@@ -76,18 +81,28 @@ def appeal_view(appeal: Any, timeline: list[Any]) -> dict[str, Any]:
         "locality": appeal["locality"],
         "channel": appeal["channel"],
         "timeline": [
-            {"kind": t["kind"], "type": t["type"], "at": t["at"].isoformat(),
-             "event_id": t["event_id"], "data": t["data"]}
+            {
+                "kind": t["kind"],
+                "type": t["type"],
+                "at": t["at"].isoformat(),
+                "event_id": t["event_id"],
+                "data": t["data"],
+            }
             for t in timeline
         ],
     }
 
 
-def appeals_router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes) -> APIRouter:
+def appeals_router(
+    runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["appeals"])
 
-    @router.post("/appeals", status_code=201, responses={200: {}, 400: {}, 401: {}, 403: {},
-                                                        409: {}, 413: {}, 422: {}})
+    @router.post(
+        "/appeals",
+        status_code=201,
+        responses={200: {}, 400: {}, 401: {}, 403: {}, 409: {}, 413: {}, 422: {}},
+    )
     async def submit_appeal(
         request: Request, principal: Principal = Depends(require(Role.INTEGRATION))
     ) -> JSONResponse:
@@ -96,27 +111,39 @@ def appeals_router(runtime: Runtime, settings: Settings, law: handlers.Law, code
         try:
             submission = AppealSubmission.model_validate(body)
         except ValidationError as exc:
-            return problem(422, "the submission does not meet contract v1",
-                           validation_problems(exc))
+            return problem(
+                422, "the submission does not meet contract v1", validation_problems(exc)
+            )
         if unknown := codes.problems(submission):
             return problem(422, "the submission uses unknown reference codes", unknown)
         assert principal.source is not None
         async with runtime.pool.acquire() as conn, conn.transaction():
             registration = await handlers.register(
-                conn, submission, source=principal.source, channel="http",
-                received_at=datetime.now(UTC), prefix=settings.registration_prefix, law=law,
+                conn,
+                submission,
+                source=principal.source,
+                channel="http",
+                received_at=datetime.now(UTC),
+                prefix=settings.registration_prefix,
+                law=law,
             )
         if registration.outcome == "created":
             runtime.relay.wake()
             log.info("appeal registered", extra={"appeal_id": str(registration.appeal_id)})
-            return JSONResponse(registration.body(), status_code=201,
-                                headers={"Location": f"/v1/appeals/{registration.appeal_id}"})
+            return JSONResponse(
+                registration.body(),
+                status_code=201,
+                headers={"Location": f"/v1/appeals/{registration.appeal_id}"},
+            )
         if registration.outcome == "existing":
             return JSONResponse(registration.body(), status_code=200)
         return problem(
-            409, "this external_id was already used for a different appeal",
-            [FieldProblem(field=path, message="differs from the registered appeal")
-             for path in registration.differences[:50]],
+            409,
+            "this external_id was already used for a different appeal",
+            [
+                FieldProblem(field=path, message="differs from the registered appeal")
+                for path in registration.differences[:50]
+            ],
             detail=f"({principal.source}, external_id) is registered as "
             f"{registration.registration_number}; a retry must send the same content",
         )
@@ -152,18 +179,25 @@ def appeals_router(runtime: Runtime, settings: Settings, law: handlers.Law, code
         return {
             "applicant": mask_iin(iin),
             "appeals": [
-                {"appeal_id": str(r["id"]), "registration_number": r["registration_number"],
-                 "registered_at": r["registered_at"].isoformat(), "type": r["type"],
-                 "status": r["status"], "agency": r["agency"], "subject": r["subject"],
-                 "due_at": r["due_at"].isoformat() if r["due_at"] else None,
-                 "answered_at": r["answered_at"].isoformat() if r["answered_at"] else None}
+                {
+                    "appeal_id": str(r["id"]),
+                    "registration_number": r["registration_number"],
+                    "registered_at": r["registered_at"].isoformat(),
+                    "type": r["type"],
+                    "status": r["status"],
+                    "agency": r["agency"],
+                    "subject": r["subject"],
+                    "due_at": r["due_at"].isoformat() if r["due_at"] else None,
+                    "answered_at": r["answered_at"].isoformat() if r["answered_at"] else None,
+                }
                 for r in rows
             ],
         }
 
     @router.post("/appeals/{appeal_id}/answer", status_code=201)
     async def answer_appeal(
-        appeal_id: uuid.UUID, request: Request,
+        appeal_id: uuid.UUID,
+        request: Request,
         principal: Principal = Depends(require(Role.AGENCY)),
     ) -> JSONResponse:
         """The assigned agency's answer; publishes AnswerGiven. A second answer is 409."""
@@ -174,8 +208,9 @@ def appeals_router(runtime: Runtime, settings: Settings, law: handlers.Law, code
         assert principal.agency is not None
         try:
             async with runtime.pool.acquire() as conn, conn.transaction():
-                given = await handlers.answer(conn, appeal_id, principal.agency, body,
-                                              datetime.now(UTC))
+                given = await handlers.answer(
+                    conn, appeal_id, principal.agency, body, datetime.now(UTC)
+                )
         except handlers.AnswerRefused as exc:
             return problem(exc.status, str(exc))
         runtime.relay.wake()
@@ -192,15 +227,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     broker = runtime.broker
 
     @broker.subscriber(
-        *FOREIGN_TOPICS, group_id=f"{settings.consumer_group}-timeline", batch=True,
-        max_records=500, auto_offset_reset=settings.consumer_offset_reset, ack_policy=AckPolicy.NACK_ON_ERROR,
+        *FOREIGN_TOPICS,
+        group_id=f"{settings.consumer_group}-timeline",
+        batch=True,
+        max_records=500,
+        auto_offset_reset=settings.consumer_offset_reset,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def on_foreign_events(message: KafkaMessage) -> None:
         await channel.consume_foreign_events(runtime, message.raw_message)
 
     @broker.subscriber(
-        topics.APPEAL_SUBMISSIONS, group_id=f"{settings.consumer_group}-submissions",
-        batch=True, max_records=500, auto_offset_reset=settings.consumer_offset_reset,
+        topics.APPEAL_SUBMISSIONS,
+        group_id=f"{settings.consumer_group}-submissions",
+        batch=True,
+        max_records=500,
+        auto_offset_reset=settings.consumer_offset_reset,
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def on_submissions(message: KafkaMessage) -> None:
@@ -208,7 +250,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     return service_app(
         runtime,
-        [appeals_router(runtime, settings, law, codes), open311.router(runtime, settings, law, codes)],
+        [
+            appeals_router(runtime, settings, law, codes),
+            open311.router(runtime, settings, law, codes),
+        ],
         title="Appeals intake",
         description="The appeal registry of Karaganda region: e-gov integrations file appeals "
         "(contract v1), agencies answer them. Open311 GeoReport v2 under /open311/v2.",

@@ -36,28 +36,48 @@ class Rejection(BaseModel):
     rejected_at: datetime
 
 
-def rejection(record: KafkaRecord, source: str | None, errors: list[FieldProblem]) -> outbox.OutboxMessage:
+def rejection(
+    record: KafkaRecord, source: str | None, errors: list[FieldProblem]
+) -> outbox.OutboxMessage:
     key = (record.key or b"").decode(errors="replace")
     data = Rejection(
-        external_id=key or None, source=source, topic=record.topic,
-        partition=record.partition, offset=record.offset, errors=[dict(e) for e in errors],
+        external_id=key or None,
+        source=source,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        errors=[{"field": e["field"], "message": e["message"]} for e in errors],
         rejected_at=datetime.now(UTC),
     )
     # One rejection per record: its coordinates make the id, so a redelivery is dropped.
     event = envelope(
-        event_type=event_types.SUBMISSION_REJECTED, source=handlers.SOURCE,
-        subject=key or f"{record.partition}:{record.offset}", data=data.model_dump(mode="json"),
-        id=str(uuid.uuid5(uuid.NAMESPACE_URL,
-                          f"rejected/{record.topic}/{record.partition}/{record.offset}")),
+        event_type=event_types.SUBMISSION_REJECTED,
+        source=handlers.SOURCE,
+        subject=key or f"{record.partition}:{record.offset}",
+        data=data.model_dump(mode="json"),
+        id=str(
+            uuid.uuid5(
+                uuid.NAMESPACE_URL, f"rejected/{record.topic}/{record.partition}/{record.offset}"
+            )
+        ),
     )
     return outbox.message(topics.APPEAL_REJECTIONS, key or event.id, event)
 
 
-def validate(record: KafkaRecord, codes: Codes) -> tuple[AppealSubmission | None, str | None, list[FieldProblem]]:
+def validate(
+    record: KafkaRecord, codes: Codes
+) -> tuple[AppealSubmission | None, str | None, list[FieldProblem]]:
     source = header(record, "source")
     if not source:
-        return None, None, [FieldProblem(field="headers.source",
-                                         message="the `source` header names the integration")]
+        return (
+            None,
+            None,
+            [
+                FieldProblem(
+                    field="headers.source", message="the `source` header names the integration"
+                )
+            ],
+        )
     try:
         body = orjson.loads(record.value or b"")
     except orjson.JSONDecodeError as exc:
@@ -70,13 +90,19 @@ def validate(record: KafkaRecord, codes: Codes) -> tuple[AppealSubmission | None
         return None, source, problems
     key = (record.key or b"").decode(errors="replace")
     if key and key != submission.external_id:
-        return None, source, [FieldProblem(field="key",
-                                           message="the message key must equal external_id")]
+        return (
+            None,
+            source,
+            [FieldProblem(field="key", message="the message key must equal external_id")],
+        )
     return submission, source, []
 
 
 async def consume_submissions(
-    runtime: Runtime, records: Sequence[KafkaRecord], settings: Settings, law: handlers.Law,
+    runtime: Runtime,
+    records: Sequence[KafkaRecord],
+    settings: Settings,
+    law: handlers.Law,
     codes: Codes,
 ) -> None:
     """Register valid submissions exactly like HTTP ones; reject the rest and move on."""
@@ -90,15 +116,29 @@ async def consume_submissions(
             received_at = datetime.now(UTC)
             async with conn.transaction():  # a savepoint per record
                 registration = await handlers.register(
-                    conn, submission, source=source, channel="kafka", received_at=received_at,
-                    prefix=settings.registration_prefix, law=law,
+                    conn,
+                    submission,
+                    source=source,
+                    channel="kafka",
+                    received_at=received_at,
+                    prefix=settings.registration_prefix,
+                    law=law,
                 )
             if registration.outcome == "conflict":
-                messages.append(rejection(record, source, [
-                    FieldProblem(field=path, message="differs from the appeal registered as "
-                                 f"{registration.registration_number} under this external_id")
-                    for path in registration.differences[:50]
-                ]))
+                messages.append(
+                    rejection(
+                        record,
+                        source,
+                        [
+                            FieldProblem(
+                                field=path,
+                                message="differs from the appeal registered as "
+                                f"{registration.registration_number} under this external_id",
+                            )
+                            for path in registration.differences[:50]
+                        ],
+                    )
+                )
         await outbox.add(conn, messages)
     runtime.relay.wake()
 

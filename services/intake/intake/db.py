@@ -48,10 +48,24 @@ async def insert_appeal(
 ) -> asyncpg.Record | None:
     """The new appeal's row, or None when (source, external_id) is already registered."""
     return await conn.fetchrow(
-        INSERT_APPEAL, appeal.id, appeal.source, appeal.external_id, appeal.fingerprint, prefix,
-        appeal.registered_at, appeal.type, appeal.language, appeal.applicant_kind,
-        appeal.applicant_iin, appeal.applicant_bin, appeal.category, appeal.locality,
-        appeal.addressee, appeal.submission, appeal.channel, appeal.due_at,
+        INSERT_APPEAL,
+        appeal.id,
+        appeal.source,
+        appeal.external_id,
+        appeal.fingerprint,
+        prefix,
+        appeal.registered_at,
+        appeal.type,
+        appeal.language,
+        appeal.applicant_kind,
+        appeal.applicant_iin,
+        appeal.applicant_bin,
+        appeal.category,
+        appeal.locality,
+        appeal.addressee,
+        appeal.submission,
+        appeal.channel,
+        appeal.due_at,
     )
 
 
@@ -117,8 +131,11 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
         return
     await conn.execute(
         ADD_TIMELINE,
-        [e.appeal_id for e in entries], [e.event_id for e in entries],
-        [e.kind for e in entries], [e.type for e in entries], [e.at for e in entries],
+        [e.appeal_id for e in entries],
+        [e.event_id for e in entries],
+        [e.kind for e in entries],
+        [e.type for e in entries],
+        [e.at for e in entries],
         [e.data for e in entries],
     )
 

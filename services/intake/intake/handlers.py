@@ -53,16 +53,29 @@ class Registration:
 
 
 def received_event(
-    appeal_id: uuid.UUID, number: str, registered_at: datetime, source: str, channel: str,
-    due_at: datetime | None, submission: AppealSubmission,
+    appeal_id: uuid.UUID,
+    number: str,
+    registered_at: datetime,
+    source: str,
+    channel: str,
+    due_at: datetime | None,
+    submission: AppealSubmission,
 ) -> CloudEvent[Any]:
     data = AppealReceived(
-        appeal_id=str(appeal_id), registration_number=number, registered_at=registered_at,
-        source=source, channel=channel, due_at=due_at, submission=submission,
+        appeal_id=str(appeal_id),
+        registration_number=number,
+        registered_at=registered_at,
+        source=source,
+        channel=channel,
+        due_at=due_at,
+        submission=submission,
     )
     return envelope(
-        event_type=event_types.APPEAL_RECEIVED, source=SOURCE, subject=str(appeal_id),
-        data=data.model_dump(mode="json"), id=event_id(appeal_id, "received"),
+        event_type=event_types.APPEAL_RECEIVED,
+        source=SOURCE,
+        subject=str(appeal_id),
+        data=data.model_dump(mode="json"),
+        id=event_id(appeal_id, "received"),
         time=registered_at,
     )
 
@@ -84,25 +97,45 @@ async def register(
     row = await db.insert_appeal(
         conn,
         db.NewAppeal(
-            id=appeal_id, source=source, external_id=submission.external_id,
-            fingerprint=fingerprint, registered_at=received_at, type=submission.type.value,
-            language=submission.language.value, applicant_kind=submission.applicant.kind.value,
-            applicant_iin=submission.applicant.iin, applicant_bin=submission.applicant.bin,
-            category=submission.category, locality=submission.location.locality,
-            addressee=submission.addressee, submission=submission.model_dump(mode="json"),
-            channel=channel, due_at=due_at,
+            id=appeal_id,
+            source=source,
+            external_id=submission.external_id,
+            fingerprint=fingerprint,
+            registered_at=received_at,
+            type=submission.type.value,
+            language=submission.language.value,
+            applicant_kind=submission.applicant.kind.value,
+            applicant_iin=submission.applicant.iin,
+            applicant_bin=submission.applicant.bin,
+            category=submission.category,
+            locality=submission.location.locality,
+            addressee=submission.addressee,
+            submission=submission.model_dump(mode="json"),
+            channel=channel,
+            due_at=due_at,
         ),
         prefix,
     )
     if row is not None:
         event = received_event(
-            appeal_id, row["registration_number"], row["registered_at"], source, channel,
-            due_at, submission,
+            appeal_id,
+            row["registration_number"],
+            row["registered_at"],
+            source,
+            channel,
+            due_at,
+            submission,
         )
         await outbox.add(conn, [outbox.message(topics.APPEAL_RECEIVED, str(appeal_id), event)])
         await db.add_timeline(conn, [timeline_entry(event, "received")])
-        return Registration("created", appeal_id, row["registration_number"],
-                            row["registered_at"], row["status"], row["due_at"])
+        return Registration(
+            "created",
+            appeal_id,
+            row["registration_number"],
+            row["registered_at"],
+            row["status"],
+            row["due_at"],
+        )
     existing = await db.find_by_key(conn, source, submission.external_id)
     assert existing is not None, "the conflicting row is committed before ON CONFLICT returns"
     differences: list[str] = []
@@ -111,9 +144,15 @@ async def register(
         outcome = "conflict"
         earlier = AppealSubmission.model_validate(existing["submission"])
         differences = earlier.differences(submission)
-    return Registration(outcome, existing["id"], existing["registration_number"],
-                        existing["registered_at"], existing["status"], existing["due_at"],
-                        differences)
+    return Registration(
+        outcome,
+        existing["id"],
+        existing["registration_number"],
+        existing["registered_at"],
+        existing["status"],
+        existing["due_at"],
+        differences,
+    )
 
 
 class AnswerRefused(Exception):
@@ -138,14 +177,23 @@ async def answer(
     if appeal["answered_at"] is not None:
         raise AnswerRefused(409, f"the appeal was already answered at {appeal['answered_at']}")
     data = AnswerGiven(
-        appeal_id=str(appeal_id), registration_number=appeal["registration_number"],
-        agency=agency, outcome=body.outcome, ground=body.ground, text=body.text,
-        signed_at=body.signed_at, answered_at=answered_at,
+        appeal_id=str(appeal_id),
+        registration_number=appeal["registration_number"],
+        agency=agency,
+        outcome=body.outcome,
+        ground=body.ground,
+        text=body.text,
+        signed_at=body.signed_at,
+        answered_at=answered_at,
     )
     await db.record_answer(conn, appeal_id, answered_at, data.model_dump(mode="json"))
     event = envelope(
-        event_type=event_types.ANSWER_GIVEN, source=SOURCE, subject=str(appeal_id),
-        data=data.model_dump(mode="json"), id=event_id(appeal_id, "answered"), time=answered_at,
+        event_type=event_types.ANSWER_GIVEN,
+        source=SOURCE,
+        subject=str(appeal_id),
+        data=data.model_dump(mode="json"),
+        id=event_id(appeal_id, "answered"),
+        time=answered_at,
     )
     await outbox.add(conn, [outbox.message(topics.ANSWER_GIVEN, str(appeal_id), event)])
     await db.add_timeline(conn, [timeline_entry(event, "answered")])
@@ -170,8 +218,12 @@ KINDS = {
 def timeline_entry(event: CloudEvent[Any], kind: str) -> db.TimelineEntry:
     data = event.data if isinstance(event.data, dict) else {}
     return db.TimelineEntry(
-        appeal_id=uuid.UUID(str(event.subject)), event_id=event.id, kind=kind, type=event.type,
-        at=event.time, data=data,
+        appeal_id=uuid.UUID(str(event.subject)),
+        event_id=event.id,
+        kind=kind,
+        type=event.type,
+        at=event.time,
+        data=data,
     )
 
 

@@ -29,8 +29,9 @@ MAX_LIMIT = 1000
 
 
 def errors(status: int, *descriptions: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": d} for d in descriptions],
-                        status_code=status)
+    return JSONResponse(
+        [{"code": status, "description": d} for d in descriptions], status_code=status
+    )
 
 
 def service_list(codes: Codes) -> list[dict[str, Any]]:
@@ -157,20 +158,30 @@ def router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes
             submission = AppealSubmission.model_validate(submission_from_form(form))
         except (ValidationError, ValueError) as exc:
             if isinstance(exc, ValidationError):
-                return errors(400, *(f"{p['field']}: {p['message']}"
-                                     for p in validation_problems(exc)))
+                return errors(
+                    400, *(f"{p['field']}: {p['message']}" for p in validation_problems(exc))
+                )
             return errors(400, "lat and long must be numbers")
         assert principal.source is not None
         async with runtime.pool.acquire() as conn, conn.transaction():
             registration = await handlers.register(
-                conn, submission, source=principal.source, channel="open311",
-                received_at=datetime.now(UTC), prefix=settings.registration_prefix, law=law,
+                conn,
+                submission,
+                source=principal.source,
+                channel="open311",
+                received_at=datetime.now(UTC),
+                prefix=settings.registration_prefix,
+                law=law,
             )
         runtime.relay.wake()
         return JSONResponse(
-            [{"service_request_id": str(registration.appeal_id),
-              "service_notice": f"registered as {registration.registration_number}",
-              "account_id": None}],
+            [
+                {
+                    "service_request_id": str(registration.appeal_id),
+                    "service_notice": f"registered as {registration.registration_number}",
+                    "account_id": None,
+                }
+            ],
             status_code=201 if registration.outcome == "created" else 200,
         )
 
@@ -179,8 +190,11 @@ def router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes
         q = request.query_params
         try:
             start, end = parse_moment(q.get("start_date")), parse_moment(q.get("end_date"))
-            ids = ([uuid.UUID(i) for i in q["service_request_id"].split(",")]
-                   if q.get("service_request_id") else None)
+            ids = (
+                [uuid.UUID(i) for i in q["service_request_id"].split(",")]
+                if q.get("service_request_id")
+                else None
+            )
         except ValueError:
             return errors(400, "dates must be ISO-8601 (w3c) and ids must be request ids")
         status = q.get("status")
@@ -193,7 +207,12 @@ def router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes
             start = end - timedelta(days=90)
         async with runtime.pool.acquire() as conn:
             rows = await db.list_requests(
-                conn, categories=categories, start=start, end=end, status=status, ids=ids,
+                conn,
+                categories=categories,
+                start=start,
+                end=end,
+                status=status,
+                ids=ids,
                 limit=MAX_LIMIT,
             )
         return JSONResponse([request_view(r) for r in rows])
@@ -205,8 +224,9 @@ def router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes
         except ValueError:
             return errors(404, "no such service request")
         async with runtime.pool.acquire() as conn:
-            rows = await db.list_requests(conn, categories=None, start=None, end=None,
-                                          status=None, ids=[appeal_id], limit=1)
+            rows = await db.list_requests(
+                conn, categories=None, start=None, end=None, status=None, ids=[appeal_id], limit=1
+            )
         if not rows:
             return errors(404, "no such service request")
         return JSONResponse([request_view(rows[0])])

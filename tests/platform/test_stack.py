@@ -1,0 +1,65 @@
+"""The local stack command: a second `up` is a no-op, status reports, topics exist."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from appeals_contracts.topics import TOPICS, agency_topic, dead_letter_topic
+from appeals_reference.loader import load_reference
+from tests.conftest import Stack
+
+pytestmark = pytest.mark.infra
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stack_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "appeals_platform.stack", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def test_second_up_is_a_no_op_that_says_what_runs(stack: Stack) -> None:
+    result = stack_command("up", "--infra")
+    assert result.returncode == 0
+    assert "kafka already running" in result.stdout
+    assert "postgres already running" in result.stdout
+    assert "topics: all present" in result.stdout
+
+
+async def test_broker_holds_every_platform_agency_and_dead_letter_topic(stack: Stack) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        described = await admin.describe_topics([t.name for t in TOPICS])
+    finally:
+        await admin.close()
+    expected = {t.name for t in TOPICS} | {dead_letter_topic(t.name) for t in TOPICS}
+    expected |= {agency_topic(a.code) for a in load_reference().agencies}
+    assert expected <= existing
+    partitions = {d["topic"]: len(d["partitions"]) for d in described}
+    assert all(partitions[t.name] == t.partitions for t in TOPICS)
+
+
+async def test_postgres_answers_as_the_project_user(stack: Stack) -> None:
+    conn = await asyncpg.connect(stack.admin_dsn)
+    try:
+        assert await conn.fetchval("SELECT current_user") == "appeals"
+        assert (await conn.fetchval("SHOW server_version")).startswith("15")
+    finally:
+        await conn.close()
+
+
+def test_broker_is_a_real_kafka_process() -> None:
+    processes = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    assert any("kafka.Kafka" in line and "java" in line for line in processes.splitlines())
