@@ -37,8 +37,7 @@ test-fast: install ## only the tests that need neither Kafka nor PostgreSQL
 lint: install
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
-	@MYPYPATH=libs/contracts:libs/reference:libs/law:libs/platform:services/intake:services/routing:services/deadlines \
-	  $(VENV)/bin/mypy libs/contracts/appeals_contracts libs/reference/appeals_reference libs/law/appeals_law \
+	@$(VENV)/bin/mypy libs/contracts/appeals_contracts libs/reference/appeals_reference libs/law/appeals_law \
 	  libs/platform/appeals_platform services/intake/intake services/routing/routing \
 	  services/deadlines/deadlines
 

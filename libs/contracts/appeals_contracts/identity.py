@@ -10,44 +10,60 @@ month of registration YYMM and an entity-type digit (4 resident legal entity, 5 
 
 from __future__ import annotations
 
+import operator
 import re
 from datetime import date
 
 _FIRST_WEIGHTS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _SECOND_WEIGHTS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+# Digits are summed as ASCII codes (digit + 48); both weight sets add up to 66, so the 48s
+# contribute 48 * 66, taken off once. Much faster than int() per digit, and IINs are checked
+# on every submission.
+_ASCII_OFFSET = 48 * 66
 _CENTURY_BY_DIGIT = {"1": 1800, "2": 1800, "3": 1900, "4": 1900, "5": 2000, "6": 2000}
 _BIN_TYPE_DIGITS = frozenset("456")
-_TWELVE_DIGITS = re.compile(r"[0-9]{12}")
 # Runs of 12 or more ASCII digits not glued to other digits: IINs, BINs, and longer numbers
 # (card or account numbers) that are no less personal.
 _LONG_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{12,}(?![0-9])")
 
 
-def check_digit(first_eleven: str) -> int | None:
-    """The 12th digit for these 11 digits, or None when no valid number starts with them."""
-    if len(first_eleven) != 11 or not first_eleven.isascii() or not first_eleven.isdigit():
-        raise ValueError("check_digit needs exactly 11 ASCII digits")
-    digits = [ord(c) - 48 for c in first_eleven]
-    remainder = sum(d * w for d, w in zip(digits, _FIRST_WEIGHTS, strict=True)) % 11
+def _ascii_digits(s: str, length: int) -> bool:
+    # isascii() first: str.isdigit() alone accepts "٣" and other non-ASCII digits.
+    return len(s) == length and s.isascii() and s.isdigit()
+
+
+def _check_digit(codes: bytes) -> int | None:
+    remainder = (sum(map(operator.mul, codes, _FIRST_WEIGHTS)) - _ASCII_OFFSET) % 11
     if remainder == 10:
-        remainder = sum(d * w for d, w in zip(digits, _SECOND_WEIGHTS, strict=True)) % 11
+        remainder = (sum(map(operator.mul, codes, _SECOND_WEIGHTS)) - _ASCII_OFFSET) % 11
     return None if remainder == 10 else remainder
 
 
+def check_digit(first_eleven: str) -> int | None:
+    """The 12th digit for these 11 digits, or None when no valid number starts with them."""
+    if not _ascii_digits(first_eleven, 11):
+        raise ValueError("check_digit needs exactly 11 ASCII digits")
+    return _check_digit(first_eleven.encode("ascii"))
+
+
 def _checksum_is_valid(s: str) -> bool:
-    # fullmatch on an ASCII class: str.isdigit() would accept "٣" and other non-ASCII digits.
-    if not _TWELVE_DIGITS.fullmatch(s):
+    if not _ascii_digits(s, 12):
         return False
-    return check_digit(s[:11]) == ord(s[11]) - 48
+    codes = s.encode("ascii")
+    return _check_digit(codes[:11]) == codes[11] - 48
+
+
+def _two_digits(s: str, at: int) -> int:
+    return (ord(s[at]) - 48) * 10 + ord(s[at + 1]) - 48
 
 
 def iin_birth_date(s: str) -> date | None:
     """The birth date an IIN encodes, or None when its date or century digit is impossible."""
     century = _CENTURY_BY_DIGIT.get(s[6:7])
-    if century is None or not _TWELVE_DIGITS.fullmatch(s):
+    if century is None or not _ascii_digits(s, 12):
         return None
     try:
-        return date(century + int(s[0:2]), int(s[2:4]), int(s[4:6]))
+        return date(century + _two_digits(s, 0), _two_digits(s, 2), _two_digits(s, 4))
     except ValueError:
         return None
 
@@ -59,7 +75,7 @@ def iin_is_valid(s: str) -> bool:
 
 def bin_is_valid(s: str) -> bool:
     """True for 12 digits with month 01-12, type digit 4/5/6 and a correct check digit."""
-    return _checksum_is_valid(s) and 1 <= int(s[2:4]) <= 12 and s[4] in _BIN_TYPE_DIGITS
+    return _checksum_is_valid(s) and 1 <= _two_digits(s, 2) <= 12 and s[4] in _BIN_TYPE_DIGITS
 
 
 def mask_iin(s: str) -> str:

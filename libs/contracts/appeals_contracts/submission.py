@@ -20,12 +20,13 @@ Strings
   phone 32, email 254, addresses 500, attachment name 255, attachment url 2048.
 
 Identity
-- individual: `iin` required (valid checksum and birth date), `full_name` required, no `bin`.
+- individual: `iin` required (valid checksum and birth date), no `bin`; `full_name` is optional,
+  as contract v1 says (the IIN identifies the person; e-gov integrations may omit the name).
 - legal_entity: `bin` required (valid checksum, month, type digit), `full_name` or
   `organization` required; `iin` allowed, for the representative who files.
-- anonymous: no `iin`, `bin`, `full_name`, `organization` or `postal_address`: any of them
-  makes the applicant identifiable, so send kind individual. `phone`/`email` are allowed as a
-  contact channel that does not establish authorship.
+- anonymous: no `iin`, `bin`, `organization` or `postal_address`: any of them makes the
+  applicant identifiable, so send kind individual. An unverified `full_name` (a Open311 reporter's
+  first name), `phone` and `email` are allowed: they are contact, not authorship.
 - phone: digits, spaces, parentheses, hyphens, an optional leading +. email: local@domain.tld.
 
 Codes and places
@@ -78,7 +79,6 @@ from appeals_contracts.identity import (
     iin_birth_date,
     iin_is_valid,
     mask_identifiers_in_text,
-    mask_iin,
 )
 
 CONTRACT_VERSION = 1
@@ -119,7 +119,9 @@ def _cleaner(forbidden: re.Pattern[str]) -> BeforeValidator:
             return value  # the strict str schema behind this reports the wrong type
         # Stripped first: a trailing newline or tab from a web form is not worth a rejection.
         value = value.strip()
-        found = forbidden.search(value)
+        # isprintable() is false for every forbidden character (they are all Cc, Cf, Cs, Cn,
+        # Zl or Zp), so the common case skips the regex.
+        found = None if value.isprintable() else forbidden.search(value)
         if found is not None:
             raise PydanticCustomError(
                 "forbidden_character",
@@ -144,14 +146,14 @@ def _line(max_length: int, pattern: str | None = None, min_length: int = 1) -> S
 
 
 def _check_iin(value: str) -> str:
+    if iin_is_valid(value):
+        return value
     if iin_birth_date(value) is None:
         raise PydanticCustomError(
             "iin_birth_date",
             "the IIN's first 7 digits do not encode a real birth date and century digit (1-6)",
         )
-    if not iin_is_valid(value):
-        raise PydanticCustomError("iin_checksum", "the IIN fails its checksum")
-    return value
+    raise PydanticCustomError("iin_checksum", "the IIN fails its checksum")
 
 
 def _check_bin(value: str) -> str:
@@ -190,16 +192,18 @@ def _check_url(value: str) -> str:
         raise _url_error("an absolute http or https URL with a host")
     if parts.username is not None or parts.password is not None:
         raise _url_error("a URL without a user name or password in it")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        labels = host.rstrip(".").split(".")
-        # A numeric top label means an IP in a form browsers accept and ipaddress does not
-        # ("2130706433", "127.1"); a dotless name or *.localhost resolves inside our network.
-        if len(labels) < 2 or labels[-1].isdigit() or labels[-1] == "localhost":
-            raise _url_error("a URL whose host is a public domain name or IP address") from None
-        return value
-    if not address.is_global:
+    labels = host.rstrip(".").split(".")
+    # A numeric top label means an IP address, perhaps in a form browsers accept and
+    # ipaddress does not ("2130706433", "127.1"); a colon means IPv6.
+    if ":" in host or labels[-1].isdigit():
+        try:
+            public = ipaddress.ip_address(host).is_global
+        except ValueError:
+            public = False
+    else:
+        # A dotless name or *.localhost resolves inside our own network.
+        public = len(labels) >= 2 and labels[-1] != "localhost"
+    if not public:
         raise _url_error("a URL whose host is a public domain name or IP address")
     return value
 
@@ -278,12 +282,20 @@ Url = Annotated[str, _line(2048), AfterValidator(_check_url), _single_line]
 Sha256 = Annotated[str, _line(64, SHA256_PATTERN), AfterValidator(str.lower), _single_line]
 Latitude = Annotated[
     float,
-    Field(strict=True, allow_inf_nan=False, json_schema_extra={"minimum": 40.5, "maximum": 55.5}),
+    Field(
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={"minimum": LATITUDE_RANGE[0], "maximum": LATITUDE_RANGE[1]},
+    ),
     AfterValidator(_check_latitude),
 ]
 Longitude = Annotated[
     float,
-    Field(strict=True, allow_inf_nan=False, json_schema_extra={"minimum": 46.5, "maximum": 87.5}),
+    Field(
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={"minimum": LONGITUDE_RANGE[0], "maximum": LONGITUDE_RANGE[1]},
+    ),
     AfterValidator(_check_longitude),
 ]
 Moment = Annotated[AwareDatetime, AfterValidator(_check_year), BeforeValidator(_refuse_timestamps)]
@@ -388,25 +400,15 @@ class Applicant(_Contract):
             raise _rule("anonymous_identified", "must be null for an anonymous applicant")
         return value
 
-    @field_validator("full_name")
-    @classmethod
-    def _name_fits_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("kind")
-        if kind is ApplicantKind.INDIVIDUAL and value is None:
-            raise _rule("full_name_required", "is required for an individual applicant")
-        if kind is ApplicantKind.ANONYMOUS and value is not None:
-            raise _rule("anonymous_identified", "must be null for an anonymous applicant")
-        return value
-
     @field_validator("organization")
     @classmethod
     def _organization_fits_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
         kind = info.data.get("kind")
         if kind is ApplicantKind.ANONYMOUS and value is not None:
             raise _rule("anonymous_identified", "must be null for an anonymous applicant")
-        # full_name is validated before organization, so its absence here is known.
-        named = "full_name" in info.data and info.data["full_name"] is not None
-        if kind is ApplicantKind.LEGAL_ENTITY and value is None and not named:
+        # full_name is validated before organization; when it failed, it is reported itself.
+        unnamed = "full_name" in info.data and info.data["full_name"] is None
+        if kind is ApplicantKind.LEGAL_ENTITY and value is None and unnamed:
             raise _rule(
                 "organization_required",
                 "is required for a legal_entity applicant unless full_name names it",
@@ -419,10 +421,6 @@ class Applicant(_Contract):
         if info.data.get("kind") is ApplicantKind.ANONYMOUS and value is not None:
             raise _rule("anonymous_identified", "must be null for an anonymous applicant")
         return value
-
-    @property
-    def masked_iin(self) -> str | None:
-        return None if self.iin is None else mask_iin(self.iin)
 
 
 class Location(_Contract):

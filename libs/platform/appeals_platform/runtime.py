@@ -171,5 +171,14 @@ def service_app(
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+def serve(app_factory: str, settings: ServiceSettings) -> None:
+    """Run `module:create_app` with uvicorn; several workers share the port (SO_REUSEPORT)."""
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+    )

@@ -13,6 +13,8 @@ class ServiceSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTP worker processes; each runs its own consumers, and one outbox relay leads.
+    workers: int = 1
     database_url: str = "postgresql://appeals@127.0.0.1:5432/appeals"
     db_schema: str = "public"
     pool_min_size: int = 2

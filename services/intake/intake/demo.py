@@ -472,7 +472,10 @@ class _Reference:
 
 def _read_yaml(name: str) -> Any:
     text = files("appeals_reference").joinpath("data", name).read_text(encoding="utf-8")
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    # The C loader reads the three files in ~15 ms, the pure-Python one in ~450 ms; both
+    # build only plain data (a SafeLoader), hence the noqa.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506
 
 
 def _place_address(loc: dict[str, Any], parent: dict[str, Any] | None) -> dict[Language, str]:

@@ -173,5 +173,5 @@ def problem_body(
     body: dict[str, Any] = {"type": type_uri, "title": title, "status": status}
     if detail is not None:
         body["detail"] = detail
-    body["errors"] = [FieldProblem(field=p["field"], message=p["message"]) for p in problems]
+    body["errors"] = list(problems)
     return body

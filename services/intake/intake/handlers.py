@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,13 @@ class Law:
     calendar: WorkingCalendar
 
     def due_at(self, appeal_type: str, received_at: datetime) -> datetime:
-        return compute_due(appeal_type, received_at, self.rules, self.calendar).due_at
+        # The due moment depends on the local day and the 18:30 cut-off, both of which a
+        # minute keeps: appeals received in the same minute share one computation.
+        return self._due_at(appeal_type, received_at.replace(second=0, microsecond=0))
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Law per process, never freed anyway
+    def _due_at(self, appeal_type: str, minute: datetime) -> datetime:
+        return compute_due(appeal_type, minute, self.rules, self.calendar).due_at
 
 
 @dataclass(frozen=True)

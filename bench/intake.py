@@ -1,0 +1,250 @@
+"""bench-intake: accepted appeals/s and POST→AppealReceived latency, beside raw INSERTs.
+
+Starts a real intake server (uvicorn, INTAKE_WORKERS processes) on a scratch database, posts
+valid submissions at rising concurrency from client processes, and times each appeal from
+the POST to its AppealReceived on Kafka. The baseline, measured in the same run on the same
+PostgreSQL: single-row durable INSERTs (autocommit, synchronous_commit on) of a row of the
+same width, from the same number of connections.
+Goal (issue 3): >= 2,000 appeals/s on this 2-core machine and at least half the raw rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from appeals_contracts import topics
+from appeals_platform.auth import Role
+from appeals_platform.stack import bootstrap_servers, database_url, project_root
+from appeals_platform.tokens import ensure_keys, issue_token
+
+PER_LEVEL = int(os.environ.get("BENCH_APPEALS", "4000"))
+LEVELS = tuple(int(c) for c in os.environ.get("BENCH_CONCURRENCY", "8,32,96").split(","))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+CLIENTS = int(os.environ.get("BENCH_CLIENT_PROCESSES", "2"))
+PORT = 18000
+DEV_SET = project_root().parent / "shared" / "datasets" / "appeals-dev.jsonl"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def bodies(count: int) -> list[bytes]:
+    try:
+        from intake.demo import demo_submissions
+
+        return [s.model_dump_json().encode() for s in demo_submissions(count, seed=7)]
+    except ImportError:
+        lines = [json.loads(x) for x in DEV_SET.read_text().splitlines() if x.strip()]
+        return [
+            json.dumps({**lines[n % len(lines)], "external_id": f"b-{uuid.uuid4().hex}"}).encode()
+            for n in range(count)
+        ]
+
+
+def post_all(args: tuple[list[bytes], int, str]) -> list[tuple[float, str, int]]:
+    """One client process: post its bodies with `concurrency` connections."""
+    payloads, concurrency, token = args
+
+    async def run() -> list[tuple[float, str, int]]:
+        results: list[tuple[float, str, int]] = []
+        queue = list(reversed(payloads))
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{PORT}", limits=limits, timeout=60
+        ) as client:
+
+            async def worker() -> None:
+                while queue:
+                    body = queue.pop()
+                    started = time.time()
+                    response = await client.post("/v1/appeals", content=body, headers=headers)
+                    appeal = (
+                        response.json().get("appeal_id", "") if response.status_code < 300 else ""
+                    )
+                    results.append((started, appeal, response.status_code))
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return results
+
+    return asyncio.run(run())
+
+
+async def watch_received(stop: asyncio.Event, seen: dict[str, float]) -> None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        known = None
+        while not known:  # metadata for an unsubscribed topic arrives on a forced update
+            await consumer._client.force_metadata_update()
+            known = consumer.partitions_for_topic(topics.APPEAL_RECEIVED)
+        partitions = [TopicPartition(topics.APPEAL_RECEIVED, p) for p in known]
+        consumer.assign(partitions)
+        for tp, offset in (await consumer.end_offsets(partitions)).items():
+            consumer.seek(tp, offset)
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.time()
+            for records in batches.values():
+                for record in records:
+                    if record.key:
+                        seen.setdefault(record.key.decode(), now)
+    finally:
+        await consumer.stop()
+
+
+async def raw_insert_rate(dsn: str, connections: int, rows: int) -> float:
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    assert pool is not None
+    await pool.execute(
+        "CREATE TABLE raw_insert (id uuid PRIMARY KEY, source text, external_id text, "
+        "registered_at timestamptz, submission jsonb, UNIQUE (source, external_id))"
+    )
+    payload = json.dumps({"text": "x" * 600})
+    counter = iter(range(rows))
+
+    async def worker() -> None:
+        async with pool.acquire() as conn:
+            for n in counter:
+                await conn.execute(
+                    "INSERT INTO raw_insert VALUES ($1, 'bench', $2, now(), $3::jsonb)",
+                    uuid.uuid4(),
+                    str(n),
+                    payload,
+                )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    return rows / elapsed
+
+
+def start_server(dsn: str, key_file: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "INTAKE_PORT": str(PORT),
+        "INTAKE_DATABASE_URL": dsn,
+        "INTAKE_WORKERS": str(WORKERS),
+        "INTAKE_LOG_LEVEL": "WARNING",
+        "INTAKE_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
+        "INTAKE_CONSUMER_OFFSET_RESET": "latest",
+        "INTAKE_JWT_PUBLIC_KEY_FILE": str(key_file),
+        "INTAKE_POOL_MAX_SIZE": "20",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "intake"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/ready", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.25)
+    server.kill()
+    raise SystemExit("intake did not become ready")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values) or [float("nan")]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main() -> int:
+    keys = project_root() / ".local" / "keys"
+    private, public = ensure_keys(keys)
+    token = issue_token(private.read_bytes(), Role.INTEGRATION, source="bench")
+    name = f"bench_intake_{uuid.uuid4().hex[:6]}"
+    admin = await asyncpg.connect(database_url())
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    server = None
+    try:
+        dsn = database_url(name)
+        say(
+            f"bench-intake: {PER_LEVEL:,} appeals per level, concurrency {LEVELS}, "
+            f"{WORKERS} server workers, {CLIENTS} client processes"
+        )
+        say("raw baseline: single-row durable INSERTs ...")
+        raw = await raw_insert_rate(dsn, max(LEVELS), 20_000)
+        say(f"  raw INSERT rate: {raw:,.0f} rows/s ({max(LEVELS)} connections)")
+        server = start_server(dsn, public)
+        payloads = bodies(PER_LEVEL * len(LEVELS) + 200)
+        with multiprocessing.get_context("spawn").Pool(CLIENTS) as clients:
+            clients.map(post_all, [(payloads[-200:][i::CLIENTS], 8, token) for i in range(CLIENTS)])
+            say(f"{'conc':>5} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'non-201':>8}")
+            best = 0.0
+            for level, concurrency in enumerate(LEVELS):
+                chunk = payloads[level * PER_LEVEL : (level + 1) * PER_LEVEL]
+                seen: dict[str, float] = {}
+                stop = asyncio.Event()
+                watcher = asyncio.create_task(watch_received(stop, seen))
+                await asyncio.sleep(1)
+                started = time.perf_counter()
+                parts = [
+                    (chunk[i::CLIENTS], max(1, concurrency // CLIENTS), token)
+                    for i in range(CLIENTS)
+                ]
+                results = [
+                    r
+                    for part in await asyncio.to_thread(clients.map, post_all, parts)
+                    for r in part
+                ]
+                elapsed = time.perf_counter() - started
+                accepted = [r for r in results if r[2] == 201]
+                if not accepted:
+                    codes = sorted({r[2] for r in results})
+                    raise SystemExit(f"no appeal was accepted (status codes {codes})")
+                deadline = time.time() + 30
+                while len(seen) < len(accepted) and time.time() < deadline:
+                    await asyncio.sleep(0.2)
+                stop.set()
+                await watcher
+                latencies = [(seen[a] - t0) * 1000 for t0, a, _ in accepted if a in seen]
+                rate = len(accepted) / elapsed
+                best = max(best, rate)
+                say(
+                    f"{concurrency:>5} {rate:>11,.0f} {percentile(latencies, 0.5):>8.1f} "
+                    f"{percentile(latencies, 0.99):>8.1f} {len(results) - len(accepted):>8}"
+                    + (
+                        ""
+                        if len(latencies) == len(accepted)
+                        else f"  ({len(accepted) - len(latencies)} not seen on Kafka)"
+                    )
+                )
+        say(
+            f"best {best:,.0f} appeals/s = {best / raw:.2f} of the raw INSERT rate "
+            f"({raw:,.0f}/s); goal >= 2,000/s and >= 0.5"
+        )
+        say(
+            f"median latency is POST → AppealReceived on Kafka; {statistics.mean([1]):.0f} "
+            "relay leads, woken after each commit"
+        )
+        return 0
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,491 @@
+"""The routing decision: which body considers an appeal, how sure we are, and why.
+
+1. Locality: `locality.resolve_locality` (citizen's code, address, text).
+2. Category: the classifier's probabilities, with the citizen's own category counted as
+   evidence (Bayes; a wrong pick is assumed to be a neighbouring category): a category the
+   text is consistent with survives when the classifier hesitates; one the classifier
+   clearly rules out loses.
+3. Agency: the reference rule for each category at the locality. Categories that lead to the
+   same body pool their probability, and the body with the largest pool wins; that pool is
+   the decision's confidence. A crime or threat to people (classifier's police probability,
+   confirmed by a crime word or as its first choice) goes to the police at once, never to
+   triage, whatever the citizen filed it under and whether or not it is anonymous.
+4. The `addressee` hint is honoured when it is the winner anyway, or when the winner is not
+   clear (pool below the threshold) and the hint is the rule's winner for a plausible
+   category. A body the rule would never pick at this place (wrong topic, a region body
+   where a city body is competent, a Karaganda body for область Ұлытау) is never honoured,
+   and the explanation says why.
+5. Below the threshold the appeal goes to triage, still carrying the best guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from appeals_reference import (
+    NoCompetentAgencyError,
+    ReferenceData,
+    competent_agencies,
+    competent_agency,
+)
+from routing.locality import How, LocalityMatch, key, keyed_words, resolve_locality
+
+Method = Literal["rule", "classifier", "hint", "manual", "safety"]
+
+DEFAULT_THRESHOLD = 0.5
+# Share of citizen-chosen categories that match the text; eOtinish operators report that
+# most, not all, citizens pick the right subcategory.
+CITIZEN_CATEGORY_RELIABILITY = 0.8
+# A citizen who picks the wrong category picks a neighbour of the right one (water vs
+# drinking-water quality, stray dogs vs farm-animal disease…), not any of the other 36, so
+# a wrong pick is spread over about this many categories. This keeps the citizen's choice
+# from outvoting a classifier that clearly prefers the neighbour.
+CITIZEN_CATEGORY_CONFUSABLE = 2
+# A hint must carry at least this much probability to be honoured when the winner is unclear.
+HINT_FLOOR = 0.05
+# Citizens name the competent body about half the time; a wrong hint is usually the region
+# body, the city akimat or a Karaganda body instead of the right one.
+HINT_RELIABILITY = 0.5
+HINT_CONFUSABLE = 3
+POLICE_CATEGORY = "SAFETY-POLICE"
+# The classifier alone sends to the police from here; with a strong crime word, from the floor.
+SAFETY_PROBABILITY = 0.5
+SAFETY_KEYWORD_FLOOR = 0.1
+# …and when the police is the classifier's first choice, from here: urgency beats doubt,
+# since a wrong send costs the police one redirect and a late one may cost a person.
+SAFETY_TOP_FLOOR = 0.3
+SAFETY_KEYWORD_CONFIDENCE = 0.8
+# Word beginnings that name crimes and threats to people (ru, kk); matched on locality keys,
+# so Kazakh words typed without Kazakh letters match too. Words shared with emergencies
+# («взрыв газа», «угроза обрушения») are left to the classifier floor above.
+SAFETY_WORDS = (
+    "угрожа угроз убийств убил убью убьют избил избиени избива наркот наркоман закладк "
+    "закладчик спайс поджог подожг взорв взрывчат заминир краж украл украд ворова ворует "
+    "воруют грабеж грабит ограб разбой изнасил домогат похищ похит стрельб стреля оружи "
+    "ножом драк дерут дебош хулиган "
+    "қорқыт есірткі ұрлық ұрлап ұрлады ұры тонад тонау өлтір соққыға ұрып төбелес пышақ "
+    "зорла өртеп өртеді жарылғыш бұзақы"
+)
+
+
+# ----------------------------------------------------------------------------- classifier
+
+
+class CategoryScoreLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def probability(self) -> float: ...
+
+
+class CategoryRanker(Protocol):
+    """What decide() needs from a classifier (routing.classifier.CategoryClassifier fits)."""
+
+    @property
+    def version(self) -> str: ...
+    def rank(self, text: str) -> Sequence[CategoryScoreLike]: ...
+    def rank_many(self, texts: Sequence[str]) -> Sequence[Sequence[CategoryScoreLike]]: ...
+
+
+# ----------------------------------------------------------------------------- input
+
+
+class _Location(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    locality: str | None = None
+    address: str | None = None
+
+
+class SubmissionInput(BaseModel):
+    """The parts of intake's public submission that routing reads; the rest is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    external_id: str | None = None
+    subject: str = ""
+    text: str = ""
+    category: str | None = None
+    location: _Location = Field(default_factory=_Location)
+    addressee: str | None = None
+
+    @field_validator("subject", "text", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("location", mode="before")
+    @classmethod
+    def _null_location(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @property
+    def full_text(self) -> str:
+        """Subject and body, as the classifier and the place finder read them."""
+        if self.subject and self.text:
+            return f"{self.subject}.\n{self.text}"
+        return self.subject or self.text
+
+
+Submission = Mapping[str, Any] | BaseModel
+
+
+def as_submission(submission: Submission) -> SubmissionInput:
+    if isinstance(submission, SubmissionInput):
+        return submission
+    if isinstance(submission, BaseModel):
+        return SubmissionInput.model_validate(submission.model_dump(mode="json"))
+    return SubmissionInput.model_validate(dict(submission))
+
+
+# ----------------------------------------------------------------------------- output
+
+
+class Alternative(BaseModel):
+    category: str
+    probability: float
+    agency: str | None
+
+
+class HintOutcome(BaseModel):
+    agency: str
+    honoured: bool
+    reason: str
+
+
+class Explanation(BaseModel):
+    method: Method
+    locality: str
+    locality_how: How
+    locality_matched: str | None
+    category: str
+    category_confidence: float
+    category_source: Literal["citizen", "classifier"]
+    alternatives: list[Alternative]
+    hint: HintOutcome | None
+    reference_version: str
+    classifier_version: str
+    notes: list[str]
+
+
+class Decision(BaseModel):
+    """Where an appeal goes. `agency` is a best guess even when `triage` is set."""
+
+    agency: str | None
+    category: str
+    locality: str
+    method: Method
+    confidence: float
+    triage: bool
+    out_of_region: bool = False  # a redirection (АППК art. 65), not consideration on the merits
+    explanation: Explanation
+
+
+# ----------------------------------------------------------------------------- deciding
+
+_SAFETY_KEYS = tuple(key(w) for w in SAFETY_WORDS.split())
+_AGENCY_TABLES: dict[tuple[str, str], dict[str, str | None]] = {}
+
+
+def _agency_by_category(ref: ReferenceData, locality: str) -> dict[str, str | None]:
+    """The rule's winner for every category at this locality (None where the data has a gap)."""
+    table = _AGENCY_TABLES.get((ref.version, locality))
+    if table is None:
+        table = {}
+        for cat in ref.categories:
+            try:
+                table[cat.code] = competent_agency(ref, cat.code, locality).code
+            except NoCompetentAgencyError:
+                table[cat.code] = None
+        if len(_AGENCY_TABLES) > 1000:
+            _AGENCY_TABLES.clear()
+        _AGENCY_TABLES[(ref.version, locality)] = table
+    return table
+
+
+def _normalised(scores: Mapping[str, float]) -> dict[str, float]:
+    total = sum(scores.values())
+    if total <= 0:
+        return {code: 1 / len(scores) for code in scores}
+    return {code: p / total for code, p in scores.items()}
+
+
+def _with_evidence(
+    probs: Mapping[str, float], code: str, reliability: float, confusable: int
+) -> dict[str, float]:
+    """Bayes update for "someone who is right `reliability` of the time said `code`".
+
+    When wrong, the source names one of about `confusable` look-alikes of the truth, so the
+    likelihood ratio of its answer being the truth is reliability * confusable / (1 - it).
+    """
+    ratio = reliability * confusable / (1 - reliability)
+    return _normalised({c: p * ratio if c == code else p for c, p in probs.items()})
+
+
+def _safety_words(text: str) -> list[str]:
+    return sorted({w.lower() for w, k in keyed_words(text) if k.startswith(_SAFETY_KEYS)})
+
+
+def _hint_refusal(
+    ref: ReferenceData, hint: str, category: str, locality: str, winner: str | None
+) -> str:
+    agency = ref.agency(hint)
+    chain = {x.code for x in ref.ancestors(locality)}
+    if not chain.intersection(agency.jurisdiction):
+        return f"{hint} has no jurisdiction over {locality}; the rule gives {winner}"
+    if category not in agency.competences:
+        return f"{hint} does not handle {category}; the rule gives {winner}"
+    deeper = [c for c in competent_agencies(ref, category, locality) if c.agency.code == winner]
+    if deeper:
+        return f"{hint} covers {locality}, but the more local {winner} is competent for {category}"
+    return f"the rule gives {winner} for {category} at {locality}"
+
+
+def decide(
+    submission: Submission,
+    ref: ReferenceData,
+    classifier: CategoryRanker,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Decision:
+    """Route one submission (a mapping in intake's public format, or a pydantic model)."""
+    parsed = as_submission(submission)
+    ranking = classifier.rank(parsed.full_text)
+    return _decide(parsed, ranking, ref, classifier.version, threshold)
+
+
+def decide_many(
+    submissions: Sequence[Submission],
+    ref: ReferenceData,
+    classifier: CategoryRanker,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[Decision]:
+    """Route many submissions with one batched classifier call."""
+    parsed = [as_submission(s) for s in submissions]
+    rankings = classifier.rank_many([p.full_text for p in parsed])
+    return [
+        _decide(p, r, ref, classifier.version, threshold)
+        for p, r in zip(parsed, rankings, strict=True)
+    ]
+
+
+def _decide(
+    sub: SubmissionInput,
+    ranking: Sequence[CategoryScoreLike],
+    ref: ReferenceData,
+    classifier_version: str,
+    threshold: float,
+) -> Decision:
+    notes: list[str] = []
+    place: LocalityMatch = resolve_locality(
+        ref, sub.location.locality, sub.location.address, sub.full_text
+    )
+    if place.note:
+        notes.append(place.note)
+    table = _agency_by_category(ref, place.code)
+    out_of_region = ref.locality(place.code).outside_jurisdiction
+
+    raw = _normalised(
+        dict.fromkeys(table, 0.0)
+        | {s.code: max(s.probability, 0.0) for s in ranking if s.code in table}
+    )
+    citizen = sub.category if ref.has_category(sub.category) else None
+    if sub.category and citizen is None:
+        notes.append(f"unknown category code {sub.category!r} ignored")
+    posterior = (
+        _with_evidence(raw, citizen, CITIZEN_CATEGORY_RELIABILITY, CITIZEN_CATEGORY_CONFUSABLE)
+        if citizen
+        else raw
+    )
+
+    pools: dict[str, float] = {}
+    for code, p in posterior.items():
+        agency = table[code]
+        if agency is not None:
+            pools[agency] = pools.get(agency, 0.0) + p
+
+    safety = _safety(sub, raw, notes)
+    if safety is not None and POLICE_CATEGORY in table:
+        choice = _safety_choice(sub.addressee, table, pools, safety)
+    else:
+        choice = _rule_choice(ref, sub.addressee, posterior, table, pools, threshold, place.code)
+    agency_code, category, confidence = choice.agency, choice.category, choice.confidence
+    method: Method = choice.method
+    if agency_code is None:
+        notes.append("no body is competent for this category and place: manual routing")
+    elif method == "safety":
+        notes.append("a report of a crime or threat: sent at once, never to triage")
+    elif method == "rule" and category != citizen:
+        method = "classifier"  # the category came from the text, not from the citizen
+    triage = agency_code is None or (method != "safety" and confidence < threshold)
+    if out_of_region:
+        notes.append(
+            f"{place.code} is outside Karaganda region: redirect to {agency_code} within "
+            "3 working days and notify the applicant (АППК art. 65)"
+        )
+    if triage:
+        notes.append(f"confidence {confidence:.2f} below {threshold:.2f}: sent to triage")
+
+    alternatives = [
+        Alternative(category=c, probability=round(p, 4), agency=table[c])
+        for c, p in sorted(posterior.items(), key=lambda item: -item[1])[:3]
+    ]
+    explanation = Explanation(
+        method=method,
+        locality=place.code,
+        locality_how=place.how,
+        locality_matched=place.matched,
+        category=category,
+        category_confidence=round(posterior[category], 4),
+        category_source="citizen" if category == citizen else "classifier",
+        alternatives=alternatives,
+        hint=choice.hint,
+        reference_version=ref.version,
+        classifier_version=classifier_version,
+        notes=notes,
+    )
+    return Decision(
+        agency=agency_code,
+        category=category,
+        locality=place.code,
+        method=method,
+        confidence=round(confidence, 4),
+        triage=triage,
+        out_of_region=out_of_region,
+        explanation=explanation,
+    )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    agency: str | None
+    category: str
+    confidence: float
+    method: Method  # "rule" here means: by the rule, from whichever category won
+    hint: HintOutcome | None
+
+
+def _safety_choice(
+    hint: str | None,
+    table: Mapping[str, str | None],
+    pools: Mapping[str, float],
+    safety: float,
+) -> _Choice:
+    agency = table[POLICE_CATEGORY]
+    outcome = None
+    if hint:
+        outcome = HintOutcome(
+            agency=hint,
+            honoured=hint == agency,
+            reason="a report of a crime or threat goes to the police at once",
+        )
+    confidence = max(safety, pools.get(agency or "", 0.0))
+    return _Choice(agency, POLICE_CATEGORY, confidence, "safety", outcome)
+
+
+def _rule_choice(
+    ref: ReferenceData,
+    hint: str | None,
+    posterior: Mapping[str, float],
+    table: Mapping[str, str | None],
+    pools: Mapping[str, float],
+    threshold: float,
+    locality: str,
+) -> _Choice:
+    """The body with the largest pool, or the hint where the rule allows it."""
+    agency = max(pools, key=pools.__getitem__) if pools else None
+    confidence = pools.get(agency or "", 0.0)
+    outcome = None
+    if hint:
+        winner_category = _best_category(posterior, table, agency)
+        agency, confidence, outcome = _apply_hint(
+            ref, hint, pools, agency, confidence, threshold, winner_category, locality
+        )
+    method: Method = "hint" if outcome is not None and outcome.honoured else "rule"
+    if agency is None:
+        method = "manual"
+    return _Choice(agency, _best_category(posterior, table, agency), confidence, method, outcome)
+
+
+def _best_category(
+    posterior: Mapping[str, float], table: Mapping[str, str | None], agency: str | None
+) -> str:
+    """The most probable category that leads to `agency` (the most probable one overall if none)."""
+    return max(
+        (c for c in posterior if table[c] == agency),
+        key=posterior.__getitem__,
+        default=max(posterior, key=posterior.__getitem__),
+    )
+
+
+def _safety(sub: SubmissionInput, raw: Mapping[str, float], notes: list[str]) -> float | None:
+    """The confidence that this reports a crime or a threat to people, or None if it does not.
+
+    Uses the classifier's own view (before the citizen's category is weighed): a citizen who
+    files an assault under "housing" still reports an assault.
+    """
+    p = raw.get(POLICE_CATEGORY, 0.0)
+    words = _safety_words(sub.full_text)
+    if words and p >= SAFETY_KEYWORD_FLOOR:
+        notes.append(f"crime or threat words: {', '.join(words)}")
+        return max(p, SAFETY_KEYWORD_CONFIDENCE)
+    top = max(raw, key=raw.__getitem__)
+    if p >= SAFETY_PROBABILITY or (top == POLICE_CATEGORY and p >= SAFETY_TOP_FLOOR):
+        return p
+    return None
+
+
+def _apply_hint(
+    ref: ReferenceData,
+    hint: str,
+    pools: Mapping[str, float],
+    winner: str | None,
+    confidence: float,
+    threshold: float,
+    category: str,
+    locality: str,
+) -> tuple[str | None, float, HintOutcome]:
+    if not ref.has_agency(hint):
+        return (
+            winner,
+            confidence,
+            HintOutcome(agency=hint, honoured=False, reason=f"unknown agency code {hint!r}"),
+        )
+    boosted = _with_evidence(
+        {a.code: pools.get(a.code, 0.0) for a in ref.agencies},
+        hint,
+        HINT_RELIABILITY,
+        HINT_CONFUSABLE,
+    )
+    if hint == winner:
+        return (
+            winner,
+            boosted[hint],
+            HintOutcome(
+                agency=hint, honoured=True, reason="the hint is the competent body by the rule"
+            ),
+        )
+    mass = pools.get(hint, 0.0)
+    if confidence < threshold and mass >= HINT_FLOOR:
+        return (
+            hint,
+            boosted[hint],
+            HintOutcome(
+                agency=hint,
+                honoured=True,
+                reason=(
+                    f"the winner {winner} was uncertain ({confidence:.2f}) and {hint} is competent "
+                    f"for a plausible category here ({mass:.2f})"
+                ),
+            ),
+        )
+    if mass > 0:
+        reason = f"the text points to {winner} ({confidence:.2f}) rather than {hint} ({mass:.2f})"
+    else:
+        reason = _hint_refusal(ref, hint, category, locality, winner)
+    return winner, confidence, HintOutcome(agency=hint, honoured=False, reason=reason)

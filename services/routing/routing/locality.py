@@ -1,0 +1,525 @@
+"""Where an appeal is about: the citizen's locality code, the free-text address, the text.
+
+Names are compared as *keys*: lower case, ё as е, Kazakh letters as their Russian neighbours
+(қ→к, ғ→г, ұ/ү→у, ө→о, ә→а, і→и, ң→н, һ→х), then a coarse Latin transliteration, so
+«Қарағанды», «Караганды», «Karagandy» and «Qaragandy» share one key. A text word matches a
+name word when it equals it or is the name (or the name minus up to three final vowels) plus a
+Russian or Kazakh case ending: «Караганде», «Осакаровке», «Сарани», «Теміртауда»,
+«Балқашта». Words of fewer than four letters only match exactly.
+
+Choices (see resolve_locality):
+- The citizen's locality code is used when valid; a more specific place inside it named in
+  the address or text refines it (г. Караганда + «мкр. Юго-Восток» → район Казыбек би).
+- The address belongs to `location`, so it describes the place of the problem: when it names a
+  place unrelated to the chosen code, the address wins (the code is often the citizen's home
+  city picked from a list).
+- The text overrides the chosen code only when there is no address and the text names
+  another city/district-level place more often than the chosen one (origins and
+  destinations not counted): then the code is most likely the citizen's own city
+  («живу в Караганде, но пишу за родителей: в школе г. Каражал… в Каражале…»).
+- Somewhere *near* a town («под Каркаралинском», «Қарқаралы маңында», «в 7 км от Топара»)
+  is in the town's district.
+- Street names («ул. Абая», «пр. Бухар-Жырау», «Сатпаев көшесі»), names in quotes (кафе
+  «Ұлытау»), origins and destinations («из Караганды», «везите в Балхаш», «Балқашқа») do not
+  name the place; origins and destinations are used only when nothing else is named.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+
+from appeals_reference import ReferenceData
+
+How = Literal["given", "address", "text", "default"]
+
+
+class LocalityMatch(BaseModel):
+    """The resolved locality, how it was found and the words that named it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    how: How
+    matched: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One place name found in a piece of text."""
+
+    code: str
+    start: int
+    end: int
+    matched: str
+    qualified: bool  # carried г., пос., қ., кенті… or was a multi-word official name
+    peripheral: bool  # an origin or destination («из Караганды», «в Балхаш»), not the place
+
+
+# ----------------------------------------------------------------------------- keys
+
+_KAZAKH_LETTERS = str.maketrans(
+    {"қ": "к", "ғ": "г", "ұ": "у", "ү": "у", "ө": "о", "ә": "а", "і": "и", "ң": "н", "һ": "х"}
+)
+_CYRILLIC_TO_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+    "з": "z", "и": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "", "ы": "i", "ь": "", "э": "e", "ю": "iu",
+    "я": "ia",
+    # Kazakh Latin alphabet letters, for texts typed in it
+    "ä": "a", "ö": "o", "ü": "u", "ū": "u", "ğ": "g", "ş": "sh", "ı": "i", "ñ": "n",
+    "ç": "ch",
+}  # fmt: skip
+# Latin spellings of the same sounds, applied after transliteration (order matters).
+_LATIN_SPELLINGS = (("dzh", "zh"), ("kh", "h"), ("j", "zh"), ("q", "k"), ("w", "v"),
+                    ("x", "ks"), ("y", "i"))  # fmt: skip
+# Abbreviations that stand for a whole word in names and addresses.
+_ABBREVIATIONS = {
+    "r-n": "raion", "pr-t": "prospekt", "b-r": "bulvar", "im": "imeni", "aud": "audani",
+    "obl": "oblast",
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def key(word: str) -> str:
+    """The comparison key of one word (see the module docstring)."""
+    folded = word.lower().translate(_KAZAKH_LETTERS)
+    latin = "".join(_CYRILLIC_TO_LATIN.get(ch, ch) for ch in folded)
+    for spelling, sound in _LATIN_SPELLINGS:
+        latin = latin.replace(spelling, sound)
+    return _ABBREVIATIONS.get(latin, latin)
+
+
+# Words: letter runs, plus the hyphenated abbreviations that would otherwise split.
+_WORD = re.compile(r"р-н|пр-т|б-р|r-n|[^\W\d_]+", re.IGNORECASE)
+_QUOTED = re.compile(r"«[^»]*»|\"[^\"]*\"|“[^”]*”|„[^“”]*[“”]")
+
+
+class _Word(NamedTuple):
+    key: str
+    start: int
+    end: int
+    dotted: bool  # followed by a period: «г.», «с.», «қ.»
+
+
+def _words(text: str) -> list[_Word]:
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    words = []
+    for m in _WORD.finditer(text):
+        start, end = m.span()
+        if quoted and any(a < start < b for a, b in quoted):
+            continue  # names of firms, cafés, newspapers: «Ұлытау», ТОО «Караганда Су»
+        words.append(_Word(key(m.group()), start, end, text.startswith(".", end)))
+    return words
+
+
+def keyed_words(text: str) -> list[tuple[str, str]]:
+    """(word, key) for the words of `text` outside quotes, in order."""
+    return [(text[w.start : w.end], w.key) for w in _words(text)]
+
+
+def _keyset(words: str) -> frozenset[str]:
+    """Keys of space-separated words."""
+    return frozenset(key(w) for w in words.split())
+
+
+# Case endings, as keys. Russian ones follow the name or its stem (final vowels dropped),
+# Kazakh ones follow the full name. One set keeps the matcher simple; a word must still
+# start with a name of at least four letters.
+_ENDINGS = _keyset(
+    # Russian
+    "а у е и ы о ом ой ою ей ем ью ю я ам ах ами ям ях ий ый ого его ому ему ым им ая яя ую "
+    "юю ое ее ые ие ых их ыми ими "
+    # Kazakh
+    "да де та те ға ге қа ке на не ның нің дың дің тың тің ды ді ты ті ны ні н дан ден тан "
+    "тен нан нен мен бен пен дағы дегі тағы тегі нда нде ндағы ндегі лық лік дық дік тық тік "
+    "сы сі ы і ын ін ына іне ында інде ындағы індегі ыда іде ыдағы ідегі ыға іге ыдан іден "
+    "лар лер дар дер тар тер"
+)
+# Kazakh dative («Балқашқа», to Balkhash) and ablative («Балқаштан», from Balkhash).
+_DIRECTION_ENDINGS = _keyset("ға ге қа ке ыға іге дан ден тан тен нан нен ыдан іден")
+_VOWELS = frozenset("aeiou")
+_MIN_STEM = 4
+
+# Qualifiers before a name (г., пос., с., ст., мкр.) and after it (қ., қаласы, кенті, ауылы).
+_PRE_QUALIFIERS = _keyset(
+    "г город города городе городу пос п поселок поселка поселке поселку посёлок с село "
+    "села селе ст станция станции аул аула ауле мкр микрорайон микрорайоне микрорайона"
+)
+_DOT_REQUIRED = _keyset("с к қ")  # «с» and «к» are also prepositions
+_POST_QUALIFIER_PREFIXES = tuple(_keyset("қалас кент ауыл"))
+# Words that make the following name a street: «ул. Абая», «пр. Бухар-Жырау».
+_STREET_MARKERS = _keyset(
+    "ул улица улице улицу улицы улицей пр просп проспект проспекте проспекта проспектом "
+    "пер переулок переулке переулка бульвар бульваре шоссе тракт площадь площади "
+    "набережная набережной"
+)
+# Kazakh puts the street word after the name: «Сәтбаев көшесі», «Бұқар жырау даңғылы».
+_STREET_SUFFIX_PREFIXES = tuple(_keyset("көше даңғыл"))
+_HONORIFICS = _keyset("им имени")
+# Prepositions of origin and route: the place is where someone comes from or goes to.
+_ORIGIN_PREPOSITIONS = _keyset("из от до через мимо iz ot do")
+_INTO_PREPOSITIONS = _keyset("в во на v vo na")
+# Words that put a place *near* a named town: «под», «около», «маңында», «сыртында».
+_NEAR_BEFORE = _keyset("под около возле близ вблизи окрестностях окрестности")
+_NEAR_AFTER_PREFIXES = tuple(_keyset("маңы маңай сыртын"))
+_DISTANCE_PREFIXES = tuple(_keyset("км километр шақырым"))
+# Ablative and dative on a qualifier word: «қаласынан» (from the town), «ауылына» (to it).
+_QUALIFIER_DIRECTION_ENDINGS = tuple(_keyset("нан нен дан ден тан тен на не ға ге қа ке"))
+
+
+# ----------------------------------------------------------------------------- index
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    code: str
+    words: tuple[str, ...]
+    stems: tuple[tuple[str, ...], ...]  # per word: the prefixes a word may extend with endings
+    requires_qualifier: bool
+    official: bool  # several words or a district/region word: a name that needs no qualifier
+
+
+def _stems(word: str) -> tuple[str, ...]:
+    if len(word) < _MIN_STEM:
+        return ()
+    stems = [word]
+    cut = word
+    for _ in range(3):  # «-ая» is three vowels as keys: a + ia
+        if cut[-1:] in _VOWELS and len(cut) - 1 >= _MIN_STEM:
+            cut = cut[:-1]
+            stems.append(cut)
+    return tuple(stems)
+
+
+def _core(words: list[str]) -> list[str]:
+    """A name without its qualifiers: «пос. Актас» and «Ақтас кенті» are both «актас»."""
+    while words and words[0] in _PRE_QUALIFIERS:
+        words = words[1:]
+    while words and (words[-1] in _DOT_REQUIRED or words[-1].startswith(_POST_QUALIFIER_PREFIXES)):
+        words = words[:-1]
+    return words
+
+
+class LocalityIndex:
+    """Name patterns of every locality, indexed by the first letters of their first word."""
+
+    def __init__(self, ref: ReferenceData) -> None:
+        self.home = ref.home_region.code
+        # Plain dicts: resolving runs for every appeal and the chains are tiny.
+        self.chain = {x.code: tuple(a.code for a in ref.ancestors(x.code)) for x in ref.localities}
+        self.district_of_town = {
+            x.code: x.parent
+            for x in ref.localities
+            if x.parent is not None and ref.locality(x.parent).type == "district"
+        }
+        self._by_prefix: dict[str, list[_Pattern]] = {}
+        for loc in ref.localities:
+            for name in dict.fromkeys((loc.name_ru, loc.name_kk, *loc.aliases)):
+                words = _core([w.key for w in _words(name)])
+                if not words:
+                    continue
+                pattern = _Pattern(
+                    code=loc.code,
+                    words=tuple(words),
+                    stems=tuple(_stems(w) for w in words),
+                    requires_qualifier=loc.requires_qualifier,
+                    official=len(words) > 1,
+                )
+                bucket = self._by_prefix.setdefault(words[0][:_MIN_STEM], [])
+                if pattern not in bucket:
+                    bucket.append(pattern)
+        for bucket in self._by_prefix.values():
+            bucket.sort(key=lambda p: -len(p.words))  # longest name first
+
+    def patterns_at(self, word: str) -> list[_Pattern]:
+        return self._by_prefix.get(word[:_MIN_STEM], [])
+
+    def depth(self, code: str) -> int:
+        return len(self.chain[code]) - 1
+
+    def within(self, code: str, ancestor: str) -> bool:
+        return ancestor in self.chain[code]
+
+    def related(self, a: str, b: str) -> bool:
+        return a in self.chain[b] or b in self.chain[a]
+
+    def top_unit(self, code: str) -> str:
+        """The city or district (depth 1) a locality belongs to; regions stay themselves."""
+        chain = self.chain[code]
+        return chain[-2] if len(chain) >= 2 else chain[0]
+
+    def most_specific(self, codes: Sequence[str]) -> str:
+        """The deepest code when all lie on one chain, else their deepest common ancestor."""
+        deepest = max(codes, key=self.depth)
+        if all(self.within(deepest, c) for c in codes):
+            return deepest
+        common = list(self.chain[codes[0]])
+        for code in codes[1:]:
+            common = [c for c in common if c in self.chain[code]]
+        return common[0]
+
+
+def locality_index(ref: ReferenceData) -> LocalityIndex:
+    """The index for this reference data, built once per content version."""
+    cached = _INDEXES.get(ref.version)
+    if cached is None:
+        cached = LocalityIndex(ref)
+        if len(_INDEXES) >= 8:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        _INDEXES[ref.version] = cached
+    return cached
+
+
+_INDEXES: dict[str, LocalityIndex] = {}
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+def _word_matches(word: str, name_word: str, stems: tuple[str, ...]) -> bool:
+    if word == name_word:
+        return True
+    return any(word.startswith(s) and word[len(s) :] in _ENDINGS for s in stems)
+
+
+def _skip_honorifics_back(words: Sequence[_Word], i: int) -> int:
+    while i >= 0 and words[i].key in _HONORIFICS:
+        i -= 1
+    return i
+
+
+def _is_pre_qualifier(w: _Word) -> bool:
+    return w.key in _PRE_QUALIFIERS and (w.dotted or w.key not in _DOT_REQUIRED)
+
+
+def _is_post_qualifier(w: _Word) -> bool:
+    if w.key in _DOT_REQUIRED:
+        return w.dotted
+    return w.key.startswith(_POST_QUALIFIER_PREFIXES)
+
+
+def find_mentions(
+    ref: ReferenceData, text: str | None, context: Iterable[str] = ()
+) -> list[Mention]:
+    """Every place named in `text`, in order.
+
+    A name with `requires_qualifier` counts only with a qualifier or when its enclosing city or
+    district is named too (in `text` or among the `context` codes).
+    """
+    if not text:
+        return []
+    index = locality_index(ref)
+    words = _words(text)
+    found: list[tuple[Mention, _Pattern]] = []
+    i = 0
+    while i < len(words):
+        match = _match_at(index, words, i)
+        if match is None:
+            i += 1
+            continue
+        pattern, end = match
+        before = _skip_honorifics_back(words, i - 1)
+        after = words[end] if end < len(words) else None
+        pre_qualified = before >= 0 and _is_pre_qualifier(words[before])
+        post_qualified = after is not None and _is_post_qualifier(after)
+        street = (before >= 0 and words[before].key in _STREET_MARKERS) or (
+            after is not None and after.key.startswith(_STREET_SUFFIX_PREFIXES)
+        )
+        if street:
+            i = end
+            continue
+        last = words[end - 1].key
+        name_last = pattern.words[-1]
+        direction = last != name_last and any(last == name_last + e for e in _DIRECTION_ENDINGS)
+        if post_qualified and after is not None:
+            # «Қарқаралы қаласынан»: the case ending sits on the qualifier word
+            direction = direction or after.key.endswith(_QUALIFIER_DIRECTION_ENDINGS)
+        first = before if pre_qualified else i  # «из г. Балхаш»: the preposition is before г.
+        preposition = words[first - 1].key if first > 0 else ""
+        peripheral = (
+            direction
+            or preposition in _ORIGIN_PREPOSITIONS
+            # «в г. Балхаш» is locative; «в Балхаш» without г. is motion towards
+            or (
+                not pre_qualified
+                and preposition in _INTO_PREPOSITIONS
+                and _is_accusative(last, name_last)
+            )
+        )
+        code = pattern.code
+        if _is_near(words, first, end, post_qualified):
+            # Somewhere near a town is in the town's district, not in the town.
+            peripheral = False
+            code = index.district_of_town.get(code, code)
+        mention = Mention(
+            code=code,
+            start=words[i].start,
+            end=words[end - 1].end,
+            matched=text[words[i].start : words[end - 1].end],
+            qualified=pre_qualified or post_qualified or pattern.official,
+            peripheral=peripheral,
+        )
+        found.append((mention, pattern))
+        i = end
+    named = {m.code for m, p in found if not p.requires_qualifier or m.qualified} | set(context)
+    return [
+        m
+        for m, p in found
+        if not p.requires_qualifier
+        or m.qualified
+        or any(a in named for a in index.chain[m.code][1:-1])
+    ]
+
+
+def _is_near(words: Sequence[_Word], first: int, end: int, post_qualified: bool) -> bool:
+    """«под Каркаралинском», «в 7 км от Топара», «Қарқаралы маңында», «…қаласынан 7 шақырым»."""
+    if first > 0 and words[first - 1].key in _NEAR_BEFORE:
+        return True
+    if (
+        first > 1
+        and words[first - 1].key in _ORIGIN_PREPOSITIONS
+        and words[first - 2].key.startswith(_DISTANCE_PREFIXES)
+    ):
+        return True
+    after = end + 1 if post_qualified else end
+    if after < len(words) and words[after].key.startswith(_NEAR_AFTER_PREFIXES):
+        return True
+    name_or_qualifier = words[after - 1].key
+    if name_or_qualifier.endswith(_QUALIFIER_DIRECTION_ENDINGS):
+        following = words[after : after + 3]
+        return any(w.key.startswith(_DISTANCE_PREFIXES) for w in following)
+    return False
+
+
+def _is_accusative(word: str, name_word: str) -> bool:
+    """«в Балхаш», «в Караганду»: the Russian accusative after в/на means motion towards."""
+    if name_word[-1:] in _VOWELS:
+        # Only -а names decline to -у; «в Темиртау», «в Каркаралы» say nothing.
+        return name_word.endswith("a") and word == name_word[:-1] + "u"
+    return word == name_word
+
+
+def _match_at(index: LocalityIndex, words: Sequence[_Word], i: int) -> tuple[_Pattern, int] | None:
+    for pattern in index.patterns_at(words[i].key):
+        n = len(pattern.words)
+        if i + n > len(words):
+            continue
+        if all(
+            _word_matches(words[i + k].key, pattern.words[k], pattern.stems[k]) for k in range(n)
+        ):
+            return pattern, i + n
+    return None
+
+
+# ----------------------------------------------------------------------------- choosing
+
+
+def pick_mention(ref: ReferenceData, mentions: Sequence[Mention]) -> Mention | None:
+    """The place a piece of text is about, from the places it names.
+
+    Origins and destinations count only when nothing else is named; a bare region name only
+    when no city or district is. The city or district named most often wins (the first one
+    on a tie), and within it the most specific place.
+    """
+    pool = [m for m in mentions if not m.peripheral] or list(mentions)
+    ix = locality_index(ref)
+    pool = [m for m in pool if ix.depth(m.code) > 0] or pool
+    if not pool:
+        return None
+    units = Counter(ix.top_unit(m.code) for m in pool)
+    first_at: dict[str, int] = {}
+    for m in pool:
+        first_at.setdefault(ix.top_unit(m.code), m.start)
+    unit = max(units, key=lambda u: (units[u], -first_at[u]))
+    members = [m for m in pool if ix.top_unit(m.code) == unit]
+    code = ix.most_specific([m.code for m in members])
+    chosen = next((m for m in members if m.code == code), members[0])
+    return Mention(code, chosen.start, chosen.end, chosen.matched, chosen.qualified, False)
+
+
+def resolve_locality(
+    ref: ReferenceData, locality_code: str | None, address: str | None, text: str | None
+) -> LocalityMatch:
+    """The most specific locality the appeal is about (see the module docstring for choices)."""
+    ix = locality_index(ref)
+    given = locality_code if locality_code and locality_code in ix.chain else None
+    context = ix.chain[given] if given else ()
+    in_address = find_mentions(ref, address, context)
+    in_text = find_mentions(ref, text, context)
+    notes: list[str] = []
+    if locality_code and not given:
+        notes.append(f"unknown locality code {locality_code!r} ignored")
+
+    base: LocalityMatch
+    from_address = pick_mention(ref, in_address)
+    from_text = pick_mention(ref, in_text)
+    if given is not None:
+        base = LocalityMatch(code=given, how="given")
+        plain = [m for m in in_address + in_text if not m.peripheral and ix.depth(m.code) > 0]
+        in_text_plain = [m for m in in_text if not m.peripheral and ix.depth(m.code) > 0]
+        from_text_plain = pick_mention(ref, in_text_plain)
+        if from_address and not ix.related(given, from_address.code):
+            base = LocalityMatch(
+                code=from_address.code, how="address", matched=from_address.matched
+            )
+            notes.append(f"the address names {from_address.code}, not the chosen {given}")
+        elif (
+            from_text_plain
+            and not from_address
+            and not ix.related(given, from_text_plain.code)
+            and _support(ix, in_text_plain, from_text_plain.code) > _support(ix, plain, given)
+        ):
+            base = LocalityMatch(
+                code=from_text_plain.code, how="text", matched=from_text_plain.matched
+            )
+            notes.append(
+                f"the text is mostly about {from_text_plain.code}, not the chosen {given}, "
+                "which is most likely the applicant's own locality"
+            )
+    elif from_address:
+        base = LocalityMatch(code=from_address.code, how="address", matched=from_address.matched)
+    elif from_text:
+        base = LocalityMatch(code=from_text.code, how="text", matched=from_text.matched)
+    else:
+        base = LocalityMatch(code=ix.home, how="default")
+        notes.append("no place named: routed as the whole region")
+
+    refined = _refine(ix, base, in_address, in_text)
+    note = "; ".join(notes) or None
+    return refined.model_copy(update={"note": note})
+
+
+def _support(ix: LocalityIndex, mentions: Sequence[Mention], code: str) -> int:
+    """How many mentions name `code`'s city or district, or a place inside or above it."""
+    unit = ix.top_unit(code)
+    return sum(1 for m in mentions if ix.related(m.code, code) or ix.top_unit(m.code) == unit)
+
+
+def _refine(
+    ix: LocalityIndex, base: LocalityMatch, in_address: list[Mention], in_text: list[Mention]
+) -> LocalityMatch:
+    """A more specific place inside `base` named in the address or the text, if any."""
+    inside = [
+        (how, m)
+        for how, mentions in (("address", in_address), ("text", in_text))
+        for m in mentions
+        if not m.peripheral and m.code != base.code and ix.within(m.code, base.code)
+    ]
+    if not inside:
+        return base
+    code = ix.most_specific([m.code for _, m in inside])
+    if code == base.code:
+        return base
+    how, chosen = next((h, m) for h, m in inside if m.code == code)
+    return LocalityMatch(
+        code=code, how="address" if how == "address" else "text", matched=chosen.matched
+    )

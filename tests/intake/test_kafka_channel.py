@@ -1,0 +1,89 @@
+"""Submissions produced to intake.appeal-submissions: registered like HTTP ones, or rejected."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from appeals_contracts import event_types, topics
+from tests.conftest import Stack
+from tests.intake.conftest import Intake, dev_submissions, fresh
+from tests.kafka_probe import EventProbe
+
+pytestmark = pytest.mark.infra
+
+
+async def produce(stack: Stack, key: str, value: bytes, source: str | None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        headers = [("source", source.encode())] if source else []
+        await producer.send_and_wait(
+            topics.APPEAL_SUBMISSIONS, value, key=key.encode(), headers=headers
+        )
+    finally:
+        await producer.stop()
+
+
+async def registered_id(intake: Intake, source: str, external_id: str) -> str:
+    """This test's database, not the topic: a running dev stack consumes the topic too."""
+    conn = await asyncpg.connect(intake.dsn)
+    try:
+        for _ in range(200):
+            found = await conn.fetchval(
+                "SELECT id FROM intake.appeals WHERE source = $1 AND external_id = $2",
+                source,
+                external_id,
+            )
+            if found:
+                return str(found)
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError("the submission was never registered")
+
+
+async def test_valid_submission_on_kafka_is_registered_once_like_an_http_one(
+    intake: Intake, stack: Stack, probe: Callable[[str], EventProbe]
+) -> None:
+    body = fresh(dev_submissions()[10])
+    value = json.dumps(body, ensure_ascii=False).encode()
+    async with probe(topics.APPEAL_RECEIVED) as received:
+        await produce(stack, body["external_id"], value, "cons-operator")
+        appeal_id = await registered_id(intake, "cons-operator", body["external_id"])
+        event = await received.wait_for_subject(appeal_id)
+    assert event["data"]["channel"] == "kafka" and event["data"]["source"] == "cons-operator"
+    # The same submission again over HTTP from the same source is the same appeal.
+    again = await intake.post(body, source="cons-operator")
+    assert again.status_code == 200
+    assert again.json()["appeal_id"] == appeal_id
+    assert await intake.count() == 1
+
+
+async def test_invalid_submissions_go_to_the_rejection_topic_and_the_consumer_moves_on(
+    intake: Intake, stack: Stack, probe: Callable[[str], EventProbe]
+) -> None:
+    bad_iin = fresh(dev_submissions()[11])
+    bad_iin["applicant"] = {**bad_iin["applicant"], "iin": "123456789012"}
+    good = fresh(dev_submissions()[12])
+    async with probe(topics.APPEAL_REJECTIONS) as rejections:
+        await produce(stack, bad_iin["external_id"], json.dumps(bad_iin).encode(), "egov-portal")
+        await produce(stack, "no-source-1", json.dumps(good).encode(), None)
+        await produce(stack, "garbage-1", b"{not json", "egov-portal")
+        await produce(stack, good["external_id"], json.dumps(good).encode(), "egov-portal")
+        checksum = await rejections.wait_for(lambda e: e["_key"] == bad_iin["external_id"])
+        no_source = await rejections.wait_for(lambda e: e["_key"] == "no-source-1")
+        garbage = await rejections.wait_for(lambda e: e["_key"] == "garbage-1")
+        await registered_id(intake, "egov-portal", good["external_id"])
+    assert checksum["type"] == event_types.SUBMISSION_REJECTED
+    assert checksum["data"]["source"] == "egov-portal"
+    assert [e["field"] for e in checksum["data"]["errors"]] == ["applicant.iin"]
+    assert "123456789012" not in json.dumps(checksum["data"])
+    assert no_source["data"]["errors"][0]["field"] == "headers.source"
+    assert garbage["data"]["errors"][0]["field"] == "body"
+    assert await intake.count() == 1
