@@ -510,6 +510,7 @@ def up(layout: Layout, with_services: bool) -> None:
 
 
 def down(layout: Layout) -> None:
+    stop_process("demo", layout, timeout=5)
     for name in SERVICES:
         stop_process(name, layout)
     stop_process("kafka", layout, timeout=60)

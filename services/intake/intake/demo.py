@@ -708,3 +708,76 @@ def demo_bodies(count: int, seed: int) -> Iterator[dict[str, Any]]:
     """The same submissions as the JSON bodies an integration would POST."""
     for submission in demo_submissions(count, seed):
         yield submission.model_dump(mode="json")
+
+
+def feed(url: str, token: str, rate: float, count: int, seed: int) -> int:
+    """Post demo appeals at `rate` per second (count 0: until stopped); print progress."""
+    import time
+
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    sent = accepted = 0
+    started = time.monotonic()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for body in demo_bodies(count or 10**9, seed):
+            response = client.post("/v1/appeals", json=body, headers=headers)
+            sent += 1
+            accepted += response.status_code in (200, 201)
+            if response.status_code >= 400:
+                print(f"demo: {response.status_code} {response.text[:200]}", flush=True)
+            if sent % 10 == 0:
+                print(f"demo: {sent} posted, {accepted} accepted", flush=True)
+            time.sleep(max(0.0, sent / rate - (time.monotonic() - started)))
+    print(f"demo: done, {sent} posted, {accepted} accepted", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m intake.demo`: feed the running intake with realistic appeals."""
+    import argparse
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from appeals_platform.auth import Role
+    from appeals_platform.stack import project_root
+    from appeals_platform.tokens import ensure_keys, issue_token
+
+    parser = argparse.ArgumentParser(prog="intake.demo", description=main.__doc__)
+    parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('INTAKE_PORT', 8000)}")
+    parser.add_argument("--rate", type=float, default=5.0, help="appeals per second")
+    parser.add_argument("--count", type=int, default=0, help="0: until stopped")
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
+    parser.add_argument("--background", action="store_true", help="detach, log to .local/logs")
+    args = parser.parse_args(argv)
+    if args.background:
+        log = project_root() / ".local" / "logs" / "demo.log"
+        command = [
+            sys.executable,
+            "-m",
+            "intake.demo",
+            "--url",
+            args.url,
+            "--rate",
+            str(args.rate),
+            "--count",
+            str(args.count),
+            "--seed",
+            str(args.seed),
+        ]
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        (project_root() / ".local" / "run" / "demo.pid").write_text(str(process.pid))
+        print(f"demo feeder running (pid {process.pid}, {args.rate}/s), log: {log}")
+        return 0
+    private, _ = ensure_keys(project_root() / ".local" / "keys")
+    token = issue_token(private.read_bytes(), Role.INTEGRATION, source="demo-feeder")
+    return feed(args.url, token, args.rate, args.count, args.seed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
