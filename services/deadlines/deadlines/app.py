@@ -12,6 +12,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime.create("deadlines", settings, "deadlines.migrations")
     return service_app(
-        runtime, [], title="Appeals deadlines",
+        runtime,
+        [],
+        title="Appeals deadlines",
         description="Legal clocks on the Kazakhstan working-day calendar, alerts, compliance.",
     )
