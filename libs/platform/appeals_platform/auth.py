@@ -6,11 +6,13 @@ integration or `agency` for an agency. The issuer keeps the private key; service
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import HTTPException, Request
 from pydantic import BaseModel, ConfigDict
 
@@ -40,7 +42,11 @@ class AuthError(Exception):
 
 class TokenVerifier:
     def __init__(self, public_key_pem: bytes) -> None:
-        self._key = public_key_pem
+        # Parsed once: handing PyJWT the PEM makes it parse the key again on every request.
+        key = serialization.load_pem_public_key(public_key_pem)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the JWT public key must be an Ed25519 key (appeals-token keygen)")
+        self._key = key
 
     @classmethod
     def from_file(cls, path: Path) -> TokenVerifier:
@@ -93,10 +99,11 @@ def authenticate(request: Request, token: str | None) -> Principal:
         ) from exc
 
 
-def require(*roles: Role) -> Callable[[Request], Principal]:
+def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: 401 without a valid token, 403 for a token of another role."""
 
-    def dependency(request: Request) -> Principal:
+    # async, so FastAPI calls it on the event loop instead of a worker thread per request.
+    async def dependency(request: Request) -> Principal:
         principal = authenticate(request, bearer_token(request))
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)

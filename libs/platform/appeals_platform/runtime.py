@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import uvicorn
@@ -19,12 +20,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
-from appeals_platform.api import (
-    BodyLimit,
-    health_router,
-    install_error_handlers,
-    install_metrics,
-)
+from appeals_platform.api import BodyLimit, Metrics, health_router, install_error_handlers
 from appeals_platform.auth import TokenVerifier
 from appeals_platform.logs import configure_logging
 from appeals_platform.migrations import migrate
@@ -53,9 +49,20 @@ class Runtime:
         broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id=f"{name}-consumer",
+            # FastStream's own lines go through our JSON root handler; "faststream" is at
+            # WARNING there, so per-message and partition-assignment chatter stays out.
+            logger=logging.getLogger("faststream"),
             log_level=logging.DEBUG,
         )
         return cls(name=name, settings=settings, migrations=migrations, broker=broker)
+
+    def documents_publication(self, topic: str, schema: Any, description: str) -> None:
+        """List a topic this service writes (through its outbox) in the AsyncAPI document.
+
+        The outbox relay publishes with its own producer; this FastStream publisher is never
+        called, it only puts the channel and its payload schema into the specification.
+        """
+        self.broker.publisher(topic, schema=schema, description=description)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -117,6 +124,11 @@ class Runtime:
         while asyncio.get_running_loop().time() < deadline:
             consumers = [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
             if all(c is not None and c.assignment() for c in consumers):
+                # "latest" is resolved lazily; asking for the positions pins it now, so a
+                # message produced after this returns is never skipped.
+                for consumer in consumers:
+                    for partition in consumer.assignment():
+                        await consumer.position(partition)
                 return
             await asyncio.sleep(0.1)
         raise TimeoutError(f"{self.name}: consumers not assigned within {timeout}s")
@@ -159,7 +171,6 @@ def service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
-    install_metrics(app, runtime.name)
     app.include_router(
         health_router(
             runtime.name, {"postgres": runtime.database_problem, "kafka": runtime.kafka_problem}
@@ -168,6 +179,7 @@ def service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(Metrics, service=runtime.name)
     return app
 
 

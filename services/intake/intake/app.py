@@ -15,6 +15,8 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from appeals_contracts import topics
+from appeals_contracts.envelope import CloudEvent
+from appeals_contracts.events import AnswerGiven, AppealReceived
 from appeals_contracts.identity import iin_is_valid, mask_iin
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission
 from appeals_law.calendar import WorkingCalendar
@@ -22,6 +24,7 @@ from appeals_law.rules import load_rules
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.runtime import Runtime, service_app
 from intake import channel, db, handlers, open311
+from intake.channel import Rejection
 from intake.config import Settings
 from intake.errors import FieldProblem, problem_body, validation_problems
 from intake.reference import Codes
@@ -94,7 +97,7 @@ def appeal_view(appeal: Any, timeline: list[Any]) -> dict[str, Any]:
 
 
 def appeals_router(
-    runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes
+    runtime: Runtime, numbers: handlers.RegistrationNumbers, law: handlers.Law, codes: Codes
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["appeals"])
 
@@ -117,14 +120,14 @@ def appeals_router(
         if unknown := codes.problems(submission):
             return problem(422, "the submission uses unknown reference codes", unknown)
         assert principal.source is not None
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        async with runtime.pool.acquire() as conn:  # one statement: atomic on its own
             registration = await handlers.register(
                 conn,
                 submission,
                 source=principal.source,
                 channel="http",
                 received_at=datetime.now(UTC),
-                prefix=settings.registration_prefix,
+                numbers=numbers,
                 law=law,
             )
         if registration.outcome == "created":
@@ -223,8 +226,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime.create("intake", settings, "intake.migrations")
     law = handlers.Law(load_rules(), WorkingCalendar())
+    numbers = handlers.RegistrationNumbers(settings.registration_prefix)
     codes = Codes()
     broker = runtime.broker
+    runtime.documents_publication(
+        topics.APPEAL_RECEIVED,
+        CloudEvent[AppealReceived],
+        "Every registered appeal, with what an agency needs to answer it (key: appeal id).",
+    )
+    runtime.documents_publication(
+        topics.ANSWER_GIVEN,
+        CloudEvent[AnswerGiven],
+        "The assigned agency's answer (key: appeal id).",
+    )
+    runtime.documents_publication(
+        topics.APPEAL_REJECTIONS,
+        CloudEvent[Rejection],
+        "Submissions from intake.appeal-submissions that were not registered, with the reasons "
+        "(key: the original key).",
+    )
 
     @broker.subscriber(
         *FOREIGN_TOPICS,
@@ -246,13 +266,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def on_submissions(message: KafkaMessage) -> None:
-        await channel.consume_submissions(runtime, message.raw_message, settings, law, codes)
+        await channel.consume_submissions(runtime, message.raw_message, numbers, law, codes)
 
     return service_app(
         runtime,
         [
-            appeals_router(runtime, settings, law, codes),
-            open311.router(runtime, settings, law, codes),
+            appeals_router(runtime, numbers, law, codes),
+            open311.router(runtime, numbers, law, codes),
         ],
         title="Appeals intake",
         description="The appeal registry of Karaganda region: e-gov integrations file appeals "

@@ -19,7 +19,6 @@ from appeals_platform.inbox import first_seen
 from appeals_platform.records import KafkaRecord, dead_letter, describe, header
 from appeals_platform.runtime import Runtime
 from intake import handlers
-from intake.config import Settings
 from intake.errors import FieldProblem, validation_problems
 from intake.reference import Codes
 
@@ -101,7 +100,7 @@ def validate(
 async def consume_submissions(
     runtime: Runtime,
     records: Sequence[KafkaRecord],
-    settings: Settings,
+    numbers: handlers.RegistrationNumbers,
     law: handlers.Law,
     codes: Codes,
 ) -> None:
@@ -121,7 +120,7 @@ async def consume_submissions(
                     source=source,
                     channel="kafka",
                     received_at=received_at,
-                    prefix=settings.registration_prefix,
+                    numbers=numbers,
                     law=law,
                 )
             if registration.outcome == "conflict":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import uuid
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent, envelope, event_id
 from appeals_contracts.events import AnswerGiven, AppealReceived
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission
-from appeals_law.calendar import WorkingCalendar
+from appeals_law.calendar import ALMATY, WorkingCalendar
 from appeals_law.due import compute_due
 from appeals_law.rules import RuleSet
 from appeals_platform import outbox
@@ -87,6 +88,29 @@ def received_event(
     )
 
 
+class RegistrationNumbers:
+    """Numbers KRG-<year>-<8 digits>, drawn from the sequence a block at a time.
+
+    One round trip per block instead of per appeal; a number drawn but not used (a retry, a
+    process that stops) leaves a gap, which a registry may have: the number stays unique.
+    """
+
+    def __init__(self, prefix: str, block: int = 200) -> None:
+        self._prefix = prefix
+        self._block = block
+        self._free: list[int] = []
+        self._lock = asyncio.Lock()
+
+    async def next(self, conn: asyncpg.Connection, registered_at: datetime) -> str:
+        if not self._free:
+            async with self._lock:
+                if not self._free:
+                    numbers = await db.next_registration_numbers(conn, self._block)
+                    self._free = numbers[::-1]
+        year = registered_at.astimezone(ALMATY).year
+        return f"{self._prefix}-{year}-{self._free.pop():08d}"
+
+
 async def register(
     conn: asyncpg.Connection,
     submission: AppealSubmission,
@@ -94,14 +118,16 @@ async def register(
     source: str,
     channel: str,
     received_at: datetime,
-    prefix: str,
+    numbers: RegistrationNumbers,
     law: Law,
 ) -> Registration:
-    """Store the appeal and its AppealReceived event in the caller's transaction, once per key."""
+    """Store the appeal with its AppealReceived event and timeline entry, once per key."""
     appeal_id = uuid.uuid4()
     fingerprint = submission.content_fingerprint()
     due_at = law.due_at(submission.type.value, received_at)
-    row = await db.insert_appeal(
+    number = await numbers.next(conn, received_at)
+    event = received_event(appeal_id, number, received_at, source, channel, due_at, submission)
+    row = await db.register_appeal(
         conn,
         db.NewAppeal(
             id=appeal_id,
@@ -121,20 +147,10 @@ async def register(
             channel=channel,
             due_at=due_at,
         ),
-        prefix,
+        number,
+        db.OutboxRow(event.id, topics.APPEAL_RECEIVED, event.type, event.model_dump(mode="json")),
     )
     if row is not None:
-        event = received_event(
-            appeal_id,
-            row["registration_number"],
-            row["registered_at"],
-            source,
-            channel,
-            due_at,
-            submission,
-        )
-        await outbox.add(conn, [outbox.message(topics.APPEAL_RECEIVED, str(appeal_id), event)])
-        await db.add_timeline(conn, [timeline_entry(event, "received")])
         return Registration(
             "created",
             appeal_id,

@@ -20,7 +20,6 @@ from appeals_contracts.submission import AppealSubmission
 from appeals_platform.auth import AuthError, Principal, Role, TokenVerifier
 from appeals_platform.runtime import Runtime
 from intake import db, handlers
-from intake.config import Settings
 from intake.errors import validation_problems
 from intake.reference import Codes
 
@@ -111,7 +110,9 @@ def parse_moment(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes) -> APIRouter:
+def router(
+    runtime: Runtime, numbers: handlers.RegistrationNumbers, law: handlers.Law, codes: Codes
+) -> APIRouter:
     api = APIRouter(prefix="/open311/v2", tags=["open311"])
     known = {c.code for c in codes.reference.categories}
 
@@ -163,14 +164,14 @@ def router(runtime: Runtime, settings: Settings, law: handlers.Law, codes: Codes
                 )
             return errors(400, "lat and long must be numbers")
         assert principal.source is not None
-        async with runtime.pool.acquire() as conn, conn.transaction():
+        async with runtime.pool.acquire() as conn:  # one statement: atomic on its own
             registration = await handlers.register(
                 conn,
                 submission,
                 source=principal.source,
                 channel="open311",
                 received_at=datetime.now(UTC),
-                prefix=settings.registration_prefix,
+                numbers=numbers,
                 law=law,
             )
         runtime.relay.wake()

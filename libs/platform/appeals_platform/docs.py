@@ -1,0 +1,47 @@
+"""`make docs`: write each service's OpenAPI and AsyncAPI documents under docs/.
+
+The AsyncAPI documents come from the FastStream brokers the services actually run, so they
+list the real channels; a test checks that the checked-in files match the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from faststream.specification import AsyncAPI
+
+from appeals_platform.stack import SERVICES, project_root
+
+
+def documents(service: str) -> tuple[dict[str, Any], str]:
+    """(OpenAPI as data, AsyncAPI as YAML) of one service, built without starting it."""
+    app = importlib.import_module(f"{service}.app").create_app()
+    runtime = app.state.runtime
+    asyncapi = AsyncAPI(
+        runtime.broker,
+        title=f"Appeals {service}",
+        version="1.0.0",
+        description=f"Kafka channels the {service} service consumes; see README.md for the topics.",
+    )
+    return app.openapi(), asyncapi.to_specification().to_yaml()
+
+
+def main() -> None:
+    root = project_root() / "docs"
+    for service in SERVICES:
+        openapi, asyncapi = documents(service)
+        for folder, name, text in (
+            ("openapi", f"{service}.json", json.dumps(openapi, indent=2, ensure_ascii=False)),
+            ("asyncapi", f"{service}.yaml", asyncapi),
+        ):
+            path: Path = root / folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
+            print(f"wrote {path.relative_to(project_root())}")
+
+
+if __name__ == "__main__":
+    main()
