@@ -256,3 +256,13 @@ async def test_applicant_history_is_for_monitoring_and_the_submitting_integratio
         "/v1/applicants/123456789012/appeals", headers=intake.auth(Role.MONITORING)
     )
     assert bad.status_code == 422
+
+
+async def test_submission_dated_in_the_future_is_422_and_times_are_local(intake: Intake) -> None:
+    body = fresh(dev_submissions()[8])
+    future = await intake.post({**body, "submitted_at": "2099-01-01T10:00:00+05:00"})
+    assert future.status_code == 422
+    assert future.json()["errors"][0]["field"] == "submitted_at"
+    created = await intake.post(body)
+    assert created.json()["registered_at"].endswith("+05:00")
+    assert created.json()["due_at"].endswith("T23:59:59+05:00")

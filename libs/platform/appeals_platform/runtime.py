@@ -122,8 +122,9 @@ class Runtime:
         """Until every subscriber's consumer holds partitions (a new group joins in seconds)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            consumers = [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
-            if all(c is not None and c.assignment() for c in consumers):
+            found = [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
+            consumers = [c for c in found if c is not None]
+            if len(consumers) == len(found) and all(c.assignment() for c in consumers):
                 # "latest" is resolved lazily; asking for the positions pins it now, so a
                 # message produced after this returns is never skipped.
                 for consumer in consumers:

@@ -70,14 +70,14 @@ def appeal_view(appeal: Any, timeline: list[Any]) -> dict[str, Any]:
     return {
         "appeal_id": str(appeal["id"]),
         "registration_number": appeal["registration_number"],
-        "registered_at": appeal["registered_at"].isoformat(),
+        "registered_at": handlers.local(appeal["registered_at"]),
         "type": appeal["type"],
         "status": appeal["status"],
         "agency": appeal["agency"],
         "hop": appeal["hop"],
-        "due_at": appeal["due_at"].isoformat() if appeal["due_at"] else None,
+        "due_at": handlers.local(appeal["due_at"]),
         "overdue": appeal["overdue"],
-        "answered_at": appeal["answered_at"].isoformat() if appeal["answered_at"] else None,
+        "answered_at": handlers.local(appeal["answered_at"]),
         "answer": appeal["answer"],
         "subject": submission.get("subject"),
         "category": appeal["category"],
@@ -87,7 +87,7 @@ def appeal_view(appeal: Any, timeline: list[Any]) -> dict[str, Any]:
             {
                 "kind": t["kind"],
                 "type": t["type"],
-                "at": t["at"].isoformat(),
+                "at": handlers.local(t["at"]),
                 "event_id": t["event_id"],
                 "data": t["data"],
             }
@@ -117,6 +117,9 @@ def appeals_router(
             return problem(
                 422, "the submission does not meet contract v1", validation_problems(exc)
             )
+        received_at = datetime.now(UTC)
+        if future := handlers.future_problems(submission, received_at):
+            return problem(422, "the submission does not meet contract v1", future)
         if unknown := codes.problems(submission):
             return problem(422, "the submission uses unknown reference codes", unknown)
         assert principal.source is not None
@@ -126,7 +129,7 @@ def appeals_router(
                 submission,
                 source=principal.source,
                 channel="http",
-                received_at=datetime.now(UTC),
+                received_at=received_at,
                 numbers=numbers,
                 law=law,
             )
@@ -185,13 +188,13 @@ def appeals_router(
                 {
                     "appeal_id": str(r["id"]),
                     "registration_number": r["registration_number"],
-                    "registered_at": r["registered_at"].isoformat(),
+                    "registered_at": handlers.local(r["registered_at"]),
                     "type": r["type"],
                     "status": r["status"],
                     "agency": r["agency"],
                     "subject": r["subject"],
-                    "due_at": r["due_at"].isoformat() if r["due_at"] else None,
-                    "answered_at": r["answered_at"].isoformat() if r["answered_at"] else None,
+                    "due_at": handlers.local(r["due_at"]),
+                    "answered_at": handlers.local(r["answered_at"]),
                 }
                 for r in rows
             ],

@@ -85,7 +85,9 @@ def validate(
         submission = AppealSubmission.model_validate(body)
     except ValidationError as exc:
         return None, source, validation_problems(exc)
-    if problems := codes.problems(submission):
+    if problems := handlers.future_problems(submission, datetime.now(UTC)) + codes.problems(
+        submission
+    ):
         return None, source, problems
     key = (record.key or b"").decode(errors="replace")
     if key and key != submission.external_id:

@@ -7,7 +7,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -15,7 +15,7 @@ import asyncpg
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent, envelope, event_id
 from appeals_contracts.events import AnswerGiven, AppealReceived
-from appeals_contracts.submission import AnswerSubmission, AppealSubmission
+from appeals_contracts.submission import AnswerSubmission, AppealSubmission, FieldError
 from appeals_law.calendar import ALMATY, WorkingCalendar
 from appeals_law.due import compute_due
 from appeals_law.rules import RuleSet
@@ -23,6 +23,11 @@ from appeals_platform import outbox
 from intake import db
 
 SOURCE = "/appeals/intake"
+
+
+def local(moment: datetime | None) -> str | None:
+    """ISO-8601 in Asia/Almaty time: what the law counts in and what integrations show."""
+    return moment.astimezone(ALMATY).isoformat() if moment is not None else None
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,9 @@ class Registration:
         return {
             "appeal_id": str(self.appeal_id),
             "registration_number": self.registration_number,
-            "registered_at": self.registered_at.isoformat(),
+            "registered_at": local(self.registered_at),
             "status": self.status,
-            "due_at": self.due_at.isoformat() if self.due_at else None,
+            "due_at": local(self.due_at),
         }
 
 
@@ -109,6 +114,22 @@ class RegistrationNumbers:
                     self._free = numbers[::-1]
         year = registered_at.astimezone(ALMATY).year
         return f"{self._prefix}-{year}-{self._free.pop():08d}"
+
+
+# Clocks of integrations drift; more than this ahead of our receipt is a wrong timestamp.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def future_problems(submission: AppealSubmission, received_at: datetime) -> list[FieldError]:
+    if submission.submitted_at > received_at + CLOCK_SKEW:
+        return [
+            FieldError(
+                field="submitted_at",
+                message="is in the future: it must not be later than the moment "
+                "the appeal reaches intake",
+            )
+        ]
+    return []
 
 
 async def register(
