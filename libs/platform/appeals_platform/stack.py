@@ -328,9 +328,13 @@ def pg_data_dir(layout: Layout) -> Path:
     )
     if reachable.returncode == 0:
         return preferred
-    return (
-        Path("/var/tmp") / f"appeals-pg-{uuid.uuid5(uuid.NAMESPACE_URL, str(layout.root)).hex[:8]}"
-    )
+    folder = f"appeals-pg-{uuid.uuid5(uuid.NAMESPACE_URL, str(layout.root)).hex[:8]}"
+    return Path("/var/tmp") / folder / "data"
+
+
+def pg_log_file(layout: Layout) -> Path:
+    # Beside the data folder: the server's user must be able to write it.
+    return pg_data_dir(layout).parent / "postgres.log"
 
 
 def as_server_user(command: list[str]) -> list[str]:
@@ -354,8 +358,7 @@ def start_postgres(layout: Layout) -> None:
         data.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(data, "postgres", "postgres")
-            for parent in (data.parent,):
-                shutil.chown(parent, "postgres", "postgres")
+            shutil.chown(data.parent, "postgres", "postgres")  # .local/pg, for socket and log
         subprocess.run(
             as_server_user(
                 [
@@ -377,7 +380,7 @@ def start_postgres(layout: Layout) -> None:
     socket_dir.mkdir(exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(socket_dir, "postgres", "postgres")
-    log = layout.log_file("postgres")
+    log = pg_log_file(layout)
     log.touch()
     if os.geteuid() == 0:
         shutil.chown(log, "postgres", "postgres")
@@ -537,7 +540,7 @@ def status(layout: Layout) -> int:
 
 
 def logs(layout: Layout, name: str, follow: bool) -> None:
-    path = layout.log_file(name)
+    path = pg_log_file(layout) if name == "postgres" else layout.log_file(name)
     if name == "kafka" and not path.exists():
         path = layout.log_file("kafka-stdout")
     if not path.exists():
