@@ -28,6 +28,7 @@ logs: ## make logs NAME=intake (kafka, postgres, intake, routing, deadlines)
 	@$(STACK) logs $(or $(NAME),intake)
 
 test: install ## start what the tests need and run the whole suite
+	@bash deploy/ensure-chromium.sh
 	@$(STACK) up --infra
 	@$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -71,6 +71,10 @@ class AppealAssigned(_Event):
     received_at: datetime
     appeal_type: str
     appeal: AppealReceived | None = None
+    # A partial redirect: this agency considers a part; the previous one keeps the rest.
+    partial: bool = False
+    # The agency that redirected the appeal here (later hops only).
+    redirected_from: str | None = None
 
 
 class AppealRedirected(_Event):
@@ -83,6 +87,8 @@ class AppealRedirected(_Event):
     partial: bool = False
     comment: str | None = None
     redirected_at: datetime
+    # The hop the redirect created: an assignment to `to_agency`, or a triage item.
+    to_hop: int | None = None
 
 
 class AppealTriaged(_Event):
@@ -95,6 +101,20 @@ class AppealTriaged(_Event):
     triaged_at: datetime
 
 
+class ReferenceChanged(_Event):
+    """routing.reference-changed: a new version of the reference data is active."""
+
+    version: str
+    previous_version: str | None = None
+    changed_by: str
+    changed_at: datetime
+    localities: int
+    categories: int
+    agencies: int
+    # The whole document (ReferenceData.to_document()), so consumers need no other source.
+    document: dict[str, Any] = {}
+
+
 class DeadlineExtended(_Event):
     appeal_id: str
     hop: int
@@ -104,6 +124,10 @@ class DeadlineExtended(_Event):
     reason: str
     notified_on: str | None = None
     extended_at: datetime
+    # Added for the deadlines service (additive): which extension of this hop it is, and
+    # the appeal's registration number for agencies that read only this topic.
+    extension: int = 1
+    registration_number: str = ""
 
 
 class DeadlineAlert(_Event):
@@ -123,3 +147,21 @@ class DeadlineAlert(_Event):
     due_at: datetime
     working_days_late: int = 0
     raised_at: datetime
+    # Added for the deadlines service (additive).
+    agency_level: str | None = None
+    working_days_left: int | None = None  # warnings: working days before the due day
+    reminder: int | None = None  # overdue reminders: 1, 2, ...
+    extensions: int = 0  # extensions of the term when the alert was raised
+    redirected_at: datetime | None = None  # redirect-overdue alerts
+    redirected_to: str | None = None
+
+
+class AlertAcknowledged(_Event):
+    """deadlines.alerts: monitoring staff saw an alert and say so."""
+
+    alert_id: str
+    appeal_id: str
+    kind: str
+    acknowledged_by: str
+    acknowledged_at: datetime
+    comment: str | None = None

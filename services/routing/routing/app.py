@@ -1,19 +1,309 @@
-"""Routing: consumes AppealReceived, decides the addressee, publishes assignments."""
+"""Routing: consumes AppealReceived, decides the addressee, publishes assignments.
+
+HTTP: the triage queue and manual assignment (operators), redirects (the assigned agency),
+each appeal's routing history, and the reference data (read by anyone with a token,
+replaced by operators).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from appeals_platform import outbox
+from appeals_platform.auth import Principal, Role, require
 from appeals_platform.runtime import Runtime, service_app
+from routing import db, handlers, history, reference_versions
 from routing.config import Settings
+from routing.knowledge import Knowledge
+
+log = logging.getLogger(__name__)
+
+ANY_ROLE = (Role.INTEGRATION, Role.AGENCY, Role.OPERATOR, Role.MONITORING)
+
+
+def problem(status: int, title: str, problems: list[str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"title": title, "status": status, "detail": title}
+    if problems is not None:
+        body["problems"] = problems
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    return [
+        f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+class Service:
+    """The pieces the subscriber and the routes share; `knowledge` exists once started."""
+
+    def __init__(self, runtime: Runtime, settings: Settings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self._knowledge: Knowledge | None = None
+
+    @property
+    def knowledge(self) -> Knowledge:
+        if self._knowledge is None:
+            raise HTTPException(503, "routing is starting")
+        return self._knowledge
+
+    async def start(self, runtime: Runtime) -> None:
+        """Seed and load the reference data and the model, then start consuming."""
+        async with runtime.pool.acquire() as conn:
+            self._knowledge = await Knowledge.start(
+                conn,
+                model_path=self.settings.model_path,
+                threshold=self.settings.decision_threshold,
+            )
+        runtime.tasks.append(
+            asyncio.create_task(
+                self._knowledge.watch(runtime.pool, self.settings.refresh_interval),
+                name="routing-knowledge",
+            )
+        )
+        # Consumers start only now: a batch must never arrive before the data to route it.
+        await runtime.broker.start()
+
+    async def consume(self, records: tuple[Any, ...]) -> None:
+        """Decide and record one batch in one transaction, committed before the offsets.
+
+        Decisions run on the event loop, in chunks with the chunk's writes in between, so
+        HTTP requests and the relay get their turn every chunk. A worker thread was measured
+        slower: it fights the loop for the GIL. More cores are used by more processes
+        (ROUTING_WORKERS), each consuming its share of the partitions.
+        """
+        incoming, dead = handlers.parse(records)
+        knowledge = self.knowledge
+        # One snapshot for the batch; each decision records the versions it used.
+        ref, classifier = knowledge.reference, knowledge.classifier
+        size = self.settings.decision_chunk_size
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            for start in range(0, len(incoming), size):
+                chunk = incoming[start : start + size]
+                decisions = handlers.decide_all(chunk, ref, classifier, knowledge.threshold)
+                await handlers.record_decisions(conn, chunk, decisions, ref, datetime.now(UTC))
+            await outbox.add(conn, dead)
+        self.runtime.relay.wake()
+
+
+def routing_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["routing"])
+    runtime = service.runtime
+    settings = service.settings
+
+    @router.get("/triage")
+    async def triage_queue(
+        limit: int = Query(100, ge=1, le=1000),
+        principal: Principal = Depends(require(Role.OPERATOR, Role.MONITORING)),
+    ) -> dict[str, Any]:
+        """Appeals waiting for an operator, oldest first, with the best guess and why."""
+        async with runtime.pool.acquire() as conn:
+            rows = await db.triage_queue(conn, limit)
+        return {
+            "items": [
+                {
+                    "appeal_id": str(r["appeal_id"]),
+                    "registration_number": r["registration_number"],
+                    "registered_at": r["registered_at"].isoformat(),
+                    "appeal_type": r["appeal_type"],
+                    "subject": r["subject"],
+                    "hop": r["hop"],
+                    "reason": r["reason"],
+                    "best_guess": r["best_guess"],
+                    "category": r["category"],
+                    "locality": r["locality"],
+                    "confidence": r["confidence"],
+                    "explanation": r["explanation"],
+                    "reference_version": r["reference_version"],
+                    "triaged_at": r["triaged_at"].isoformat(),
+                }
+                for r in rows
+            ]
+        }
+
+    @router.post("/appeals/{appeal_id}/assign", status_code=201)
+    async def assign(
+        appeal_id: uuid.UUID,
+        request: Request,
+        principal: Principal = Depends(require(Role.OPERATOR)),
+    ) -> JSONResponse:
+        """An operator assigns a triaged appeal to an agency (method 'manual')."""
+        try:
+            body = handlers.AssignRequest.model_validate(parse_json(await request.body()))
+        except ValidationError as exc:
+            return problem(422, "invalid assignment", validation_problems(exc))
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                assigned = await handlers.assign_manually(
+                    conn,
+                    appeal_id,
+                    body,
+                    by=principal.subject,
+                    knowledge=service.knowledge,
+                    at=datetime.now(UTC),
+                )
+        except handlers.Refused as exc:
+            return problem(exc.status, str(exc))
+        runtime.relay.wake()
+        return JSONResponse(assigned.model_dump(mode="json"), status_code=201)
+
+    @router.post("/appeals/{appeal_id}/redirect", status_code=201)
+    async def redirect(
+        appeal_id: uuid.UUID,
+        request: Request,
+        principal: Principal = Depends(require(Role.AGENCY)),
+    ) -> JSONResponse:
+        """The assigned agency redirects the appeal (or a part) to a target, or asks routing
+        to decide again without it (`target: null`)."""
+        try:
+            body = handlers.RedirectRequest.model_validate(parse_json(await request.body()))
+        except ValidationError as exc:
+            return problem(422, "invalid redirect", validation_problems(exc))
+        assert principal.agency is not None
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                outcome = await handlers.redirect(
+                    conn,
+                    appeal_id,
+                    body,
+                    agency=principal.agency,
+                    by=principal.subject,
+                    knowledge=service.knowledge,
+                    redirect_limit=settings.redirect_limit,
+                    at=datetime.now(UTC),
+                )
+        except handlers.Refused as exc:
+            return problem(exc.status, str(exc))
+        runtime.relay.wake()
+        return JSONResponse(outcome.model_dump(mode="json"), status_code=201)
+
+    @router.get("/appeals/{appeal_id}/routing")
+    async def routing_history(
+        appeal_id: uuid.UUID,
+        principal: Principal = Depends(require(Role.AGENCY, Role.OPERATOR, Role.MONITORING)),
+    ) -> dict[str, Any]:
+        """Every hop of the appeal with its explanation; an agency sees only its appeals."""
+        async with runtime.pool.acquire() as conn:
+            hops = await history.routing_history(conn, appeal_id)
+        visible = hops is not None and (
+            principal.role is not Role.AGENCY or principal.agency in history.involved_agencies(hops)
+        )
+        if hops is None or not visible:
+            # The same answer for "absent" and "not yours": ids are not an oracle.
+            raise HTTPException(404, "no such appeal")
+        return hops
+
+    @router.get("/reference")
+    async def reference(
+        version: str | None = None,
+        principal: Principal = Depends(require(*ANY_ROLE)),
+    ) -> dict[str, Any]:
+        """The active reference document (or an earlier `version`), with its version."""
+        if version is None:
+            return service.knowledge.reference.to_document()
+        async with runtime.pool.acquire() as conn:
+            row = await db.reference_version(conn, version)
+        if row is None:
+            raise HTTPException(404, f"no reference version {version}")
+        return {**row["document"], "version": row["version"]}
+
+    @router.get("/reference/versions")
+    async def reference_versions_list(
+        limit: int = Query(50, ge=1, le=1000),
+        principal: Principal = Depends(require(Role.OPERATOR, Role.MONITORING)),
+    ) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            rows = await db.reference_history(conn, limit)
+        return {
+            "versions": [
+                {
+                    "version": r["version"],
+                    "created_at": r["created_at"].isoformat(),
+                    "created_by": r["created_by"],
+                    "active": r["active"],
+                    "activated_at": r["activated_at"].isoformat(),
+                }
+                for r in rows
+            ]
+        }
+
+    @router.put("/reference")
+    async def replace_reference(
+        request: Request, principal: Principal = Depends(require(Role.OPERATOR))
+    ) -> JSONResponse:
+        """Replace the reference data with a full document; 422 lists every problem."""
+        try:
+            ref = reference_versions.validated(parse_json(await request.body()))
+        except reference_versions.ReferenceRejected as exc:
+            return problem(422, "the reference data is not valid", exc.problems)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            change = await reference_versions.change(
+                conn, ref, principal.subject, datetime.now(UTC)
+            )
+        service.knowledge.use_reference(ref)
+        runtime.relay.wake()
+        return JSONResponse(
+            {
+                "version": change.version,
+                "previous_version": change.previous_version,
+                "changed": change.changed,
+            },
+            status_code=200,
+        )
+
+    return router
+
+
+async def records_only(message: Any) -> None:
+    """The handler parses `message.raw_message` itself; FastStream's JSON decoding of every
+    record of the batch would be thrown away (and costs as much as the parse)."""
+    return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime.create("routing", settings, "routing.migrations")
-    return service_app(
+    service = Service(runtime, settings)
+
+    @runtime.broker.subscriber(
+        settings.appeals_topic,
+        group_id=settings.consumer_group,
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        auto_offset_reset=settings.consumer_offset_reset,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=records_only,
+    )
+    async def on_appeals_received(message: KafkaMessage) -> None:
+        await service.consume(message.raw_message)
+
+    app = service_app(
         runtime,
-        [],
+        [routing_router(service)],
         title="Appeals routing",
         description="Automatic determination of the addressee agency, triage and redirects.",
+        on_start=[service.start],
+        consume=False,
     )
+    app.state.service = service
+    return app

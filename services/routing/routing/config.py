@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
+from appeals_contracts import topics
 from appeals_platform.settings import ServiceSettings
 
 
@@ -13,3 +16,16 @@ class Settings(ServiceSettings):
     port: int = 8001
     db_schema: str = "routing"
     consumer_group: str = "routing"
+    # The topic of AppealReceived events; the benchmark points it at a topic of its own.
+    appeals_topic: str = topics.APPEAL_RECEIVED
+    consumer_batch_size: int = 1000
+    # A batch is decided and written in chunks of this size: HTTP waits at most one chunk.
+    decision_chunk_size: int = 500
+    # Below this confidence an appeal goes to triage instead of an agency.
+    decision_threshold: float = 0.5
+    # The redirect that would be an appeal's n-th goes to triage instead: a ping-pong guard.
+    redirect_limit: int = 3
+    # `routing retrain` writes here; the service loads it if present, else the packaged model.
+    model_path: Path = Path(".local/routing/category-classifier.joblib")
+    # How often each instance looks for a new active reference version and a new model file.
+    refresh_interval: float = 2.0

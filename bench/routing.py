@@ -1,0 +1,319 @@
+"""bench-routing: appeals/s through the routing consumer, beside a raw Kafka consume, same run.
+
+Fills a fresh 6-partition topic with BENCH_APPEALS AppealReceived events (intake's demo
+submissions), then:
+1. raw: a plain aiokafka consumer reads the whole topic (no parsing): the ceiling.
+2. decide: `decide_many` alone on the same submissions, in this process: the CPU cost.
+3. routing: BENCH_PROCESSES instances of the real routing app (FastStream batch consumer in
+   one consumer group, decisions, set-based writes of appeals and assignments, inbox and
+   outbox rows) on a scratch database, with the outbox relay publishing as in production;
+   appeals/s counted from committed rows.
+4. wiring: the same with every decision replaced by one fixed decision, on a copy of the
+   topic: what consuming, recording and publishing cost without the decision's CPU.
+Goal (issue 4): >= 5,000 appeals/s on this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from appeals_contracts import event_types
+from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.events import AppealReceived
+from appeals_contracts.submission import AppealSubmission
+from appeals_platform.stack import bootstrap_servers, database_url, project_root
+
+# Run as `python bench/routing.py`, this file's folder comes first on sys.path and its name
+# would hide the `routing` package it measures.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+APPEALS = int(os.environ.get("BENCH_APPEALS", "30000"))
+BATCH = int(os.environ.get("BENCH_BATCH", "1000"))
+# Routing instances consuming the topic together (ROUTING_WORKERS in production).
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "2"))
+GOAL = 5000
+PARTITIONS = 6
+DEV_SET = project_root().parent / "shared" / "datasets" / "appeals-dev.jsonl"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def submissions(count: int) -> list[AppealSubmission]:
+    try:
+        from intake.demo import demo_submissions
+
+        return list(demo_submissions(count, seed=11))
+    except ImportError:
+        lines = [json.loads(x) for x in DEV_SET.read_text().splitlines() if x.strip()]
+        return [
+            AppealSubmission.model_validate(
+                {**lines[n % len(lines)], "external_id": f"b-{uuid.uuid4().hex}"}
+            )
+            for n in range(count)
+        ]
+
+
+def events(subs: list[AppealSubmission]) -> list[tuple[bytes, bytes]]:
+    now = datetime.now(UTC)
+    result = []
+    for n, sub in enumerate(subs):
+        appeal_id = str(uuid.uuid4())
+        data = AppealReceived(
+            appeal_id=appeal_id,
+            registration_number=f"KRG-{now.year}-{n:08d}",
+            registered_at=now,
+            source="bench",
+            channel="http",
+            submission=sub,
+        )
+        event = envelope(
+            event_type=event_types.APPEAL_RECEIVED,
+            source="/appeals/intake",
+            subject=appeal_id,
+            data=data.model_dump(mode="json"),
+            id=event_id(appeal_id, "received"),
+            time=now,
+        )
+        result.append((appeal_id.encode(), orjson.dumps(event.model_dump(mode="json"))))
+    return result
+
+
+async def fill(topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers(), linger_ms=5, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(records), 5000):
+            sends = [
+                await producer.send(topic, value=value, key=key)
+                for key, value in records[start : start + 5000]
+            ]
+            await asyncio.gather(*sends)
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def raw_consume_rate(topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(),
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = 0
+        started = time.perf_counter()
+        while seen < count:
+            batches = await consumer.getmany(timeout_ms=500, max_records=BATCH)
+            seen += sum(len(records) for records in batches.values())
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def decide_rate(subs: list[AppealSubmission]) -> tuple[float, str]:
+    from appeals_reference import load_reference
+    from routing.decision import decide_many
+    from routing.knowledge import load_classifier
+
+    classifier = load_classifier(None)
+    ref = load_reference()
+    sample = subs[: min(len(subs), 10 * BATCH)]
+    decide_many(sample[:BATCH], ref, classifier)  # warm caches as a running service has them
+    started = time.perf_counter()
+    for start in range(0, len(sample), BATCH):
+        decide_many(sample[start : start + BATCH], ref, classifier)
+    return len(sample) / (time.perf_counter() - started), classifier.version
+
+
+def stub_decisions() -> None:
+    """Replace the decision with one fixed, precomputed decision: what the wiring alone costs."""
+    from appeals_reference import load_reference
+    from routing import handlers
+    from routing.decision import decide
+    from routing.knowledge import load_classifier
+
+    fixed = decide(
+        {"subject": "Нет отопления", "text": "Батареи холодные", "category": "HOUSING-HEATING"},
+        load_reference(),
+        load_classifier(None),
+    )
+
+    def decide_all(incoming: Any, *_: Any) -> list[Any]:
+        return [fixed] * len(incoming)
+
+    handlers.decide_all = decide_all  # type: ignore[assignment]
+
+
+def consumer_process(
+    options: dict[str, Any], stop: Any, partitions: Any, index: int, stub: bool
+) -> None:
+    """One routing instance (as one of ROUTING_WORKERS would be) until `stop` is set.
+
+    Reports how many partitions it holds, so the rate is measured once the group is stable.
+    """
+    from routing.app import create_app
+    from routing.config import Settings
+
+    if stub:
+        stub_decisions()
+
+    app = create_app(Settings(**options))
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):
+            while not stop.is_set():
+                consumers = [
+                    getattr(s, "consumer", None) for s in app.state.runtime.broker.subscribers
+                ]
+                partitions[index] = sum(len(c.assignment()) for c in consumers if c is not None)
+                await asyncio.sleep(0.1)
+
+    asyncio.run(run())
+
+
+async def routing_rate(
+    topic: str, dsn: str, count: int, stub: bool = False
+) -> tuple[float, float, float]:
+    """(appeals/s committed, seconds until the last commit, seconds until the outbox drained)."""
+    options: dict[str, Any] = {
+        "database_url": dsn,
+        "kafka_bootstrap_servers": bootstrap_servers(),
+        "appeals_topic": topic,
+        "consumer_group": f"bench-{uuid.uuid4().hex[:8]}",
+        "consumer_offset_reset": "earliest",
+        "consumer_batch_size": BATCH,
+        "model_path": "/nonexistent/bench-model.joblib",
+        "jwt_public_key_file": str(project_root() / ".local" / "keys" / "jwt-public.pem"),
+        "log_level": "WARNING",
+    }
+    # The first instance migrates the scratch database before the others join.
+    watcher = await asyncpg.connect(dsn)
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    partitions = context.Array("i", PROCESSES)
+    processes = [
+        context.Process(
+            target=consumer_process,
+            args=(options, stop, partitions, index, stub),
+            daemon=True,
+        )
+        for index in range(PROCESSES)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        first: tuple[float, int] | None = None
+        done = 0
+        last_report = 0.0
+        while done < count:
+            await asyncio.sleep(0.2)
+            if any(not p.is_alive() for p in processes):
+                raise SystemExit("a routing process died; see its output above")
+            try:
+                done = int(await watcher.fetchval("SELECT count(*) FROM routing.appeals"))
+            except asyncpg.UndefinedTableError:
+                continue  # not migrated yet
+            now = time.perf_counter()
+            # The clock starts once every instance holds partitions and all are held: a
+            # joining instance first stops the group for a rebalance.
+            held = [int(partitions[n]) for n in range(PROCESSES)]
+            stable = all(held) and sum(held) == PARTITIONS
+            if first is None and stable:
+                first = (now, done)
+            if now - last_report >= 2:
+                say(f"  routed {done:,}/{count:,}")
+                last_report = now
+        finished = time.perf_counter()
+        assert first is not None
+        while await watcher.fetchval("SELECT count(*) FROM routing.outbox"):
+            await asyncio.sleep(0.2)
+        drained = time.perf_counter()
+        rate = (count - first[1]) / max(finished - first[0], 1e-9)
+        return rate, finished - first[0], drained - first[0]
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(30)
+        await watcher.close()
+
+
+async def main() -> int:
+    database = f"bench_routing_{uuid.uuid4().hex[:6]}"
+    topic = f"bench.routing.{uuid.uuid4().hex[:8]}"
+    admin_db = await asyncpg.connect(database_url())
+    await admin_db.execute(f'CREATE DATABASE "{database}"')
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    try:
+        say(
+            f"bench-routing: {APPEALS:,} AppealReceived events on {topic}, batches of "
+            f"{BATCH}, {PROCESSES} routing process(es), {os.cpu_count()} CPUs"
+        )
+        subs = submissions(APPEALS)
+        records = events(subs)
+        size = sum(len(v) for _, v in records) // len(records)
+        produced = await fill(topic, records)
+        say(f"  filled the topic: {produced:,.0f} events/s, ~{size} bytes each")
+        raw = await raw_consume_rate(topic, APPEALS)
+        say(f"  raw Kafka consume: {raw:,.0f} records/s")
+        decided, version = await asyncio.to_thread(decide_rate, subs)
+        say(f"  decide_many alone (classifier {version}): {decided:,.0f} appeals/s")
+        rate, busy, drained = await routing_rate(topic, database_url(database), APPEALS)
+        say(
+            f"  routing consumer: {rate:,.0f} appeals/s ({busy:.1f}s for the backlog; "
+            f"outbox drained {drained:.1f}s after the first commit, 2 events per assignment)"
+        )
+        stub_topic = f"{topic}.stub"
+        await admin.create_topics([NewTopic(stub_topic, PARTITIONS, 1)])
+        try:
+            await fill(stub_topic, records)
+            await admin_db.execute(f'CREATE DATABASE "{database}_stub"')
+            wiring, _, _ = await routing_rate(
+                stub_topic, database_url(f"{database}_stub"), APPEALS, stub=True
+            )
+        finally:
+            await admin.delete_topics([stub_topic])
+            await admin_db.execute(f'DROP DATABASE IF EXISTS "{database}_stub" WITH (FORCE)')
+        say(f"  routing consumer with a fixed stub decision: {wiring:,.0f} appeals/s")
+        say("")
+        say(f"{'raw Kafka consume':<28} {raw:>10,.0f} records/s")
+        say(f"{'decide_many (CPU only)':<28} {decided:>10,.0f} appeals/s")
+        say(f"{'wiring, stub decision':<28} {wiring:>10,.0f} appeals/s")
+        say(f"{'routing consumer':<28} {rate:>10,.0f} appeals/s  ({rate / raw:.3f} of raw)")
+        verdict = "meets" if rate >= GOAL else "misses"
+        say(f"{verdict} the goal of >= {GOAL:,} appeals/s")
+        return 0
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()
+        await admin_db.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin_db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

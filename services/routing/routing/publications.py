@@ -1,0 +1,193 @@
+"""Routing's events: AppealAssigned (twice: for everyone, and with the appeal for the agency),
+AppealTriaged and AppealRedirected, as rows for the transactional outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from appeals_contracts import event_types, topics
+from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.events import AppealRedirected, AppealTriaged
+from appeals_platform import outbox
+from appeals_reference import ReferenceData
+from routing import db
+
+SOURCE = "/appeals/routing"
+
+
+_MOMENT = TypeAdapter(datetime)
+
+
+def json_time(moment: datetime) -> str:
+    """A datetime as pydantic writes it in JSON, so every event spells times alike."""
+    return str(_MOMENT.dump_python(moment, mode="json"))
+
+
+class _AgencyFields:
+    """(name, level, parent, topic) per agency code, for the reference data last asked about.
+
+    Looked up twice per assignment; `ReferenceData` look-ups go through pydantic's private
+    attributes, which costs more than the rest of building the event.
+    """
+
+    def __init__(self) -> None:
+        self._ref: ReferenceData | None = None
+        self._fields: dict[str, tuple[str, str, str | None, str]] = {}
+
+    def __call__(self, ref: ReferenceData, code: str) -> tuple[str, str, str | None, str]:
+        if ref is not self._ref:
+            self._ref, self._fields = ref, {}
+        found = self._fields.get(code)
+        if found is None:
+            if ref.has_agency(code):
+                agency = ref.agency(code)
+                found = (agency.name_ru, agency.level, agency.parent, agency.topic)
+            else:
+                found = ("", "", None, topics.agency_topic(code))
+            self._fields[code] = found
+        return found
+
+
+_agency_fields = _AgencyFields()
+
+
+def assigned_data(
+    row: db.Assignment,
+    registration_number: str,
+    appeal_type: str,
+    ref: ReferenceData,
+    redirected_from: str | None = None,
+) -> dict[str, Any]:
+    """The AppealAssigned payload as JSON data, without the appeal.
+
+    Built as a plain dict because this runs twice per appeal on the consumer's hot path,
+    where building and dumping pydantic models cost more than the decision's bookkeeping;
+    tests validate it against `AppealAssigned`.
+    """
+    name, level, parent, _ = _agency_fields(ref, row.agency)
+    return {
+        "appeal_id": str(row.appeal_id),
+        "registration_number": registration_number,
+        "hop": row.hop,
+        "agency": row.agency,
+        "agency_name": name,
+        "agency_level": level,
+        "agency_parent": parent,
+        "category": row.category,
+        "locality": row.locality,
+        "method": row.method,
+        "confidence": row.confidence,
+        "explanation": row.explanation,
+        "assigned_at": json_time(row.assigned_at),
+        "received_at": json_time(row.received_at),
+        "appeal_type": appeal_type,
+        "appeal": None,
+        "partial": row.partial,
+        "redirected_from": redirected_from,
+    }
+
+
+def assignment_rows(
+    row: db.Assignment,
+    registration_number: str,
+    appeal_type: str,
+    received: dict[str, Any],
+    ref: ReferenceData,
+    redirected_from: str | None = None,
+) -> list[db.OutboxRow]:
+    """The assignment on routing.appeal-assigned, and with the appeal on the agency's topic.
+
+    The outbox keys rows by event id, so the agency's copy (which carries the appeal to
+    answer) has an id of its own, just as deterministic: "delivered" instead of "assigned".
+    """
+    data = assigned_data(row, registration_number, appeal_type, ref, redirected_from)
+    agency_topic = _agency_fields(ref, row.agency)[3]
+    key = str(row.appeal_id)
+    time = json_time(row.assigned_at)
+    return [
+        db.OutboxRow(
+            topic=topic,
+            key=key,
+            event=cloud_event(
+                event_id(row.appeal_id, kind, row.hop),
+                event_types.APPEAL_ASSIGNED,
+                key,
+                time,
+                payload,
+            ),
+        )
+        for topic, kind, payload in (
+            (topics.APPEAL_ASSIGNED, "assigned", data),
+            (agency_topic, "delivered", {**data, "appeal": received}),
+        )
+    ]
+
+
+def cloud_event(
+    id: str, event_type: str, subject: str, time: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """A CloudEvents 1.0 structured-mode event as JSON data (the `CloudEvent` model's shape)."""
+    return {
+        "specversion": "1.0",
+        "id": id,
+        "source": SOURCE,
+        "type": event_type,
+        "subject": subject,
+        "time": time,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def triage_message(row: db.Triage, registration_number: str) -> outbox.OutboxMessage:
+    data = AppealTriaged(
+        appeal_id=str(row.appeal_id),
+        registration_number=registration_number,
+        hop=row.hop,
+        reason=row.reason,
+        best_guess=row.best_guess,
+        explanation=row.explanation,
+        triaged_at=row.triaged_at,
+    )
+    key = str(row.appeal_id)
+    event = envelope(
+        event_type=event_types.APPEAL_TRIAGED,
+        source=SOURCE,
+        subject=key,
+        data=data.model_dump(mode="json"),
+        id=event_id(row.appeal_id, "triaged", row.hop),
+        time=row.triaged_at,
+    )
+    return outbox.message(topics.APPEAL_TRIAGE, key, event)
+
+
+def redirect_message(
+    row: db.Redirect, registration_number: str, to_agency: str | None
+) -> outbox.OutboxMessage:
+    data = AppealRedirected(
+        appeal_id=str(row.appeal_id),
+        registration_number=registration_number,
+        hop=row.from_hop,
+        from_agency=row.from_agency,
+        to_agency=to_agency,
+        reason=row.reason,
+        partial=row.partial,
+        comment=row.comment,
+        redirected_at=row.redirected_at,
+        to_hop=row.to_hop,
+    )
+    key = str(row.appeal_id)
+    event = envelope(
+        event_type=event_types.APPEAL_REDIRECTED,
+        source=SOURCE,
+        subject=key,
+        data=data.model_dump(mode="json"),
+        # A partial redirect leaves the hop open, so one hop may be redirected twice; the
+        # hop each redirect creates is unique.
+        id=event_id(row.appeal_id, "redirected", row.to_hop),
+        time=row.redirected_at,
+    )
+    return outbox.message(topics.APPEAL_REDIRECTED, key, event)
