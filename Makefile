@@ -61,15 +61,16 @@ bench: bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard
 
 bench-outbox: install
 	@$(STACK) up --infra
-	@$(PY) bench/outbox.py
+	@$(PY) bench/outbox_relay.py
 
 bench-intake: install
 	@$(STACK) up --infra
-	@$(PY) bench/intake.py
+	@$(PY) bench/intake_http.py
 
 bench-routing: install
 	@$(STACK) up --infra
-	@$(PY) bench/routing.py
+	@$(PY) bench/routing_accuracy.py
+	@$(PY) bench/routing_consumer.py
 
 bench-deadlines: install
 	@$(STACK) up --infra
@@ -77,7 +78,7 @@ bench-deadlines: install
 
 bench-dashboard: install
 	@$(STACK) up --infra
-	@$(PY) bench/dashboard.py
+	@$(PY) bench/dashboard_pages.py
 
 docs: install ## regenerate docs/openapi/*.json and docs/asyncapi/*.json
 	@$(PY) -m appeals_platform.docs

@@ -17,7 +17,7 @@ from typing import Any
 from appeals_reference import load_reference
 from routing.decision import DEFAULT_THRESHOLD, Decision, decide_many
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
 @dataclass(frozen=True)

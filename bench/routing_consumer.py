@@ -23,7 +23,6 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,10 +35,6 @@ from appeals_contracts.envelope import envelope, event_id
 from appeals_contracts.events import AppealReceived
 from appeals_contracts.submission import AppealSubmission
 from appeals_platform.stack import bootstrap_servers, database_url, project_root
-
-# Run as `python bench/routing.py`, this file's folder comes first on sys.path and its name
-# would hide the `routing` package it measures.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 APPEALS = int(os.environ.get("BENCH_APPEALS", "30000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "1000"))
