@@ -74,7 +74,7 @@ bench-routing: install
 
 bench-deadlines: install
 	@$(STACK) up --infra
-	@$(PY) bench/deadlines.py
+	@$(PY) bench/deadlines_ticker.py
 
 bench-dashboard: install
 	@$(STACK) up --infra

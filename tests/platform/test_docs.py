@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from appeals_platform.docs import documents
 
@@ -16,6 +17,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 def test_checked_in_api_documents_match_the_code(service: str) -> None:
     openapi, asyncapi = documents(service)
     assert json.loads((DOCS / "openapi" / f"{service}.json").read_text()) == openapi, "make docs"
-    assert (DOCS / "asyncapi" / f"{service}.yaml").read_text().strip() == asyncapi.strip(), (
-        "make docs"
-    )
+    # Compared as data: FastStream does not keep channels in a fixed order between runs.
+    checked_in = yaml.safe_load((DOCS / "asyncapi" / f"{service}.yaml").read_text())
+    assert checked_in == yaml.safe_load(asyncapi), "make docs"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -63,3 +64,39 @@ async def test_postgres_answers_as_the_project_user(stack: Stack) -> None:
 def test_broker_is_a_real_kafka_process() -> None:
     processes = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
     assert any("kafka.Kafka" in line and "java" in line for line in processes.splitlines())
+
+
+async def test_event_topics_are_kept_forever_and_raw_input_is_not(stack: Stack) -> None:
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    from appeals_contracts.topics import Topic
+    from appeals_platform.stack import new_topic
+
+    kept, raw = f"test.kept.{uuid.uuid4().hex[:8]}", f"test.raw.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                new_topic(Topic(kept, "tests", ())),
+                new_topic(Topic(raw, "tests", (), retention_ms=None)),
+            ]
+        )
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in (kept, raw)]
+        )
+        await admin.delete_topics([kept, raw])
+    finally:
+        await admin.close()
+    retention = {
+        resource[3]: entry[1]
+        for response in described
+        for resource in response.resources
+        for entry in resource[4]
+        if entry[0] == "retention.ms"
+    }
+    assert retention[kept] == "-1"
+    assert retention[raw] != "-1"
+    by_name = {t.name: t for t in TOPICS}
+    assert by_name["deadlines.alerts"].retention_ms == -1
+    assert by_name["intake.appeal-submissions"].retention_ms is None

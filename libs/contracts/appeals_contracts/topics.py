@@ -18,6 +18,9 @@ class Topic:
     event_types: tuple[str, ...]
     partitions: int = PARTITIONS
     key: str = "appeal id"
+    # Event topics are the record `deadlines rebuild` replays: kept forever (-1). Raw
+    # submissions, rejections and dead letters hold input, not facts: a week (None: broker's).
+    retention_ms: int | None = -1
 
 
 APPEAL_SUBMISSIONS = "intake.appeal-submissions"
@@ -33,9 +36,19 @@ ALERTS = "deadlines.alerts"
 
 TOPICS: tuple[Topic, ...] = (
     Topic(
-        APPEAL_SUBMISSIONS, "integrations", ("AppealSubmission (contract v1)",), key="external id"
+        APPEAL_SUBMISSIONS,
+        "integrations",
+        ("AppealSubmission (contract v1)",),
+        key="external id",
+        retention_ms=None,
     ),
-    Topic(APPEAL_REJECTIONS, "intake", ("kz.appeals.submission.rejected.v1",), key="external id"),
+    Topic(
+        APPEAL_REJECTIONS,
+        "intake",
+        ("kz.appeals.submission.rejected.v1",),
+        key="external id",
+        retention_ms=None,
+    ),
     Topic(APPEAL_RECEIVED, "intake", ("kz.appeals.appeal.received.v1",)),
     Topic(ANSWER_GIVEN, "intake", ("kz.appeals.answer.given.v1",)),
     Topic(APPEAL_ASSIGNED, "routing", ("kz.appeals.appeal.assigned.v1",)),
@@ -69,7 +82,10 @@ def dead_letter_topic(topic: str) -> str:
 def all_topic_specs(agency_codes: list[str]) -> list[Topic]:
     """The platform topics, their dead-letter topics and one topic per agency."""
     specs = list(TOPICS)
-    specs += [Topic(dead_letter_topic(t.name), t.owner, ("dead letter",), 1, t.key) for t in TOPICS]
+    specs += [
+        Topic(dead_letter_topic(t.name), t.owner, ("dead letter",), 1, t.key, retention_ms=None)
+        for t in TOPICS
+    ]
     specs += [
         Topic(agency_topic(code), "routing", ("kz.appeals.appeal.assigned.v1",))
         for code in agency_codes

@@ -24,6 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiokafka.admin import NewTopic
+
+from appeals_contracts.topics import Topic
+
 KAFKA_VERSION = "4.4.0"
 SERVICES = {"intake": 8000, "routing": 8001, "deadlines": 8002}
 
@@ -259,9 +263,14 @@ async def wait_for_broker(timeout: float = 60) -> None:
             await admin.close()
 
 
+def new_topic(spec: Topic) -> NewTopic:
+    configs = {"retention.ms": str(spec.retention_ms)} if spec.retention_ms is not None else {}
+    return NewTopic(spec.name, spec.partitions, 1, topic_configs=configs)
+
+
 async def ensure_topics(bootstrap: str | None = None) -> list[str]:
     """Create every missing topic of appeals_contracts.topics (and the agency topics)."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import AIOKafkaAdminClient
 
     from appeals_contracts.topics import all_topic_specs
     from appeals_reference.loader import load_reference
@@ -275,12 +284,7 @@ async def ensure_topics(bootstrap: str | None = None) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(s.name, num_partitions=s.partitions, replication_factor=1)
-                    for s in missing
-                ]
-            )
+            await admin.create_topics([new_topic(s) for s in missing])
         return [s.name for s in missing]
     finally:
         await admin.close()

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from appeals_contracts import topics
 from appeals_platform.settings import ServiceSettings
+
+Policy = Literal["restart", "continue"]
 
 
 class Settings(ServiceSettings):
@@ -13,3 +20,33 @@ class Settings(ServiceSettings):
     port: int = 8002
     db_schema: str = "deadlines"
     consumer_group: str = "deadlines"
+
+    # After a redirect the term restarts from the new agency's receipt (АППК arts. 65, 76:
+    # the competent body initiates the procedure); "continue" keeps the original due date.
+    redirect_policy: Policy = "restart"
+    rules_file: Path | None = None
+    reference_dir: Path | None = None
+
+    ticker_enabled: bool = True
+    ticker_interval: float = Field(default=1.0, gt=0)
+    ticker_batch_size: int = Field(default=1000, ge=1, le=10_000)
+
+    # Compliance rows with fewer answered + open-overdue clocks than this are flagged.
+    min_sample: int = Field(default=10, ge=1)
+
+    # Optional delivery of every alert to an HTTP endpoint (a separate consumer group).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_initial: float = Field(default=0.5, ge=0)
+    webhook_backoff_max: float = Field(default=60.0, ge=0)
+    # A webhook added to a running system starts with new alerts, not the topic's history.
+    webhook_offset_reset: Literal["earliest", "latest"] = "latest"
+
+    # Topic names: the contracts' names; tests and replays point them elsewhere.
+    assigned_topic: str = topics.APPEAL_ASSIGNED
+    redirected_topic: str = topics.APPEAL_REDIRECTED
+    answers_topic: str = topics.ANSWER_GIVEN
+    deadline_events_topic: str = topics.DEADLINE_EVENTS
+    alerts_topic: str = topics.ALERTS

@@ -1,0 +1,402 @@
+"""HTTP routes: clocks and extensions, alerts, the calendar overrides, compliance reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from appeals_law.calendar import ALMATY, CalendarOverride
+from appeals_platform import outbox
+from appeals_platform.auth import Principal, Role, require
+from appeals_platform.runtime import Runtime
+from deadlines import compliance, db, extensions, handlers, overrides
+from deadlines.clocks import Clock
+from deadlines.config import Settings
+from deadlines.context import Context, refresh_calendar
+from deadlines.law import local_day
+from deadlines.ticker import Ticker
+
+
+@dataclass
+class Service:
+    """The parts of a running deadlines service the routes and tests reach."""
+
+    runtime: Runtime
+    settings: Settings
+    ctx: Context
+    clock: Clock
+    tickers: list[Ticker] = field(default_factory=list)
+
+    @property
+    def ticker(self) -> Ticker:
+        assert self.tickers, "service not started"
+        return self.tickers[0]
+
+
+STAFF = (Role.MONITORING, Role.OPERATOR)
+
+
+def _local(moment: datetime | None) -> str | None:
+    return moment.astimezone(ALMATY).isoformat() if moment is not None else None
+
+
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def clock_view(clock: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """One hop's clock; moments in Asia/Almaty time with their offset."""
+    return {
+        "hop": clock["hop"],
+        "agency": clock["agency"],
+        "agency_level": clock["agency_level"],
+        "agency_parent": clock["agency_parent"],
+        "appeal_type": clock["appeal_type"],
+        "category": clock["category"],
+        "locality": clock["locality"],
+        "region": clock["region"],
+        "state": clock["state"],
+        "overdue": clock["state"] == "open" and now > clock["due_at"],
+        "policy": clock["policy"],
+        "received_at": _local(clock["received_at"]),
+        "agency_received_at": _local(clock["agency_received_at"]),
+        "assigned_at": _local(clock["assigned_at"]),
+        "registered_on": _day(clock["registered_on"]),
+        "start_day": _day(clock["start_day"]),
+        "term": {"days": clock["term_days"], "unit": clock["unit"]},
+        "due_at": _local(clock["due_at"]),
+        "original_due_at": _local(clock["original_due_at"]),
+        "redirect_due_at": _local(clock["redirect_due_at"]),
+        "rule_version": clock["rule_version"],
+        "calendar_version": clock["calendar_version"],
+        "extensions": clock["extensions"],
+        "extended_at": _local(clock["extended_at"]),
+        "extension_reason": clock["extension_reason"],
+        "extension_notified_on": _day(clock["extension_notified_on"]),
+        "closed_at": _local(clock["closed_at"]),
+        "outcome": clock["outcome"],
+        "working_days_late": clock["working_days_late"],
+        "answer_working_days": clock["answer_working_days"],
+        "redirected_at": _local(clock["redirected_at"]),
+        "redirected_to": clock["redirected_to"],
+        "redirect_partial": clock["redirect_partial"],
+        "redirect_late": clock["redirect_late"],
+        "warned_offset": clock["warned_offset"],
+        "breached_at": _local(clock["breached_at"]),
+        "reminders_sent": clock["reminders_sent"],
+        "escalated_at": _local(clock["escalated_at"]),
+        "next_action": clock["next_action"],
+        "next_action_at": _local(clock["next_action_at"]),
+    }
+
+
+def appeal_view(clocks: list[Any], now: datetime) -> dict[str, Any]:
+    return {
+        "appeal_id": str(clocks[-1]["appeal_id"]),
+        "registration_number": clocks[-1]["registration_number"],
+        "current": clock_view(clocks[-1], now),
+        "hops": [clock_view(c, now) for c in clocks],
+    }
+
+
+def may_see(principal: Principal, clocks: list[Any]) -> bool:
+    if principal.role in STAFF:
+        return True
+    current = {clocks[-1]["agency"]} | {c["agency"] for c in clocks if c["state"] == "open"}
+    return principal.role is Role.AGENCY and principal.agency in current
+
+
+def problem(status: int, title: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def clocks_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["clocks"])
+    ctx, runtime = service.ctx, service.runtime
+
+    @router.get("/appeals/{appeal_id}/clock")
+    async def get_clock(
+        appeal_id: uuid.UUID,
+        principal: Principal = Depends(require(Role.AGENCY, *STAFF)),
+    ) -> dict[str, Any]:
+        """The legal clock of every hop of the appeal; `current` is the latest hop."""
+        async with runtime.pool.acquire() as conn:
+            clocks = await db.get_clocks(conn, appeal_id)
+        if not clocks or not may_see(principal, clocks):
+            # The same answer for "absent" and "not yours": ids are not an oracle.
+            raise HTTPException(404, "no clock for this appeal")
+        return appeal_view(clocks, service.clock.now())
+
+    @router.post(
+        "/appeals/{appeal_id}/extend",
+        responses={403: {}, 404: {}, 409: {}, 422: {"description": "the rules it breaks"}},
+    )
+    async def extend(
+        appeal_id: uuid.UUID,
+        request: extensions.ExtensionRequest,
+        principal: Principal = Depends(require(Role.AGENCY)),
+    ) -> JSONResponse:
+        """Extend the term (АППК art. 76(2)); publishes DeadlineExtended, or 422 with the rules
+        the extension breaks: the cap of two months from day 1, one extension, a new date
+        after the current one, the applicant notified within 3 working days."""
+        assert principal.agency is not None
+        now = service.clock.now()
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                await refresh_calendar(conn, ctx.law)
+                _, message = await extensions.extend(
+                    conn, appeal_id, principal.agency, request, now, ctx
+                )
+                await outbox.add(conn, [message])
+        except extensions.ExtensionRefused as exc:
+            extra: dict[str, Any] = {}
+            if exc.violations:
+                extra = {"detail": "; ".join(exc.violations), "violations": exc.violations}
+            return problem(exc.status, exc.title, **extra)
+        runtime.relay.wake()
+        async with runtime.pool.acquire() as conn:
+            clocks = await db.get_clocks(conn, appeal_id)
+        body = appeal_view(clocks, now)
+        body["event_id"] = message.event.id
+        return JSONResponse(body)
+
+    return router
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+def alert_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "appeal_id": str(row["appeal_id"]),
+        "hop": row["hop"],
+        "kind": row["kind"],
+        "severity": row["severity"],
+        "agency": row["agency"],
+        "locality": row["locality"],
+        "region": row["region"],
+        "raised_at": _local(row["raised_at"]),
+        "data": row["data"],
+        "acknowledged_at": _local(row["acknowledged_at"]),
+        "acknowledged_by": row["acknowledged_by"],
+        "acknowledge_comment": row["acknowledge_comment"],
+    }
+
+
+def alerts_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["alerts"])
+    runtime = service.runtime
+
+    @router.get("/alerts")
+    async def list_alerts(
+        kind: str | None = None,
+        agency: str | None = None,
+        appeal_id: uuid.UUID | None = None,
+        unacknowledged: bool = False,
+        limit: int = Query(100, ge=1, le=1000),
+        principal: Principal = Depends(require(Role.AGENCY, *STAFF)),
+    ) -> dict[str, Any]:
+        """Alerts, newest first; an agency sees its own."""
+        if principal.role is Role.AGENCY:
+            agency = principal.agency
+        async with runtime.pool.acquire() as conn:
+            rows = await db.list_alerts(
+                conn,
+                agency=agency,
+                kind=kind,
+                unacknowledged=unacknowledged,
+                appeal_id=appeal_id,
+                limit=limit,
+            )
+        return {"alerts": [alert_view(r) for r in rows]}
+
+    @router.post("/alerts/{alert_id}/acknowledge")
+    async def acknowledge(
+        alert_id: uuid.UUID,
+        body: Acknowledgement | None = None,
+        principal: Principal = Depends(require(*STAFF)),
+    ) -> dict[str, Any]:
+        """Mark an alert as seen; publishes AlertAcknowledged on the alerts topic."""
+        now = service.clock.now()
+        comment = body.comment if body else None
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            done = await handlers.acknowledge(
+                conn, alert_id, principal.subject, comment, now, service.ctx
+            )
+            if done is None:
+                existing = await db.get_alert(conn, alert_id)
+            else:
+                await outbox.add(conn, [done[1]])
+        if done is None:
+            if existing is None:
+                raise HTTPException(404, "no such alert")
+            raise HTTPException(409, "the alert was already acknowledged")
+        runtime.relay.wake()
+        return done[0].model_dump(mode="json")
+
+    return router
+
+
+class OverrideBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    day: date
+    kind: Literal["day_off", "working_day"]
+    decree: str = Field(min_length=1, max_length=500, description="e.g. ПП РК от … № …")
+
+
+def override_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "day": row["day"].isoformat(),
+        "weekday": row["day"].strftime("%a"),
+        "kind": row["kind"],
+        "decree": row["decree"],
+        "created_by": row["created_by"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+def calendar_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
+    ctx, runtime = service.ctx, service.runtime
+
+    @router.get("")
+    async def get_calendar(
+        year: int | None = Query(None, ge=2000, le=2100),
+        _: Principal = Depends(require(*STAFF)),
+    ) -> dict[str, Any]:
+        """The calendar in force: its version, the overrides, and the year's days off."""
+        year = year or local_day(service.clock.now()).year
+        async with runtime.pool.acquire() as conn:
+            await refresh_calendar(conn, ctx.law)
+            rows = await db.list_overrides(conn, year)
+        calendar = ctx.law.calendar
+        day, days_off, working_weekend = date(year, 1, 1), [], []
+        while day.year == year:
+            working = calendar.is_working_day(day)
+            if not working:
+                days_off.append(day.isoformat())
+            elif day.weekday() >= 5:
+                working_weekend.append(day.isoformat())
+            day = date.fromordinal(day.toordinal() + 1)
+        return {
+            "version": calendar.version,
+            "revision": ctx.law.revision,
+            "time_zone": "Asia/Almaty",
+            "year": year,
+            "overrides": [override_view(r) for r in rows],
+            "days_off": days_off,
+            "working_weekend_days": working_weekend,
+        }
+
+    @router.post("/overrides", status_code=201)
+    async def add_override(
+        body: OverrideBody, principal: Principal = Depends(require(*STAFF))
+    ) -> JSONResponse:
+        """Add (or replace) a decree's day off or working day; open clocks move with it."""
+        override = CalendarOverride(day=body.day, kind=body.kind, decree=body.decree)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            created, moved, law = await overrides.add_override(
+                conn, ctx, override, principal.subject
+            )
+        ctx.law.follow(law)
+        return JSONResponse(
+            {
+                **body.model_dump(mode="json"),
+                "created": created,
+                "calendar_version": law.calendar.version,
+                "clocks_moved": moved,
+            },
+            status_code=201 if created else 200,
+        )
+
+    @router.delete("/overrides/{day}")
+    async def remove_override(day: date, _: Principal = Depends(require(*STAFF))) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            existed, moved, law = await overrides.remove_override(conn, ctx, day)
+        if not existed:
+            raise HTTPException(404, f"no override for {day.isoformat()}")
+        ctx.law.follow(law)
+        return {
+            "day": day.isoformat(),
+            "removed": True,
+            "calendar_version": law.calendar.version,
+            "clocks_moved": moved,
+        }
+
+    return router
+
+
+def compliance_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["compliance"])
+    runtime = service.runtime
+
+    async def build(period: str | None, by: str, min_sample: int | None) -> compliance.Report:
+        now = service.clock.now()
+        try:
+            chosen = (
+                compliance.parse_period(period)
+                if period
+                else compliance.period_containing(local_day(now), "quarter")
+            )
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        if by not in compliance.DIMENSIONS:
+            raise HTTPException(
+                422, f"by must be one of {', '.join(compliance.DIMENSIONS)}, not {by!r}"
+            )
+        async with runtime.pool.acquire() as conn:
+            return await compliance.report(
+                conn,
+                chosen,
+                by,
+                now,
+                service.ctx.reference,
+                min_sample or service.settings.min_sample,
+            )
+
+    def csv_response(report: compliance.Report) -> Response:
+        name = f"compliance-{report.by}-{report.period.label}.csv"
+        return Response(
+            compliance.as_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.get("/compliance", response_model=None)
+    async def get_compliance(
+        period: str | None = Query(None, description="2022-03, 2022Q1 or 2022"),
+        by: str = Query("agency", description=", ".join(compliance.DIMENSIONS)),
+        format: Literal["json", "csv"] = "json",
+        min_sample: int | None = Query(None, ge=1),
+        _: Principal = Depends(require(*STAFF)),
+    ) -> dict[str, Any] | Response:
+        """Answered on time / late, open and overdue, late redirects, on-time share and median
+        working days per group, beside the previous comparable period."""
+        report = await build(period, by, min_sample)
+        if format == "csv":
+            return csv_response(report)
+        return compliance.as_json(report)
+
+    @router.get("/compliance.csv")
+    async def get_compliance_csv(
+        period: str | None = Query(None),
+        by: str = Query("agency"),
+        min_sample: int | None = Query(None, ge=1),
+        _: Principal = Depends(require(*STAFF)),
+    ) -> Response:
+        return csv_response(await build(period, by, min_sample))
+
+    return router

@@ -1,0 +1,495 @@
+"""Russian, Kazakh and English for the dashboard: messages, numbers and Asia/Almaty dates.
+
+No Babel here: the three languages need a few month names and two number styles, written out
+below from CLDR (ru and kk group digits with a no-break space and use a decimal comma).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from appeals_law.calendar import ALMATY
+
+Lang = Literal["ru", "kk", "en"]
+LANGUAGES: tuple[Lang, ...] = ("ru", "kk", "en")
+DEFAULT_LANG: Lang = "ru"
+LANGUAGE_NAMES: dict[Lang, str] = {"ru": "Русский", "kk": "Қазақша", "en": "English"}
+
+NBSP = "\u00a0"
+
+MESSAGES: dict[str, tuple[str, str, str]] = {
+    # key: (ru, kk, en)
+    "app.title": ("Мониторинг обращений", "Өтініштер мониторингі", "Appeals monitoring"),
+    "nav.alerts": ("Оповещения", "Хабарламалар", "Alerts"),
+    "nav.compliance": ("Соблюдение сроков", "Мерзімдердің сақталуы", "Compliance"),
+    "nav.backlog": ("Нерассмотренные", "Қаралмағандар", "Backlog"),
+    "nav.sign_out": ("Выйти", "Шығу", "Sign out"),
+    "nav.signed_in_as": ("Вход выполнен:", "Кірген:", "Signed in as"),
+    "footer.zone": (
+        "Время — Алматы (Asia/Almaty)",
+        "Уақыт — Алматы (Asia/Almaty)",
+        "Times are Almaty time (Asia/Almaty)",
+    ),
+    "signin.title": ("Вход по токену", "Токенмен кіру", "Sign in with a token"),
+    "signin.help": (
+        "Вставьте токен, выданный платформой (роль monitoring или agency).",
+        "Платформа берген токенді қойыңыз (monitoring немесе agency рөлі).",
+        "Paste the token the platform issued you (role monitoring or agency).",
+    ),
+    "signin.token": ("Токен", "Токен", "Token"),
+    "signin.submit": ("Войти", "Кіру", "Sign in"),
+    "signin.refused": ("Токен отклонён", "Токен қабылданбады", "The token was refused"),
+    "signin.role": (
+        "Эта роль не имеет доступа к мониторингу",
+        "Бұл рөлдің мониторингке рұқсаты жоқ",
+        "This role has no access to the dashboard",
+    ),
+    "signin.expired": (
+        "Сеанс истёк, войдите снова",
+        "Сеанс аяқталды, қайта кіріңіз",
+        "Your session has ended; sign in again",
+    ),
+    "alerts.title": ("Оповещения о сроках", "Мерзім туралы хабарламалар", "Deadline alerts"),
+    "alerts.live": ("в реальном времени", "нақты уақытта", "live"),
+    "alerts.offline": (
+        "нет связи, переподключение…",
+        "байланыс жоқ, қайта қосылу…",
+        "reconnecting…",
+    ),
+    "alerts.none": ("Оповещений нет", "Хабарламалар жоқ", "No alerts"),
+    "alerts.shown": ("Показано последних:", "Соңғылары көрсетілген:", "Latest shown:"),
+    "filter.agency": ("Орган", "Орган", "Agency"),
+    "filter.locality": ("Населённый пункт", "Елді мекен", "Locality"),
+    "filter.kind": ("Тип", "Түрі", "Type"),
+    "filter.severity": ("Важность", "Маңыздылығы", "Severity"),
+    "filter.status": ("Статус", "Мәртебесі", "Status"),
+    "filter.any": ("все", "барлығы", "all"),
+    "filter.apply": ("Применить", "Қолдану", "Apply"),
+    "filter.reset": ("Сбросить", "Тазарту", "Reset"),
+    "status.open": ("не подтверждённые", "расталмағандар", "not acknowledged"),
+    "status.acknowledged": ("подтверждённые", "расталғандар", "acknowledged"),
+    "col.raised": ("Время", "Уақыты", "Raised"),
+    "col.kind": ("Тип", "Түрі", "Type"),
+    "col.severity": ("Важность", "Маңыздылығы", "Severity"),
+    "col.appeal": ("Обращение", "Өтініш", "Appeal"),
+    "col.agency": ("Орган", "Орган", "Agency"),
+    "col.locality": ("Населённый пункт", "Елді мекен", "Locality"),
+    "col.due": ("Срок", "Мерзімі", "Due"),
+    "col.days_late": ("Просрочка, раб. дн.", "Кешігу, жұм. күн", "Working days late"),
+    "col.acknowledgement": ("Подтверждение", "Растау", "Acknowledgement"),
+    "ack.comment": ("Комментарий", "Түсініктеме", "Comment"),
+    "ack.submit": ("Подтвердить", "Растау", "Acknowledge"),
+    "ack.by": ("Подтвердил(а)", "Растаған", "Acknowledged by"),
+    "ack.conflict": (
+        "Оповещение уже подтверждено",
+        "Хабарлама бұрын расталған",
+        "The alert was already acknowledged",
+    ),
+    "kind.warning": ("Предупреждение", "Ескерту", "Warning"),
+    "kind.breached": ("Нарушение срока", "Мерзімнің бұзылуы", "Breach"),
+    "kind.overdue_reminder": (
+        "Напоминание о просрочке",
+        "Кешігу туралы еске салу",
+        "Overdue reminder",
+    ),
+    "kind.escalated": ("Эскалация", "Жоғары органға хабарлау", "Escalation"),
+    "kind.redirect_overdue": (
+        "Просрочена переадресация",
+        "Қайта жолдау кешіктірілді",
+        "Late redirect",
+    ),
+    "severity.info": ("информация", "ақпарат", "info"),
+    "severity.warning": ("предупреждение", "ескерту", "warning"),
+    "severity.violation": ("нарушение", "бұзушылық", "violation"),
+    "severity.critical": ("критично", "сыни", "critical"),
+    "escalated_to": ("эскалировано в", "жіберілді:", "escalated to"),
+    "days_left": ("раб. дн. до срока", "мерзімге дейін жұм. күн", "working days left"),
+    "compliance.title": ("Соблюдение сроков", "Мерзімдердің сақталуы", "Compliance"),
+    "compliance.period": ("Период", "Кезең", "Period"),
+    "compliance.from": ("с", "бастап", "from"),
+    "compliance.to": ("по", "дейін", "to"),
+    "compliance.compare": ("Сравнить с", "Салыстыру", "Compare with"),
+    "compare.last_year": (
+        "тем же периодом прошлого года",
+        "өткен жылдың сол кезеңімен",
+        "the same period last year",
+    ),
+    "compare.preceding": ("предыдущим периодом", "алдыңғы кезеңмен", "the preceding period"),
+    "compare.custom": ("периодом:", "кезеңмен:", "a period:"),
+    "preset.quarter": ("этот квартал", "осы тоқсан", "this quarter"),
+    "preset.last_quarter": ("прошлый квартал", "өткен тоқсан", "last quarter"),
+    "preset.year": ("этот год", "осы жыл", "this year"),
+    "preset.last_year": ("прошлый год", "өткен жыл", "last year"),
+    "compliance.current": ("Период", "Кезең", "Period"),
+    "compliance.previous": ("Сравнение", "Салыстыру", "Comparison"),
+    "compliance.totals": ("Итого по области", "Облыс бойынша барлығы", "Region total"),
+    "compliance.totals_agency": ("Итого по органу", "Орган бойынша барлығы", "Agency total"),
+    "table.region": (
+        "По районам и городам",
+        "Аудандар мен қалалар бойынша",
+        "By district and city",
+    ),
+    "table.district": (
+        "По районам и городам областного значения",
+        "Аудандар мен облыстық маңызы бар қалалар бойынша",
+        "By district and city",
+    ),
+    "table.locality": ("По населённым пунктам", "Елді мекендер бойынша", "By locality"),
+    "table.agency": (
+        "Органы, худшие сверху",
+        "Органдар, нашарлары жоғарыда",
+        "Agencies, worst first",
+    ),
+    "table.level": ("По уровням органов", "Орган деңгейлері бойынша", "By agency level"),
+    "table.csv": ("Скачать CSV", "CSV жүктеу", "Download CSV"),
+    "chart.on_time": (
+        "Доля ответов в срок",
+        "Мерзімінде берілген жауаптар үлесі",
+        "On-time share",
+    ),
+    "m.name": ("Наименование", "Атауы", "Name"),
+    "m.received": ("Поступило", "Түсті", "Received"),
+    "m.answered": ("Отвечено", "Жауап берілді", "Answered"),
+    "m.on_time_share": ("В срок, %", "Мерзімінде, %", "On time, %"),
+    "m.open_overdue": ("Просрочено, без ответа", "Мерзімі өткен, жауапсыз", "Open overdue"),
+    "m.answered_late": ("Ответы с нарушением срока", "Мерзімі бұзылған жауаптар", "Late answers"),
+    "m.redirected_late": (
+        "Переадресовано с нарушением",
+        "Кешіктіріліп жолданған",
+        "Late redirects",
+    ),
+    "m.median_days": (
+        "Медиана, раб. дн.",
+        "Медиана, жұм. күн",
+        "Median working days",
+    ),
+    "m.small_sample": ("мало данных", "дерек аз", "small sample"),
+    "m.small_sample_help": (
+        "Меньше {n} ответов и просрочек: доля ненадёжна, в рейтинге внизу",
+        "{n}-ден аз жауап пен кешігу: үлес сенімсіз, рейтингте төменде",
+        "Fewer than {n} answers and overdue appeals: the share is unreliable; ranked last",
+    ),
+    "m.definition": (
+        "Доля в срок = ответы в срок / (все ответы + просроченные без ответа).",
+        "Мерзімінде үлесі = мерзімінде жауаптар / (барлық жауаптар + жауапсыз мерзімі өткендер).",
+        "On-time share = answers on time / (all answers + open overdue).",
+    ),
+    "appeal.title": ("Обращение", "Өтініш", "Appeal"),
+    "appeal.timeline": ("Ход рассмотрения", "Қарау барысы", "Timeline"),
+    "appeal.clock": ("Сроки", "Мерзімдер", "Clock"),
+    "appeal.hop": ("Этап", "Кезең", "Hop"),
+    "appeal.type": ("Вид обращения", "Өтініш түрі", "Appeal type"),
+    "appeal.category": ("Категория", "Санат", "Category"),
+    "appeal.state": ("Состояние", "Күйі", "State"),
+    "appeal.received": ("Поступило в орган", "Органға түсті", "Received by the agency"),
+    "appeal.start_day": ("Первый день срока", "Мерзімнің бірінші күні", "Day 1 of the term"),
+    "appeal.term": ("Срок, дней", "Мерзімі, күн", "Term, days"),
+    "appeal.original_due": ("Исходный срок", "Бастапқы мерзім", "Original due date"),
+    "appeal.due": ("Срок ответа", "Жауап мерзімі", "Due"),
+    "appeal.redirect_due": (
+        "Срок переадресации",
+        "Қайта жолдау мерзімі",
+        "Redirect due",
+    ),
+    "appeal.extensions": ("Продления", "Ұзартулар", "Extensions"),
+    "appeal.outcome": ("Итог", "Нәтижесі", "Outcome"),
+    "appeal.rules": (
+        "Версия правил / календаря",
+        "Ережелер / күнтізбе нұсқасы",
+        "Rules / calendar",
+    ),
+    "appeal.none": ("Обращение не найдено", "Өтініш табылмады", "No such appeal"),
+    "state.open": ("на рассмотрении", "қаралуда", "open"),
+    "state.answered": ("дан ответ", "жауап берілді", "answered"),
+    "state.redirected": ("переадресовано", "қайта жолданды", "redirected"),
+    "outcome.on_time": ("в срок", "мерзімінде", "on time"),
+    "outcome.late": ("с нарушением срока", "мерзімі бұзылып", "late"),
+    "unit.working": ("рабочих", "жұмыс", "working"),
+    "unit.calendar": ("календарных", "күнтізбелік", "calendar"),
+    "event.received": ("Поступило", "Түсті", "Received"),
+    "event.assigned": ("Направлено", "Жолданды", "Assigned"),
+    "event.redirected": ("Переадресовано", "Қайта жолданды", "Redirected"),
+    "event.extended": ("Срок продлён", "Мерзімі ұзартылды", "Term extended"),
+    "event.warning": ("Предупреждение", "Ескерту", "Warning"),
+    "event.breached": ("Нарушен срок", "Мерзім бұзылды", "Deadline breached"),
+    "event.overdue_reminder": (
+        "Напоминание о просрочке",
+        "Кешігу туралы еске салу",
+        "Overdue reminder",
+    ),
+    "event.escalated": ("Эскалация", "Жоғары органға хабарланды", "Escalated"),
+    "event.redirect_overdue": ("Просрочена переадресация", "Қайта жолдау кешікті", "Late redirect"),
+    "event.answered": ("Дан ответ", "Жауап берілді", "Answered"),
+    "event.acknowledged": ("Оповещение подтверждено", "Хабарлама расталды", "Alert acknowledged"),
+    "routing.method": ("Способ", "Тәсілі", "Method"),
+    "routing.confidence": ("Уверенность", "Сенімділік", "Confidence"),
+    "routing.unknown": (
+        "объяснение маршрутизации не сохранено",
+        "бағыттау түсіндірмесі сақталмаған",
+        "the routing explanation was not recorded",
+    ),
+    "routing.partial": ("частично", "ішінара", "partly"),
+    "routing.from": ("из", "қайдан:", "from"),
+    "routing.to": ("в", "қайда:", "to"),
+    "routing.reason": ("Причина", "Себебі", "Reason"),
+    "backlog.title": ("Нерассмотренные обращения", "Қаралмаған өтініштер", "Open appeals"),
+    "backlog.open": ("На рассмотрении", "Қаралуда", "Open"),
+    "backlog.overdue": ("Из них просрочено", "Оның ішінде мерзімі өткен", "Of which overdue"),
+    "backlog.choose": (
+        "Выберите орган, чтобы увидеть его обращения",
+        "Өтініштерін көру үшін органды таңдаңыз",
+        "Choose an agency to see its appeals",
+    ),
+    "backlog.overdue_by": ("просрочено на", "кешікті:", "overdue by"),
+    "backlog.days": ("дн.", "күн", "days"),
+    "error.forbidden": ("Нет доступа", "Рұқсат жоқ", "Not allowed"),
+    "error.not_found": ("Не найдено", "Табылмады", "Not found"),
+    "error.bad_request": ("Неверный запрос", "Қате сұрау", "Bad request"),
+    "level.region_akimat": (
+        "Аппарат акима области",
+        "Облыс әкімінің аппараты",
+        "Regional akim's office",
+    ),
+    "level.region_department": ("Управления области", "Облыс басқармалары", "Regional departments"),
+    "level.city_akimat": ("Акиматы городов", "Қала әкімдіктері", "City akimats"),
+    "level.city_department": ("Отделы городов", "Қала бөлімдері", "City departments"),
+    "level.district_akimat": ("Акиматы районов", "Аудан әкімдіктері", "District akimats"),
+    "level.territorial_body": ("Территориальные органы", "Аумақтық органдар", "Territorial bodies"),
+    "level.out_of_region": (
+        "Органы вне области",
+        "Облыстан тыс органдар",
+        "Bodies outside the region",
+    ),
+    "type.statement": ("заявление", "өтініш", "statement"),
+    "type.complaint": ("жалоба", "шағым", "complaint"),
+    "type.proposal": ("предложение", "ұсыныс", "proposal"),
+    "type.feedback": ("отклик", "пікір", "feedback"),
+    "type.report": ("сообщение", "хабарлама", "report"),
+    "type.request": ("запрос", "сұрау салу", "request"),
+    "name.none": ("не указано", "көрсетілмеген", "not given"),
+    "name.all": ("Все", "Барлығы", "All"),
+    "sector.local_executive": (
+        "Местные исполнительные органы",
+        "Жергілікті атқарушы органдар",
+        "Local executive bodies",
+    ),
+    "sector.territorial": (
+        "Территориальные органы центральных госорганов",
+        "Орталық мемлекеттік органдардың аумақтық органдары",
+        "Territorial bodies of central government",
+    ),
+    "sector.other": ("Прочие органы", "Басқа органдар", "Other bodies"),
+    "table.sector": (
+        "Местные исполнительные органы и прочие",
+        "Жергілікті атқарушы органдар және басқалар",
+        "Local executive bodies and others",
+    ),
+    "m.violations": ("Нарушений всего", "Барлық бұзушылық", "Violations"),
+    "m.as_of": ("на", "күйі бойынша", "as of"),
+    "compliance.choose": ("Период", "Кезең", "Period"),
+    "compliance.ranked": (
+        "Сначала худшие: наименьшая доля ответов в срок.",
+        "Алдымен нашарлары: мерзімінде жауап үлесі ең төмен.",
+        "Worst first: the lowest on-time share.",
+    ),
+    "period.month": ("месяц", "ай", "month"),
+    "period.quarter": ("квартал", "тоқсан", "quarter"),
+    "period.year": ("год", "жыл", "year"),
+}
+
+_INDEX: dict[Lang, int] = {"ru": 0, "kk": 1, "en": 2}
+
+MONTHS_FULL: dict[Lang, tuple[str, ...]] = {
+    # Russian in the genitive ("5 марта"), as dates are written.
+    "ru": (
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ),
+    "kk": (
+        "қаңтар",
+        "ақпан",
+        "наурыз",
+        "сәуір",
+        "мамыр",
+        "маусым",
+        "шілде",
+        "тамыз",
+        "қыркүйек",
+        "қазан",
+        "қараша",
+        "желтоқсан",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+MONTHS_SHORT: dict[Lang, tuple[str, ...]] = {
+    "ru": (
+        "янв.",
+        "февр.",
+        "мар.",
+        "апр.",
+        "мая",
+        "июн.",
+        "июл.",
+        "авг.",
+        "сент.",
+        "окт.",
+        "нояб.",
+        "дек.",
+    ),
+    "kk": (
+        "қаң.",
+        "ақп.",
+        "нау.",
+        "сәу.",
+        "мам.",
+        "мау.",
+        "шіл.",
+        "там.",
+        "қыр.",
+        "қаз.",
+        "қар.",
+        "жел.",
+    ),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+
+def language(value: str | None) -> Lang:
+    """A supported language code, or the default for anything else."""
+    for lang in LANGUAGES:
+        if value == lang:
+            return lang
+    return DEFAULT_LANG
+
+
+def from_accept_language(header: str | None) -> Lang:
+    """The first supported language of an Accept-Language header, else Russian."""
+    for part in (header or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        primary = tag.split("-")[0]
+        for lang in LANGUAGES:
+            if primary == lang:
+                return lang
+    return DEFAULT_LANG
+
+
+def text(lang: Lang, key: str, **values: object) -> str:
+    """The message `key` in `lang`; a missing key shows itself rather than failing a page."""
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    message = entry[_INDEX[lang]]
+    return message.format(**values) if values else message
+
+
+def integer(lang: Lang, value: int) -> str:
+    grouped = f"{value:,}"
+    return grouped if lang == "en" else grouped.replace(",", NBSP)
+
+
+def decimal(lang: Lang, value: float, places: int = 1) -> str:
+    formatted = f"{value:,.{places}f}"
+    if lang == "en":
+        return formatted
+    return formatted.replace(",", NBSP).replace(".", ",")
+
+
+def percent(lang: Lang, share: float | None, places: int = 1) -> str:
+    """A share in 0..1 as a percentage; None (nothing to divide) is a dash."""
+    if share is None:
+        return "—"
+    number = decimal(lang, share * 100, places)
+    # CLDR: ru puts a no-break space before the sign, kk and en do not.
+    return f"{number}{NBSP}%" if lang == "ru" else f"{number}%"
+
+
+def local(moment: datetime) -> datetime:
+    """The moment on the Almaty wall clock (UTC+6 before 2024-03-01, UTC+5 after)."""
+    return moment.astimezone(ALMATY)
+
+
+def day_text(lang: Lang, day: date, *, short: bool = True) -> str:
+    months = MONTHS_SHORT[lang] if short else MONTHS_FULL[lang]
+    month = months[day.month - 1]
+    if lang == "ru":
+        return f"{day.day}{NBSP}{month} {day.year}"
+    if lang == "kk":
+        return f"{day.year}{NBSP}ж. {day.day}{NBSP}{month}"
+    return f"{day.day}{NBSP}{month} {day.year}"
+
+
+def moment_text(lang: Lang, moment: datetime, *, short: bool = True) -> str:
+    """Date and time in Almaty, e.g. ru "5 мар. 2024, 14:05", kk "2024 ж. 5 нау., 14:05"."""
+    wall = local(moment)
+    return f"{day_text(lang, wall.date(), short=short)}, {wall:%H:%M}"
+
+
+def iso_local(moment: datetime) -> str:
+    """Machine-readable local time with its offset, for `<time datetime>` and CSV files."""
+    return local(moment).isoformat(timespec="seconds")
+
+
+RU_MONTHS_NOMINATIVE = (
+    "январь",
+    "февраль",
+    "март",
+    "апрель",
+    "май",
+    "июнь",
+    "июль",
+    "август",
+    "сентябрь",
+    "октябрь",
+    "ноябрь",
+    "декабрь",
+)
+ROMAN = ("I", "II", "III", "IV")
+
+
+def period_text(lang: Lang, label: str) -> str:
+    """A compliance period label ("2022", "2022Q1", "2022-03") in words."""
+    year = label[:4]
+    if len(label) == 6 and label[4] in "Qq" and label[5] in "1234":
+        quarter = int(label[5])
+        if lang == "ru":
+            return f"{ROMAN[quarter - 1]} квартал {year}"
+        if lang == "kk":
+            return f"{year}{NBSP}ж. {ROMAN[quarter - 1]} тоқсан"
+        return f"Q{quarter} {year}"
+    if len(label) == 7 and label[4] == "-" and label[5:].isdigit() and 1 <= int(label[5:]) <= 12:
+        month = int(label[5:])
+        if lang == "ru":
+            return f"{RU_MONTHS_NOMINATIVE[month - 1]} {year}"
+        if lang == "kk":
+            return f"{year}{NBSP}ж. {MONTHS_FULL['kk'][month - 1]}"
+        return f"{MONTHS_FULL['en'][month - 1]} {year}"
+    if lang == "ru":
+        return f"{year} год"
+    if lang == "kk":
+        return f"{year} жыл"
+    return year

@@ -1,0 +1,151 @@
+"""Extensions of a term (АППК art. 76(2)): validated against the rules, applied to the clock,
+announced as DeadlineExtended; and replayed from that topic by a rebuild."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field
+
+from appeals_contracts import event_types
+from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.events import DeadlineExtended
+from appeals_law.calendar import ALMATY
+from appeals_law.due import check_extension, working_days_late
+from appeals_platform.outbox import OutboxMessage
+from deadlines import db
+from deadlines.alerts import SOURCE
+from deadlines.context import Context
+from deadlines.handlers import reschedule
+from deadlines.law import end_of, local_day
+
+
+class ExtensionRequest(BaseModel):
+    """The agency head's motivated decision to extend the term (АППК art. 76(2))."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new_due_date: date
+    reason: str = Field(min_length=1, max_length=4000)
+    notified_on: date | None = Field(
+        default=None, description="the day the applicant was notified of the extension"
+    )
+
+
+class ExtensionRefused(Exception):
+    def __init__(self, status: int, title: str, violations: Sequence[str] = ()) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.violations = list(violations)
+
+
+def _local_iso(moment: datetime) -> str:
+    return moment.astimezone(ALMATY).isoformat()
+
+
+async def extend(
+    conn: asyncpg.Connection,
+    appeal_id: uuid.UUID,
+    agency: str,
+    request: ExtensionRequest,
+    now: datetime,
+    ctx: Context,
+) -> tuple[asyncpg.Record, OutboxMessage]:
+    """Extend the agency's open clock, or refuse naming every rule the extension breaks."""
+    rules, calendar = ctx.law.rules, ctx.law.calendar
+    clocks = await db.lock_clocks(conn, appeal_id)
+    if not clocks:
+        raise ExtensionRefused(404, "no clock for this appeal")
+    mine = [c for c in clocks if c["agency"] == agency]
+    if not mine:
+        raise ExtensionRefused(403, "the appeal is not assigned to your agency")
+    open_clocks = [c for c in mine if c["state"] == "open"]
+    if not open_clocks:
+        raise ExtensionRefused(409, f"your agency's clock is closed ({mine[-1]['state']})")
+    clock = open_clocks[-1]
+    decided_on = local_day(now)
+    violations: list[str] = []
+    if now > clock["due_at"]:
+        violations.append(
+            f"the term ended at {_local_iso(clock['due_at'])}; an expired term cannot be extended"
+        )
+    violations += check_extension(
+        clock["start_day"],
+        clock["due_at"],
+        request.new_due_date,
+        request.notified_on,
+        decided_on,
+        rules,
+        calendar,
+        extensions_so_far=clock["extensions"],
+    )
+    if request.notified_on is not None and request.notified_on > decided_on:
+        violations.append(
+            f"applicant notified on {request.notified_on.isoformat()}, a day that has not "
+            f"come yet (today is {decided_on.isoformat()})"
+        )
+    if violations:
+        raise ExtensionRefused(422, "the extension breaks АППК art. 76(2)", violations)
+    data = DeadlineExtended(
+        appeal_id=str(appeal_id),
+        hop=clock["hop"],
+        agency=agency,
+        previous_due_at=clock["due_at"],
+        new_due_at=end_of(request.new_due_date, rules),
+        reason=request.reason,
+        notified_on=request.notified_on.isoformat() if request.notified_on else None,
+        extended_at=now,
+        extension=clock["extensions"] + 1,
+        registration_number=clock["registration_number"],
+    )
+    updated = await apply_extension(conn, clock, data, ctx)
+    event = envelope(
+        event_type=event_types.DEADLINE_EXTENDED,
+        source=SOURCE,
+        subject=str(appeal_id),
+        data=data.model_dump(mode="json"),
+        id=event_id(appeal_id, f"extended-{data.extension}", clock["hop"]),
+        time=now,
+    )
+    return updated, OutboxMessage(ctx.events_topic, str(appeal_id), event)
+
+
+async def apply_extension(
+    conn: asyncpg.Connection, clock: Mapping[str, Any], data: DeadlineExtended, ctx: Context
+) -> asyncpg.Record:
+    """The new due date on the clock (from the API, or replayed from the events topic)."""
+    updated = await db.extend_clock(
+        conn,
+        clock["appeal_id"],
+        clock["hop"],
+        due_at=data.new_due_at,
+        due_day=local_day(data.new_due_at),
+        extensions=data.extension,
+        extended_at=data.extended_at,
+        reason=data.reason,
+        notified_on=date.fromisoformat(data.notified_on) if data.notified_on else None,
+    )
+    if updated["state"] == "open":
+        await reschedule(conn, updated, ctx)
+    elif updated["state"] == "answered":
+        answered_at = updated["closed_at"]
+        await db.set_outcome(
+            conn,
+            updated["appeal_id"],
+            updated["hop"],
+            "late" if answered_at > updated["due_at"] else "on_time",
+            working_days_late(updated["due_at"], answered_at, ctx.law.calendar),
+        )
+    return updated
+
+
+async def replay_extension(conn: asyncpg.Connection, data: DeadlineExtended, ctx: Context) -> None:
+    appeal_id = uuid.UUID(data.appeal_id)
+    clock = next((c for c in await db.lock_clocks(conn, appeal_id) if c["hop"] == data.hop), None)
+    if clock is not None and clock["extensions"] < data.extension:
+        await apply_extension(conn, clock, data, ctx)

@@ -1,0 +1,189 @@
+"""The events the clocks are made of: parsing them from Kafka and applying them.
+
+Live, the service consumes assignments, redirects and answers. A rebuild also reads back its
+own topics (extensions, alerts, acknowledgements) to restore what it decided itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, ValidationError
+
+from appeals_contracts import event_types
+from appeals_contracts.envelope import CloudEvent
+from appeals_contracts.events import (
+    AlertAcknowledged,
+    AnswerGiven,
+    AppealAssigned,
+    AppealRedirected,
+    DeadlineAlert,
+    DeadlineExtended,
+)
+from appeals_platform import outbox
+from appeals_platform.inbox import first_seen
+from appeals_platform.records import KafkaRecord, dead_letter, describe
+from appeals_platform.runtime import Runtime
+from deadlines import alerts, extensions, handlers
+from deadlines.config import Settings
+from deadlines.context import Context, refresh_calendar
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "deadlines-clocks"
+
+ASSIGNED, REDIRECTED, ANSWERED = "assigned", "redirected", "answered"
+EXTENDED, ALERT, ACKNOWLEDGED = "extended", "alert", "acknowledged"
+
+# At equal times an assignment goes before a redirect, and a redirect before an answer.
+RANK = {ASSIGNED: 0, REDIRECTED: 1, ANSWERED: 2, EXTENDED: 3, ALERT: 4, ACKNOWLEDGED: 5}
+
+
+@dataclass(frozen=True)
+class Input:
+    kind: str
+    event_id: str
+    time: datetime
+    payload: BaseModel
+    data: dict[str, Any]
+    record: KafkaRecord
+
+    @property
+    def order(self) -> tuple[datetime, int, str, int, int]:
+        return (
+            self.time,
+            RANK[self.kind],
+            self.record.topic,
+            self.record.partition,
+            self.record.offset,
+        )
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    assigned: str
+    redirected: str
+    answers: str
+    deadline_events: str
+    alerts: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        return cls(
+            settings.assigned_topic,
+            settings.redirected_topic,
+            settings.answers_topic,
+            settings.deadline_events_topic,
+            settings.alerts_topic,
+        )
+
+    @property
+    def live(self) -> tuple[str, str, str]:
+        return (self.assigned, self.redirected, self.answers)
+
+    @property
+    def history(self) -> tuple[str, ...]:
+        return (*self.live, self.deadline_events, self.alerts)
+
+
+def _kind(topic: str, event_type: str, names: TopicNames) -> tuple[str, type[BaseModel]] | None:
+    if topic == names.assigned and event_type == event_types.APPEAL_ASSIGNED:
+        return ASSIGNED, AppealAssigned
+    if topic == names.redirected and event_type == event_types.APPEAL_REDIRECTED:
+        return REDIRECTED, AppealRedirected
+    if topic == names.answers and event_type == event_types.ANSWER_GIVEN:
+        return ANSWERED, AnswerGiven
+    if topic == names.deadline_events and event_type == event_types.DEADLINE_EXTENDED:
+        return EXTENDED, DeadlineExtended
+    if topic == names.alerts and event_type in alerts.KINDS:
+        return ALERT, DeadlineAlert
+    if topic == names.alerts and event_type == event_types.ALERT_ACKNOWLEDGED:
+        return ACKNOWLEDGED, AlertAcknowledged
+    return None
+
+
+def parse(record: KafkaRecord, names: TopicNames) -> Input | None:
+    """The typed event, or None for an event type this service does not use.
+
+    Raises ValidationError for a record that is not a CloudEvent with the right data.
+    """
+    event = CloudEvent[dict[str, Any]].model_validate_json(record.value or b"")
+    known = _kind(record.topic, event.type, names)
+    if known is None:
+        return None
+    kind, model = known
+    return Input(kind, event.id, event.time, model.model_validate(event.data), event.data, record)
+
+
+async def apply(conn: asyncpg.Connection, item: Input, ctx: Context) -> list[alerts.Alert]:
+    """The effect of one event on the clocks; the alerts it raised (already in the outbox)."""
+    payload = item.payload
+    if isinstance(payload, AppealAssigned):
+        return await handlers.open_clock(conn, payload, ctx)
+    if isinstance(payload, AppealRedirected):
+        return await handlers.record_redirect(conn, item.event_id, payload, ctx)
+    if isinstance(payload, AnswerGiven):
+        return await handlers.record_answer(conn, item.event_id, payload, ctx)
+    if isinstance(payload, DeadlineExtended):
+        await extensions.replay_extension(conn, payload, ctx)
+    elif isinstance(payload, DeadlineAlert):
+        await handlers.replay_alert(conn, item.event_id, payload, item.data, ctx)
+    elif isinstance(payload, AlertAcknowledged):
+        await handlers.replay_acknowledgement(conn, payload)
+    return []
+
+
+def parse_batch(
+    records: Sequence[KafkaRecord], names: TopicNames
+) -> tuple[list[Input], list[outbox.OutboxMessage]]:
+    items: list[Input] = []
+    dead: list[outbox.OutboxMessage] = []
+    for record in records:
+        try:
+            item = parse(record, names)
+        except ValidationError as exc:
+            dead.append(dead_letter(record, describe(exc), handlers.SOURCE))
+            continue
+        if item is not None:
+            items.append(item)
+    return items, dead
+
+
+async def apply_batch(
+    conn: asyncpg.Connection, items: Sequence[Input], ctx: Context
+) -> tuple[list[alerts.Alert], list[outbox.OutboxMessage]]:
+    """Apply the events not seen before, each in a savepoint; (alerts raised, dead letters)."""
+    fresh = await first_seen(conn, CONSUMER, [item.event_id for item in items])
+    raised: list[alerts.Alert] = []
+    dead: list[outbox.OutboxMessage] = []
+    for item in items:
+        if item.event_id not in fresh:
+            continue
+        fresh.discard(item.event_id)  # a duplicate inside the batch is a duplicate too
+        try:
+            async with conn.transaction():
+                raised += await apply(conn, item, ctx)
+        except ValueError as exc:
+            # An unknown appeal type, an impossible date: the event cannot make a clock.
+            dead.append(dead_letter(item.record, f"{type(exc).__name__}: {exc}", handlers.SOURCE))
+    return raised, dead
+
+
+async def consume(
+    runtime: Runtime, records: Sequence[KafkaRecord], ctx: Context, names: TopicNames
+) -> None:
+    items, dead = parse_batch(records, names)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        # One cheap query: a calendar change made by the CLI or another instance applies here.
+        await refresh_calendar(conn, ctx.law)
+        raised, failed = await apply_batch(conn, items, ctx)
+        await outbox.add(conn, dead + failed)
+    if raised or dead or failed:
+        runtime.relay.wake()
+    if dead or failed:
+        log.warning("dead letters", extra={"count": len(dead) + len(failed)})

@@ -1,0 +1,146 @@
+"""Rebuild every clock and alert from the Kafka topics, read from their earliest offsets.
+
+The projection (clocks, alerts, answers, redirects, compliance aggregates) is emptied and
+refilled in one transaction under ACCESS EXCLUSIVE locks, so consumers and tickers of a
+running service wait and then continue on the rebuilt state. Events are applied in three
+passes, each in time order: assignments, redirects and answers; then extensions; then the
+alerts and acknowledgements the service raised itself, which restore the timers exactly.
+Calendar overrides are configuration and stay as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from appeals_platform.inbox import first_seen
+from appeals_platform.records import KafkaRecord
+from deadlines import db
+from deadlines.context import Context
+from deadlines.inputs import CONSUMER, RANK, TopicNames, apply, parse_batch
+
+log = logging.getLogger(__name__)
+
+PASSES = ((0, 1, 2), (3,), (4, 5))
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    records: int
+    applied: int
+    skipped: int
+    clocks: int
+    alerts: int
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """An event the service decided but the relay has not published yet, read like a record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+async def read_history(
+    bootstrap: str, names: TopicNames, progress: Callable[[str], None] | None = None
+) -> list[KafkaRecord]:
+    """Every record on the topics, from the earliest offsets up to their current ends."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        client_id=f"deadlines-rebuild-{uuid.uuid4().hex[:6]}",
+    )
+    await consumer.start()
+    try:
+        metadata = await consumer._client.fetch_all_metadata()
+        partitions: list[TopicPartition] = []
+        for topic in names.history:
+            numbers = metadata.partitions_for_topic(topic)
+            if not numbers:
+                raise RuntimeError(f"topic {topic} does not exist")
+            partitions += [TopicPartition(topic, n) for n in sorted(numbers)]
+        consumer.assign(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        # Explicit seeks: seek_to_beginning() races the reset that assign() starts.
+        for tp in partitions:
+            consumer.seek(tp, starts[tp])
+        pending = {tp for tp in partitions if ends[tp] > starts[tp]}
+        records: list[KafkaRecord] = []
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
+            for tp, batch in batches.items():
+                records += [r for r in batch if r.offset < ends[tp]]
+                if batch and batch[-1].offset + 1 >= ends[tp]:
+                    pending.discard(tp)
+            if progress is not None and batches:
+                progress(f"read {len(records):,} records")
+        return records
+    finally:
+        await consumer.stop()
+
+
+UNPUBLISHED = """
+SELECT seq, aggregatetype, aggregateid, payload::text AS payload FROM outbox
+WHERE aggregatetype = ANY($1::text[]) ORDER BY seq
+"""
+
+
+async def unpublished(conn: asyncpg.Connection, names: TopicNames) -> list[KafkaRecord]:
+    """Extensions and alerts still in the outbox: decided, so part of the history."""
+    rows = await conn.fetch(UNPUBLISHED, [names.deadline_events, names.alerts])
+    return [
+        OutboxRecord(
+            r["aggregatetype"], -1, r["seq"], r["aggregateid"].encode(), r["payload"].encode(), ()
+        )
+        for r in rows
+    ]
+
+
+async def rebuild(
+    conn: asyncpg.Connection,
+    ctx: Context,
+    bootstrap: str,
+    names: TopicNames,
+    progress: Callable[[str], None] | None = None,
+) -> RebuildReport:
+    """Empty the projection and replay the topics into it, in the caller's transaction."""
+    replay = replace(ctx, emit=False)
+    await db.wipe_projection(conn, [CONSUMER])
+    # The ends are read after the locks are held: an event after them is the live
+    # consumer's, which waits for this transaction and then applies it to the rebuilt state.
+    records = await read_history(bootstrap, names, progress)
+    records += await unpublished(conn, names)
+    items, dead = parse_batch(records, names)
+    live = [i for i in items if RANK[i.kind] in PASSES[0]]
+    await first_seen(conn, CONSUMER, [i.event_id for i in live])
+    applied = skipped = 0
+    seen: set[str] = set()
+    for ranks in PASSES:
+        for item in sorted((i for i in items if RANK[i.kind] in ranks), key=lambda i: i.order):
+            if item.event_id in seen:
+                continue
+            seen.add(item.event_id)
+            try:
+                async with conn.transaction():
+                    await apply(conn, item, replay)
+                applied += 1
+            except ValueError as exc:
+                skipped += 1
+                log.warning("rebuild skipped %s: %s", item.event_id, exc)
+        if progress is not None:
+            progress(f"applied {applied:,} events")
+    clocks = int(await conn.fetchval("SELECT count(*) FROM clocks"))
+    raised = int(await conn.fetchval("SELECT count(*) FROM alerts"))
+    return RebuildReport(len(records), applied, skipped + len(dead), clocks, raised)

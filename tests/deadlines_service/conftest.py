@@ -1,0 +1,289 @@
+"""A deadlines service running in-process against the test stack, on topics of its own, with
+a clock the test moves, and helpers that publish routing's and intake's events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from fastapi import FastAPI
+
+from appeals_contracts import event_types
+from appeals_contracts.envelope import CloudEvent, envelope, event_id
+from appeals_contracts.events import AnswerGiven, AppealAssigned, AppealRedirected
+from appeals_law.calendar import ALMATY
+from appeals_platform.auth import Role
+from appeals_platform.outbox import payload_bytes
+from deadlines.api import Service
+from deadlines.app import create_app
+from deadlines.clocks import SettableClock
+from deadlines.config import Settings
+from deadlines.ticker import TickResult
+from tests.conftest import Stack, TokenFactory
+from tests.services import running, settings_for
+
+
+def local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """A moment in Asia/Almaty time."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=ALMATY)
+
+
+@dataclass(frozen=True)
+class Topics:
+    assigned: str
+    redirected: str
+    answers: str
+    deadline_events: str
+    alerts: str
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "assigned_topic": self.assigned,
+            "redirected_topic": self.redirected,
+            "answers_topic": self.answers,
+            "deadline_events_topic": self.deadline_events,
+            "alerts_topic": self.alerts,
+        }
+
+
+@pytest.fixture
+async def topics(stack: Stack) -> AsyncIterator[Topics]:
+    """Fresh topics (and their dead-letter twins), so a rebuild reads only this test's events."""
+    suffix = uuid.uuid4().hex[:8]
+    names = Topics(
+        f"t.assigned.{suffix}",
+        f"t.redirected.{suffix}",
+        f"t.answers.{suffix}",
+        f"t.deadline-events.{suffix}",
+        f"t.alerts.{suffix}",
+    )
+    every = list(names.settings().values())
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    await admin.create_topics(
+        [NewTopic(n, 3, 1) for n in every] + [NewTopic(f"{n}.dlq", 1, 1) for n in every]
+    )
+    try:
+        yield names
+    finally:
+        await admin.delete_topics(every + [f"{n}.dlq" for n in every])
+        await admin.close()
+
+
+@dataclass
+class Deadlines:
+    client: httpx.AsyncClient
+    app: FastAPI
+    clock: SettableClock
+    topics: Topics
+    producer: AIOKafkaProducer
+    dsn: str
+    token: TokenFactory
+
+    @property
+    def service(self) -> Service:
+        service: Service = self.app.state.deadlines
+        return service
+
+    def auth(self, role: Role = Role.MONITORING, **claims: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, **claims)}"}
+
+    async def send(self, topic: str, event: CloudEvent[Any]) -> None:
+        await self.producer.send_and_wait(
+            topic, payload_bytes(event), key=str(event.subject).encode()
+        )
+
+    async def assign(
+        self,
+        received_at: datetime,
+        *,
+        appeal_id: str | None = None,
+        hop: int = 1,
+        agency: str = "KRG-ENERGY-HOUSING",
+        assigned_at: datetime | None = None,
+        appeal_type: str = "statement",
+        locality: str | None = "KRG-KARAGANDA",
+        category: str | None = "HOUSING-HEATING",
+        agency_level: str = "",
+        agency_parent: str | None = None,
+    ) -> str:
+        """Publish routing's AppealAssigned; the appeal id."""
+        appeal_id = appeal_id or str(uuid.uuid4())
+        data = AppealAssigned(
+            appeal_id=appeal_id,
+            registration_number=f"KRG-TEST-{appeal_id[:8]}",
+            hop=hop,
+            agency=agency,
+            agency_level=agency_level,
+            agency_parent=agency_parent,
+            category=category,
+            locality=locality,
+            method="rule",
+            assigned_at=assigned_at or received_at + timedelta(seconds=2),
+            received_at=received_at,
+            appeal_type=appeal_type,
+        )
+        await self.send(
+            self.topics.assigned,
+            envelope(
+                event_type=event_types.APPEAL_ASSIGNED,
+                source="/appeals/routing",
+                subject=appeal_id,
+                data=data.model_dump(mode="json"),
+                id=event_id(appeal_id, "assigned", hop),
+                time=data.assigned_at,
+            ),
+        )
+        return appeal_id
+
+    async def redirect(
+        self,
+        appeal_id: str,
+        redirected_at: datetime,
+        *,
+        hop: int = 1,
+        from_agency: str = "KRG-ENERGY-HOUSING",
+        to_agency: str | None = "KRG-KARAGANDA-AKIMAT",
+        partial: bool = False,
+    ) -> None:
+        data = AppealRedirected(
+            appeal_id=appeal_id,
+            registration_number=f"KRG-TEST-{appeal_id[:8]}",
+            hop=hop,
+            from_agency=from_agency,
+            to_agency=to_agency,
+            reason="not_competent",
+            partial=partial,
+            redirected_at=redirected_at,
+        )
+        await self.send(
+            self.topics.redirected,
+            envelope(
+                event_type=event_types.APPEAL_REDIRECTED,
+                source="/appeals/routing",
+                subject=appeal_id,
+                data=data.model_dump(mode="json"),
+                id=event_id(appeal_id, "redirected", hop),
+                time=redirected_at,
+            ),
+        )
+
+    async def answer(
+        self, appeal_id: str, answered_at: datetime, *, agency: str = "KRG-ENERGY-HOUSING"
+    ) -> None:
+        data = AnswerGiven.model_validate(
+            {
+                "appeal_id": appeal_id,
+                "registration_number": f"KRG-TEST-{appeal_id[:8]}",
+                "agency": agency,
+                "outcome": "explained",
+                "text": "Разъяснено.",
+                "signed_at": answered_at.isoformat(),
+                "answered_at": answered_at.isoformat(),
+            }
+        )
+        await self.send(
+            self.topics.answers,
+            envelope(
+                event_type=event_types.ANSWER_GIVEN,
+                source="/appeals/intake",
+                subject=appeal_id,
+                data=data.model_dump(mode="json"),
+                id=event_id(appeal_id, "answered"),
+                time=answered_at,
+            ),
+        )
+
+    async def clock_of(self, appeal_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"/v1/appeals/{appeal_id}/clock", headers=self.auth())
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def wait_for(
+        self,
+        appeal_id: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda view: True,
+        timeout: float = 20,
+    ) -> dict[str, Any]:
+        """The appeal's clock view once the consumer has made it satisfy `predicate`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        url = f"/v1/appeals/{appeal_id}/clock"
+        while True:
+            response = await self.client.get(url, headers=self.auth())
+            if response.status_code == 200 and predicate(response.json()):
+                return dict(response.json())
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"clock of {appeal_id} never matched: {response.text}")
+            await asyncio.sleep(0.05)
+
+    async def tick(self, at: datetime | None = None) -> TickResult:
+        if at is not None:
+            self.clock.set(at)
+        return await self.service.ticker.drain()
+
+    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn, server_settings={"search_path": "deadlines"})
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    async def outbox_drained(self, timeout: float = 20) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (await self.rows("SELECT count(*) AS n FROM outbox"))[0]["n"]:
+            assert asyncio.get_running_loop().time() < deadline, "outbox not drained"
+            await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def start_deadlines(
+    stack: Stack,
+    database: str,
+    key_dir: Path,
+    token: TokenFactory,
+    topics: Topics,
+    clock: SettableClock,
+    **extra: Any,
+) -> AsyncIterator[Deadlines]:
+    settings = settings_for(
+        Settings,
+        database,
+        stack.bootstrap,
+        key_dir,
+        ticker_enabled=False,
+        **topics.settings(),
+        **extra,
+    )
+    # The topics are this test's own and empty: reading from the earliest offset cannot pick
+    # up anything old, and cannot miss an event sent before the first fetch resolved "latest".
+    settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
+    app = create_app(settings, clock)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    await producer.start()
+    try:
+        async with running(app) as client:
+            yield Deadlines(client, app, clock, topics, producer, database, token)
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+async def deadlines(
+    stack: Stack, database: str, key_dir: Path, token: TokenFactory, topics: Topics
+) -> AsyncIterator[Deadlines]:
+    clock = SettableClock(local(2022, 5, 26, 9))
+    async with start_deadlines(stack, database, key_dir, token, topics, clock) as service:
+        yield service
