@@ -29,10 +29,9 @@ def main() -> None:
         print(f"  {name}:\n    {token}")
     print(
         "\nTry it:\n"
-        "  curl -X POST http://127.0.0.1:8000/v1/appeals \\\n"
-        '    -H "Authorization: Bearer <integration token>" \\\n'
-        '    -H "Content-Type: application/json" \\\n'
-        "    --data @../shared/datasets/appeals-dev.jsonl   # one line of it\n"
+        "  head -1 ../shared/datasets/appeals-dev.jsonl | curl -X POST \\\n"
+        "    http://127.0.0.1:8000/v1/appeals -H 'Content-Type: application/json' \\\n"
+        "    -H 'Authorization: Bearer <integration token>' --data @-\n"
         "  make demo                 # a steady stream of realistic appeals\n"
         "  make logs NAME=routing    # follow a service\n"
         "  make down                 # stop everything\n"
