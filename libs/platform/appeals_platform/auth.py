@@ -6,6 +6,7 @@ integration or `agency` for an agency. The issuer keeps the private key; service
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
@@ -47,12 +48,25 @@ class TokenVerifier:
         if not isinstance(key, Ed25519PublicKey):
             raise ValueError("the JWT public key must be an Ed25519 key (appeals-token keygen)")
         self._key = key
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     @classmethod
     def from_file(cls, path: Path) -> TokenVerifier:
         return cls(path.read_bytes())
 
     def verify(self, token: str) -> Principal:
+        # Integrations send the same token with every request: a signature checked once is
+        # remembered until the token expires (the cache is bounded and holds no secrets).
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires = self._verify(token)
+        if len(self._verified) >= 4096:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -76,7 +90,7 @@ class TokenVerifier:
             raise AuthError("an integration token must carry its source")
         if principal.role is Role.AGENCY and not principal.agency:
             raise AuthError("an agency token must carry its agency code")
-        return principal
+        return principal, float(claims["exp"])
 
 
 def bearer_token(request: Request) -> str | None:
