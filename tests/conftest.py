@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from appeals_platform.auth import Role
 from appeals_platform.migrations import migrate
@@ -99,8 +100,6 @@ def token(key_dir: Path) -> TokenFactory:
 @pytest.fixture
 async def topic(stack: Stack) -> AsyncIterator[Callable[..., object]]:
     """A factory of unique topics, deleted after the test."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
     await admin.start()
     created: list[str] = []
@@ -126,3 +125,45 @@ def probe(stack: Stack) -> Callable[[str], EventProbe]:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT
+
+
+@dataclass(frozen=True)
+class Topics:
+    assigned: str
+    redirected: str
+    answers: str
+    deadline_events: str
+    alerts: str
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "assigned_topic": self.assigned,
+            "redirected_topic": self.redirected,
+            "answers_topic": self.answers,
+            "deadline_events_topic": self.deadline_events,
+            "alerts_topic": self.alerts,
+        }
+
+
+@pytest.fixture
+async def topics(stack: Stack) -> AsyncIterator[Topics]:
+    """Fresh deadlines topics (and dead-letter twins): a rebuild reads only this test's events."""
+    suffix = uuid.uuid4().hex[:8]
+    names = Topics(
+        f"t.assigned.{suffix}",
+        f"t.redirected.{suffix}",
+        f"t.answers.{suffix}",
+        f"t.deadline-events.{suffix}",
+        f"t.alerts.{suffix}",
+    )
+    every = list(names.settings().values())
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    await admin.create_topics(
+        [NewTopic(n, 3, 1) for n in every] + [NewTopic(f"{n}.dlq", 1, 1) for n in every]
+    )
+    try:
+        yield names
+    finally:
+        await admin.delete_topics(every + [f"{n}.dlq" for n in every])
+        await admin.close()

@@ -21,7 +21,6 @@ import asyncpg
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 
 from appeals_contracts import event_types
@@ -35,7 +34,7 @@ from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
 from deadlines.dashboard.mount import mount_dashboard
-from tests.conftest import ROOT, Stack, TokenFactory
+from tests.conftest import ROOT, Stack, TokenFactory, Topics
 from tests.services import settings_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,47 +54,6 @@ ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     """A moment in Asia/Almaty time."""
     return datetime(year, month, day, hour, minute, tzinfo=ALMATY)
-
-
-@dataclass(frozen=True)
-class Topics:
-    assigned: str
-    redirected: str
-    answers: str
-    deadline_events: str
-    alerts: str
-
-    def settings(self) -> dict[str, str]:
-        return {
-            "assigned_topic": self.assigned,
-            "redirected_topic": self.redirected,
-            "answers_topic": self.answers,
-            "deadline_events_topic": self.deadline_events,
-            "alerts_topic": self.alerts,
-        }
-
-
-@pytest.fixture
-async def topics(stack: Stack) -> AsyncIterator[Topics]:
-    suffix = uuid.uuid4().hex[:8]
-    names = Topics(
-        f"d.assigned.{suffix}",
-        f"d.redirected.{suffix}",
-        f"d.answers.{suffix}",
-        f"d.deadline-events.{suffix}",
-        f"d.alerts.{suffix}",
-    )
-    every = list(names.settings().values())
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [NewTopic(n, 3, 1) for n in every] + [NewTopic(f"{n}.dlq", 1, 1) for n in every]
-    )
-    try:
-        yield names
-    finally:
-        await admin.delete_topics(every + [f"{n}.dlq" for n in every])
-        await admin.close()
 
 
 @dataclass

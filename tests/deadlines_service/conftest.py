@@ -16,7 +16,6 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from fastapi import FastAPI
 
 from appeals_contracts import event_types
@@ -30,7 +29,7 @@ from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
 from deadlines.ticker import TickResult
-from tests.conftest import Stack, TokenFactory
+from tests.conftest import Stack, TokenFactory, Topics
 from tests.services import running, settings_for
 
 
@@ -39,48 +38,6 @@ def local(
 ) -> datetime:
     """A moment in Asia/Almaty time."""
     return datetime(year, month, day, hour, minute, second, tzinfo=ALMATY)
-
-
-@dataclass(frozen=True)
-class Topics:
-    assigned: str
-    redirected: str
-    answers: str
-    deadline_events: str
-    alerts: str
-
-    def settings(self) -> dict[str, str]:
-        return {
-            "assigned_topic": self.assigned,
-            "redirected_topic": self.redirected,
-            "answers_topic": self.answers,
-            "deadline_events_topic": self.deadline_events,
-            "alerts_topic": self.alerts,
-        }
-
-
-@pytest.fixture
-async def topics(stack: Stack) -> AsyncIterator[Topics]:
-    """Fresh topics (and their dead-letter twins), so a rebuild reads only this test's events."""
-    suffix = uuid.uuid4().hex[:8]
-    names = Topics(
-        f"t.assigned.{suffix}",
-        f"t.redirected.{suffix}",
-        f"t.answers.{suffix}",
-        f"t.deadline-events.{suffix}",
-        f"t.alerts.{suffix}",
-    )
-    every = list(names.settings().values())
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
-    await admin.start()
-    await admin.create_topics(
-        [NewTopic(n, 3, 1) for n in every] + [NewTopic(f"{n}.dlq", 1, 1) for n in every]
-    )
-    try:
-        yield names
-    finally:
-        await admin.delete_topics(every + [f"{n}.dlq" for n in every])
-        await admin.close()
 
 
 @dataclass
