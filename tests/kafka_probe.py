@@ -60,16 +60,24 @@ class EventProbe:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=1000)
-            for records in batches.values():
-                for record in records:
-                    event = orjson.loads(record.value) if record.value else {}
-                    event["_key"] = record.key.decode() if record.key else None
-                    event["_headers"] = dict(record.headers)
-                    event["_raw"] = record.value
-                    self.seen.append(event)
-                    if predicate(event):
-                        return event
+            # Keep the whole batch before looking: a later wait may want a record that came
+            # in the same fetch as this one.
+            fetched = [self._event(r) for records in batches.values() for r in records]
+            self.seen.extend(fetched)
+            for event in fetched:
+                if predicate(event):
+                    return event
         raise AssertionError(f"no matching message on {self.topic} within {timeout}s")
+
+    @staticmethod
+    def _event(record: Any) -> dict[str, Any]:
+        event: dict[str, Any] = orjson.loads(record.value) if record.value else {}
+        event["_key"] = record.key.decode() if record.key else None
+        event["_headers"] = dict(record.headers)
+        event["_partition"] = record.partition
+        event["_offset"] = record.offset
+        event["_raw"] = record.value
+        return event
 
     async def wait_for_id(self, event_id: str, timeout: float = 30) -> dict[str, Any]:
         return await self.wait_for(lambda e: e.get("id") == event_id, timeout)
@@ -89,11 +97,5 @@ class EventProbe:
         deadline = time.monotonic() + timeout
         while len(self.seen) < count and time.monotonic() < deadline:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
-            for records in batches.values():
-                for record in records:
-                    event = orjson.loads(record.value) if record.value else {}
-                    event["_key"] = record.key.decode() if record.key else None
-                    event["_partition"] = record.partition
-                    event["_offset"] = record.offset
-                    self.seen.append(event)
+            self.seen.extend(self._event(r) for records in batches.values() for r in records)
         return self.seen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 
 import asyncpg
@@ -71,14 +72,15 @@ async def test_invalid_submissions_go_to_the_rejection_topic_and_the_consumer_mo
     bad_iin = fresh(dev_submissions()[11])
     bad_iin["applicant"] = {**bad_iin["applicant"], "iin": "123456789012"}
     good = fresh(dev_submissions()[12])
+    no_source_key, garbage_key = f"no-source-{uuid.uuid4().hex}", f"garbage-{uuid.uuid4().hex}"
     async with probe(topics.APPEAL_REJECTIONS) as rejections:
         await produce(stack, bad_iin["external_id"], json.dumps(bad_iin).encode(), "egov-portal")
-        await produce(stack, "no-source-1", json.dumps(good).encode(), None)
-        await produce(stack, "garbage-1", b"{not json", "egov-portal")
+        await produce(stack, no_source_key, json.dumps(good).encode(), None)
+        await produce(stack, garbage_key, b"{not json", "egov-portal")
         await produce(stack, good["external_id"], json.dumps(good).encode(), "egov-portal")
         checksum = await rejections.wait_for(lambda e: e["_key"] == bad_iin["external_id"])
-        no_source = await rejections.wait_for(lambda e: e["_key"] == "no-source-1")
-        garbage = await rejections.wait_for(lambda e: e["_key"] == "garbage-1")
+        no_source = await rejections.wait_for(lambda e: e["_key"] == no_source_key)
+        garbage = await rejections.wait_for(lambda e: e["_key"] == garbage_key)
         await registered_id(intake, "egov-portal", good["external_id"])
     assert checksum["type"] == event_types.SUBMISSION_REJECTED
     assert checksum["data"]["source"] == "egov-portal"
