@@ -1,20 +1,17 @@
-"""Turning Kafka records into typed events, and the ones that cannot be parsed into dead letters."""
+"""Reading Kafka records: headers, and dead letters for the ones that cannot be parsed."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from appeals_contracts.envelope import CloudEvent, envelope
+from appeals_contracts.envelope import envelope
 from appeals_contracts.topics import dead_letter_topic
 from appeals_platform.outbox import OutboxMessage
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 DEAD_LETTER_TYPE = "kz.appeals.dead-letter.v1"
 
@@ -34,30 +31,6 @@ class KafkaRecord(Protocol):
     def value(self) -> bytes | None: ...
     @property
     def headers(self) -> Sequence[tuple[str, bytes]]: ...
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Parsed(Generic[T]):
-    record: KafkaRecord
-    event: T
-
-
-def parse_events(
-    records: Sequence[KafkaRecord], data_type: type[ModelT], source: str
-) -> tuple[list[Parsed[CloudEvent[ModelT]]], list[OutboxMessage]]:
-    """Parse CloudEvents with typed data; every record that fails becomes a dead letter."""
-    model = CloudEvent[data_type]  # type: ignore[valid-type]
-    parsed: list[Parsed[CloudEvent[ModelT]]] = []
-    dead: list[OutboxMessage] = []
-    for record in records:
-        try:
-            parsed.append(Parsed(record, model.model_validate_json(record.value or b"")))
-        except ValidationError as exc:
-            dead.append(dead_letter(record, describe(exc), source))
-    return parsed, dead
 
 
 def describe(exc: ValidationError) -> str:

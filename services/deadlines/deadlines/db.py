@@ -558,15 +558,6 @@ async def set_next_action(
 
 # ------------------------------------------------------------------ rebuild
 
-REBUILT_TABLES = (
-    "clocks",
-    "answers",
-    "redirects",
-    "alerts",
-    "compliance_daily",
-    "compliance_answer_days",
-)
-
 
 async def wipe_projection(conn: asyncpg.Connection, consumers: Sequence[str]) -> None:
     """Empty everything a rebuild reconstructs (calendar overrides are configuration: kept)."""

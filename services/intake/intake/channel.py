@@ -115,16 +115,16 @@ async def consume_submissions(
                 messages.append(rejection(record, source, problems))
                 continue
             received_at = datetime.now(UTC)
-            async with conn.transaction():  # a savepoint per record
-                registration = await handlers.register(
-                    conn,
-                    submission,
-                    source=source,
-                    channel="kafka",
-                    received_at=received_at,
-                    numbers=numbers,
-                    law=law,
-                )
+            # One statement per registration: atomic, no savepoint needed.
+            registration = await handlers.register(
+                conn,
+                submission,
+                source=source,
+                channel="kafka",
+                received_at=received_at,
+                numbers=numbers,
+                law=law,
+            )
             if registration.outcome == "conflict":
                 messages.append(
                     rejection(
