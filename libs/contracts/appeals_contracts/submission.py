@@ -467,22 +467,27 @@ class AppealSubmission(_Contract):
 
     def canonical_content(self) -> dict[str, Any]:
         """The submission as JSON data with the time in UTC: equal content, equal data."""
-        data = self.model_dump(mode="json")
-        data["submitted_at"] = self.submitted_at.astimezone(UTC).isoformat()
-        return data
+        return canonical(self.model_dump(mode="json"), self.submitted_at)
 
     def content_fingerprint(self) -> str:
         """sha256 of canonical JSON: a retry matches it, a conflicting reuse of the key does not."""
-        canonical = json.dumps(
-            self.canonical_content(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return fingerprint(self.canonical_content())
 
     def differences(self, other: AppealSubmission) -> list[str]:
         """Paths that differ, e.g. ["text", "applicant.phone", "attachments[0].url"]."""
         found: list[str] = []
         _diff(self.canonical_content(), other.canonical_content(), "", found)
         return found
+
+
+def canonical(dumped: dict[str, Any], submitted_at: datetime) -> dict[str, Any]:
+    """`dumped` (a submission's JSON data) with the time in UTC, for callers that dumped it."""
+    return {**dumped, "submitted_at": submitted_at.astimezone(UTC).isoformat()}
+
+
+def fingerprint(canonical_content: dict[str, Any]) -> str:
+    text = json.dumps(canonical_content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _diff(a: object, b: object, path: str, found: list[str]) -> None:

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
+from appeals_platform import workers
 from appeals_platform.api import BodyLimit, Metrics, health_router, install_error_handlers
 from appeals_platform.auth import TokenVerifier
 from appeals_platform.logs import configure_logging
@@ -185,13 +186,14 @@ def service_app(
 
 
 def serve(app_factory: str, settings: ServiceSettings) -> None:
-    """Run `module:create_app` with uvicorn; several workers share the port (SO_REUSEPORT)."""
+    """Run `module:create_app` with uvicorn; several workers get a socket each (SO_REUSEPORT)."""
+    if settings.workers > 1:
+        raise SystemExit(workers.run(app_factory, settings.host, settings.port, settings.workers))
     uvicorn.run(
         app_factory,
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.workers,
         log_config=None,
         access_log=False,
     )

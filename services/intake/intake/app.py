@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -21,6 +20,7 @@ from appeals_contracts.identity import iin_is_valid, mask_iin
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
+from appeals_platform.api import OrjsonResponse
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.runtime import Runtime, service_app
 from intake import channel, db, handlers, open311
@@ -28,6 +28,7 @@ from intake.channel import Rejection
 from intake.config import Settings
 from intake.errors import FieldProblem, problem_body, validation_problems
 from intake.reference import Codes
+from intake.registrar import Registrar
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ FOREIGN_TOPICS = (
 
 def problem(
     status: int, title: str, problems: list[FieldProblem] | None = None, detail: str | None = None
-) -> JSONResponse:
-    return JSONResponse(
+) -> OrjsonResponse:
+    return OrjsonResponse(
         problem_body(status, title, problems or [], detail=detail),
         status_code=status,
         media_type="application/problem+json",
@@ -96,9 +97,7 @@ def appeal_view(appeal: Any, timeline: list[Any]) -> dict[str, Any]:
     }
 
 
-def appeals_router(
-    runtime: Runtime, numbers: handlers.RegistrationNumbers, law: handlers.Law, codes: Codes
-) -> APIRouter:
+def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["appeals"])
 
     @router.post(
@@ -108,7 +107,7 @@ def appeals_router(
     )
     async def submit_appeal(
         request: Request, principal: Principal = Depends(require(Role.INTEGRATION))
-    ) -> JSONResponse:
+    ) -> OrjsonResponse:
         """Register an appeal (contract v1). A retry with the same content returns it with 200."""
         body = parse_json(await request.body())
         try:
@@ -123,26 +122,18 @@ def appeals_router(
         if unknown := codes.problems(submission):
             return problem(422, "the submission uses unknown reference codes", unknown)
         assert principal.source is not None
-        async with runtime.pool.acquire() as conn:  # one statement: atomic on its own
-            registration = await handlers.register(
-                conn,
-                submission,
-                source=principal.source,
-                channel="http",
-                received_at=received_at,
-                numbers=numbers,
-                law=law,
-            )
+        registration = await registrar.register(
+            handlers.Application(submission, principal.source, "http", received_at)
+        )
         if registration.outcome == "created":
-            runtime.relay.wake()
             log.info("appeal registered", extra={"appeal_id": str(registration.appeal_id)})
-            return JSONResponse(
+            return OrjsonResponse(
                 registration.body(),
                 status_code=201,
                 headers={"Location": f"/v1/appeals/{registration.appeal_id}"},
             )
         if registration.outcome == "existing":
-            return JSONResponse(registration.body(), status_code=200)
+            return OrjsonResponse(registration.body(), status_code=200)
         return problem(
             409,
             "this external_id was already used for a different appeal",
@@ -205,7 +196,7 @@ def appeals_router(
         appeal_id: uuid.UUID,
         request: Request,
         principal: Principal = Depends(require(Role.AGENCY)),
-    ) -> JSONResponse:
+    ) -> OrjsonResponse:
         """The assigned agency's answer; publishes AnswerGiven. A second answer is 409."""
         try:
             body = AnswerSubmission.model_validate(parse_json(await request.body()))
@@ -220,7 +211,7 @@ def appeals_router(
         except handlers.AnswerRefused as exc:
             return problem(exc.status, str(exc))
         runtime.relay.wake()
-        return JSONResponse(given.model_dump(mode="json"), status_code=201)
+        return OrjsonResponse(given.model_dump(mode="json"), status_code=201)
 
     return router
 
@@ -231,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     law = handlers.Law(load_rules(), WorkingCalendar())
     numbers = handlers.RegistrationNumbers(settings.registration_prefix)
     codes = Codes()
+    registrar = Registrar(runtime, numbers, law)
     broker = runtime.broker
     runtime.documents_publication(
         topics.APPEAL_RECEIVED,
@@ -274,8 +266,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return service_app(
         runtime,
         [
-            appeals_router(runtime, numbers, law, codes),
-            open311.router(runtime, numbers, law, codes),
+            appeals_router(runtime, registrar, codes),
+            open311.router(runtime, registrar, codes),
         ],
         title="Appeals intake",
         description="The appeal registry of Karaganda region: e-gov integrations file appeals "

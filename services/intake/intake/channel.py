@@ -107,24 +107,21 @@ async def consume_submissions(
     codes: Codes,
 ) -> None:
     """Register valid submissions exactly like HTTP ones; reject the rest and move on."""
+    messages: list[outbox.OutboxMessage] = []
+    valid: list[tuple[KafkaRecord, str, handlers.Application]] = []
+    for record in records:
+        submission, source, problems = validate(record, codes)
+        if submission is None or source is None:
+            messages.append(rejection(record, source, problems))
+            continue
+        valid.append(
+            (record, source, handlers.Application(submission, source, "kafka", datetime.now(UTC)))
+        )
     async with runtime.pool.acquire() as conn, conn.transaction():
-        messages: list[outbox.OutboxMessage] = []
-        for record in records:
-            submission, source, problems = validate(record, codes)
-            if submission is None or source is None:
-                messages.append(rejection(record, source, problems))
-                continue
-            received_at = datetime.now(UTC)
-            # One statement per registration: atomic, no savepoint needed.
-            registration = await handlers.register(
-                conn,
-                submission,
-                source=source,
-                channel="kafka",
-                received_at=received_at,
-                numbers=numbers,
-                law=law,
-            )
+        registrations = await handlers.register_many(
+            conn, [application for _, _, application in valid], numbers=numbers, law=law
+        )
+        for (record, source, _), registration in zip(valid, registrations, strict=True):
             if registration.outcome == "conflict":
                 messages.append(
                     rejection(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ class NewAppeal:
     source: str
     external_id: str
     fingerprint: str
+    registration_number: str
     registered_at: datetime
     type: str
     language: str
@@ -25,74 +27,59 @@ class NewAppeal:
     category: str | None
     locality: str | None
     addressee: str | None
-    submission: dict[str, Any]
     channel: str
     due_at: datetime | None
+    event_id: uuid.UUID
+    event: dict[str, Any]  # the AppealReceived CloudEvent, as JSON data
 
 
-# The appeal, its AppealReceived outbox row and its first timeline entry in ONE statement:
-# atomic without BEGIN/COMMIT round trips, which on a busy 2-core machine cost more than the
-# work itself. When (source, external_id) exists, nothing is written and nothing returned.
-REGISTER_APPEAL = """
-WITH new AS (
+# A group of appeals, their AppealReceived outbox rows and their first timeline entries in
+# ONE statement: atomic without BEGIN/COMMIT round trips, and one commit (one WAL flush) for
+# the group. Each event is sent once; the stored submission is taken out of it. A key that
+# exists, or came earlier in the same group, is skipped by ON CONFLICT and not returned.
+REGISTER_APPEALS = """
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
+                         $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+                         $16::timestamptz[], $17::uuid[], $18::jsonb[])
+        WITH ORDINALITY AS i(id, source, external_id, fingerprint, registration_number,
+                             registered_at, type, language, applicant_kind, applicant_iin,
+                             applicant_bin, category, locality, addressee, channel, due_at,
+                             event_id, event, position)
+), new AS (
     INSERT INTO appeals (id, source, external_id, fingerprint, registration_number,
                          registered_at, type, language, applicant_kind, applicant_iin,
                          applicant_bin, category, locality, addressee, submission, channel,
                          due_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    SELECT id, source, external_id, fingerprint, registration_number, registered_at, type,
+           language, applicant_kind, applicant_iin, applicant_bin, category, locality,
+           addressee, event -> 'data' -> 'submission', channel, due_at
+    FROM input ORDER BY position
     ON CONFLICT (source, external_id) DO NOTHING
     RETURNING id, registration_number, registered_at, status, due_at
 ), announced AS (
     INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-    SELECT $18, $19, new.id::text, $20, $21 FROM new
+    SELECT input.event_id, $19, new.id::text, input.event ->> 'type', input.event
+    FROM new JOIN input USING (id)
 ), recorded AS (
+    -- The submission stays in the appeal row; the entry says who registered it and when.
     INSERT INTO timeline (appeal_id, event_id, kind, type, at, data)
-    SELECT new.id, $18::text, 'received', $20, $6, $22 FROM new
+    SELECT new.id, input.event_id::text, 'received', input.event ->> 'type',
+           new.registered_at, (input.event -> 'data') - 'submission'
+    FROM new JOIN input USING (id)
 )
 SELECT * FROM new
 """
 
 
-async def register_appeal(
-    conn: asyncpg.Connection,
-    appeal: NewAppeal,
-    registration_number: str,
-    event: OutboxRow,
-) -> asyncpg.Record | None:
-    """The new appeal's row, or None when (source, external_id) is already registered."""
-    return await conn.fetchrow(
-        REGISTER_APPEAL,
-        appeal.id,
-        appeal.source,
-        appeal.external_id,
-        appeal.fingerprint,
-        registration_number,
-        appeal.registered_at,
-        appeal.type,
-        appeal.language,
-        appeal.applicant_kind,
-        appeal.applicant_iin,
-        appeal.applicant_bin,
-        appeal.category,
-        appeal.locality,
-        appeal.addressee,
-        appeal.submission,
-        appeal.channel,
-        appeal.due_at,
-        uuid.UUID(event.id),
-        event.topic,
-        event.type,
-        event.payload,
-        event.payload["data"],
-    )
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: str
-    topic: str
-    type: str
-    payload: dict[str, Any]
+async def register_appeals(
+    conn: asyncpg.Connection, appeals: Sequence[NewAppeal], topic: str
+) -> list[asyncpg.Record]:
+    """The rows of the appeals created; those whose (source, external_id) exists are absent."""
+    # One array per field, in the order of the dataclass: the order of unnest's columns.
+    columns = [[getattr(appeal, f.name) for appeal in appeals] for f in fields(NewAppeal)]
+    return list(await conn.fetch(REGISTER_APPEALS, *columns, topic))
 
 
 NEXT_NUMBERS = "SELECT nextval('registration_seq') FROM generate_series(1, $1)"
@@ -102,16 +89,21 @@ async def next_registration_numbers(conn: asyncpg.Connection, count: int) -> lis
     return [r[0] for r in await conn.fetch(NEXT_NUMBERS, count)]
 
 
-FIND_BY_KEY = """
-SELECT id, registration_number, registered_at, status, due_at, fingerprint, submission
-FROM appeals WHERE source = $1 AND external_id = $2
+FIND_BY_KEYS = """
+SELECT a.source, a.external_id, a.id, a.registration_number, a.registered_at, a.status,
+       a.due_at, a.fingerprint, a.submission
+FROM unnest($1::text[], $2::text[]) AS k(source, external_id)
+JOIN appeals a ON a.source = k.source AND a.external_id = k.external_id
 """
 
 
-async def find_by_key(
-    conn: asyncpg.Connection, source: str, external_id: str
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(FIND_BY_KEY, source, external_id)
+async def find_by_keys(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+) -> list[asyncpg.Record]:
+    """The registered appeals of these (source, external_id) keys."""
+    if not keys:
+        return []
+    return list(await conn.fetch(FIND_BY_KEYS, [k[0] for k in keys], [k[1] for k in keys]))
 
 
 GET_APPEAL = """

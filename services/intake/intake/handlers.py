@@ -15,7 +15,13 @@ import asyncpg
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent, envelope, event_id
 from appeals_contracts.events import AnswerGiven, AppealReceived
-from appeals_contracts.submission import AnswerSubmission, AppealSubmission, FieldError
+from appeals_contracts.submission import (
+    AnswerSubmission,
+    AppealSubmission,
+    FieldError,
+    canonical,
+    fingerprint,
+)
 from appeals_law.calendar import ALMATY, WorkingCalendar
 from appeals_law.due import compute_due
 from appeals_law.rules import RuleSet
@@ -73,8 +79,9 @@ def received_event(
     channel: str,
     due_at: datetime | None,
     submission: AppealSubmission,
-) -> CloudEvent[Any]:
-    data = AppealReceived(
+) -> CloudEvent[AppealReceived]:
+    # The submission was validated on the way in: construct, don't validate it twice.
+    data = AppealReceived.model_construct(
         appeal_id=str(appeal_id),
         registration_number=number,
         registered_at=registered_at,
@@ -83,13 +90,15 @@ def received_event(
         due_at=due_at,
         submission=submission,
     )
-    return envelope(
-        event_type=event_types.APPEAL_RECEIVED,
-        source=SOURCE,
-        subject=str(appeal_id),
-        data=data.model_dump(mode="json"),
+    return CloudEvent[AppealReceived].model_construct(
+        specversion="1.0",
         id=event_id(appeal_id, "received"),
+        source=SOURCE,
+        type=event_types.APPEAL_RECEIVED,
+        subject=str(appeal_id),
         time=registered_at,
+        datacontenttype="application/json",
+        data=data,
     )
 
 
@@ -132,6 +141,16 @@ def future_problems(submission: AppealSubmission, received_at: datetime) -> list
     return []
 
 
+@dataclass(frozen=True)
+class Application:
+    """A validated submission on its way into the registry."""
+
+    submission: AppealSubmission
+    source: str
+    channel: str
+    received_at: datetime
+
+
 async def register(
     conn: asyncpg.Connection,
     submission: AppealSubmission,
@@ -143,60 +162,97 @@ async def register(
     law: Law,
 ) -> Registration:
     """Store the appeal with its AppealReceived event and timeline entry, once per key."""
-    appeal_id = uuid.uuid4()
-    fingerprint = submission.content_fingerprint()
-    due_at = law.due_at(submission.type.value, received_at)
-    number = await numbers.next(conn, received_at)
-    event = received_event(appeal_id, number, received_at, source, channel, due_at, submission)
-    row = await db.register_appeal(
-        conn,
-        db.NewAppeal(
-            id=appeal_id,
-            source=source,
-            external_id=submission.external_id,
-            fingerprint=fingerprint,
-            registered_at=received_at,
-            type=submission.type.value,
-            language=submission.language.value,
-            applicant_kind=submission.applicant.kind.value,
-            applicant_iin=submission.applicant.iin,
-            applicant_bin=submission.applicant.bin,
-            category=submission.category,
-            locality=submission.location.locality,
-            addressee=submission.addressee,
-            submission=submission.model_dump(mode="json"),
-            channel=channel,
-            due_at=due_at,
-        ),
-        number,
-        db.OutboxRow(event.id, topics.APPEAL_RECEIVED, event.type, event.model_dump(mode="json")),
-    )
-    if row is not None:
-        return Registration(
-            "created",
+    application = Application(submission, source, channel, received_at)
+    return (await register_many(conn, [application], numbers=numbers, law=law))[0]
+
+
+async def register_many(
+    conn: asyncpg.Connection,
+    applications: Sequence[Application],
+    *,
+    numbers: RegistrationNumbers,
+    law: Law,
+) -> list[Registration]:
+    """Register a group in one statement; the same key twice in a group is stored once."""
+    rows: list[db.NewAppeal] = []
+    fingerprints: list[str] = []
+    for application in applications:
+        submission, received_at = application.submission, application.received_at
+        appeal_id = uuid.uuid4()
+        due_at = law.due_at(submission.type.value, received_at)
+        number = await numbers.next(conn, received_at)
+        event = received_event(
             appeal_id,
-            row["registration_number"],
-            row["registered_at"],
-            row["status"],
-            row["due_at"],
+            number,
+            received_at,
+            application.source,
+            application.channel,
+            due_at,
+            submission,
         )
-    existing = await db.find_by_key(conn, source, submission.external_id)
-    assert existing is not None, "the conflicting row is committed before ON CONFLICT returns"
-    differences: list[str] = []
-    outcome: Literal["existing", "conflict"] = "existing"
-    if existing["fingerprint"] != fingerprint:
-        outcome = "conflict"
-        earlier = AppealSubmission.model_validate(existing["submission"])
-        differences = earlier.differences(submission)
-    return Registration(
-        outcome,
-        existing["id"],
-        existing["registration_number"],
-        existing["registered_at"],
-        existing["status"],
-        existing["due_at"],
-        differences,
-    )
+        # One dump serves the outbox payload, the stored submission and the fingerprint.
+        payload = event.model_dump(mode="json")
+        fingerprints.append(
+            fingerprint(canonical(payload["data"]["submission"], submission.submitted_at))
+        )
+        rows.append(
+            db.NewAppeal(
+                id=appeal_id,
+                source=application.source,
+                external_id=submission.external_id,
+                fingerprint=fingerprints[-1],
+                registration_number=number,
+                registered_at=received_at,
+                type=submission.type.value,
+                language=submission.language.value,
+                applicant_kind=submission.applicant.kind.value,
+                applicant_iin=submission.applicant.iin,
+                applicant_bin=submission.applicant.bin,
+                category=submission.category,
+                locality=submission.location.locality,
+                addressee=submission.addressee,
+                channel=application.channel,
+                due_at=due_at,
+                event_id=uuid.UUID(event.id),
+                event=payload,
+            )
+        )
+    created = {r["id"]: r for r in await db.register_appeals(conn, rows, topics.APPEAL_RECEIVED)}
+    keys = [(row.source, row.external_id) for row in rows if row.id not in created]
+    existing = {(r["source"], r["external_id"]): r for r in await db.find_by_keys(conn, keys)}
+    registrations: list[Registration] = []
+    for application, row, printed in zip(applications, rows, fingerprints, strict=True):
+        if (new := created.get(row.id)) is not None:
+            registrations.append(
+                Registration(
+                    "created",
+                    row.id,
+                    new["registration_number"],
+                    new["registered_at"],
+                    new["status"],
+                    new["due_at"],
+                )
+            )
+            continue
+        # Skipped by ON CONFLICT: committed before (or earlier in this group), so it is found.
+        earlier = existing[(row.source, row.external_id)]
+        differences: list[str] = []
+        if earlier["fingerprint"] != printed:
+            differences = AppealSubmission.model_validate(earlier["submission"]).differences(
+                application.submission
+            )
+        registrations.append(
+            Registration(
+                "conflict" if differences or earlier["fingerprint"] != printed else "existing",
+                earlier["id"],
+                earlier["registration_number"],
+                earlier["registered_at"],
+                earlier["status"],
+                earlier["due_at"],
+                differences,
+            )
+        )
+    return registrations
 
 
 class AnswerRefused(Exception):

@@ -22,6 +22,7 @@ from appeals_platform.runtime import Runtime
 from intake import db, handlers
 from intake.errors import validation_problems
 from intake.reference import Codes
+from intake.registrar import Registrar
 
 KAZAKH_LETTERS = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]")
 MAX_LIMIT = 1000
@@ -110,9 +111,7 @@ def parse_moment(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def router(
-    runtime: Runtime, numbers: handlers.RegistrationNumbers, law: handlers.Law, codes: Codes
-) -> APIRouter:
+def router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIRouter:
     api = APIRouter(prefix="/open311/v2", tags=["open311"])
     known = {c.code for c in codes.reference.categories}
 
@@ -164,17 +163,9 @@ def router(
                 )
             return errors(400, "lat and long must be numbers")
         assert principal.source is not None
-        async with runtime.pool.acquire() as conn:  # one statement: atomic on its own
-            registration = await handlers.register(
-                conn,
-                submission,
-                source=principal.source,
-                channel="open311",
-                received_at=datetime.now(UTC),
-                numbers=numbers,
-                law=law,
-            )
-        runtime.relay.wake()
+        registration = await registrar.register(
+            handlers.Application(submission, principal.source, "open311", datetime.now(UTC))
+        )
         return JSONResponse(
             [
                 {

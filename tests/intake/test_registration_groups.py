@@ -1,0 +1,67 @@
+"""Registrations written in groups: one statement per group, each key stored once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime
+
+from appeals_contracts.submission import AppealSubmission
+from appeals_law.calendar import WorkingCalendar
+from appeals_law.rules import load_rules
+from appeals_platform.pool import connect
+from intake import handlers
+from tests.intake.conftest import Intake, dev_submissions, fresh
+
+
+def group_metric(text: str) -> tuple[float, float]:
+    count = re.search(r"^intake_registration_group_size_count (\S+)$", text, re.M)
+    total = re.search(r"^intake_registration_group_size_sum (\S+)$", text, re.M)
+    assert count and total, "the group-size histogram is exported"
+    return float(count.group(1)), float(total.group(1))
+
+
+async def test_concurrent_posts_share_statements(intake: Intake) -> None:
+    before = group_metric((await intake.client.get("/metrics")).text)
+    bodies = [fresh(b) for b in dev_submissions()[:60]]
+    responses = await asyncio.gather(*(intake.post(body) for body in bodies))
+    assert [r.status_code for r in responses] == [201] * 60
+    numbers = {r.json()["registration_number"] for r in responses}
+    assert len(numbers) == 60
+    after = group_metric((await intake.client.get("/metrics")).text)
+    groups, registered = after[0] - before[0], after[1] - before[1]
+    assert registered == 60
+    assert groups < 60, "concurrent requests were written one statement each"
+    assert await intake.count() == 60
+    assert await intake.count("outbox") + await intake.count("timeline") >= 60
+
+
+async def test_a_key_twice_in_one_group_is_stored_once(intake: Intake) -> None:
+    body = fresh(dev_submissions()[0])
+    first = AppealSubmission.model_validate(body)
+    same = AppealSubmission.model_validate(body)
+    changed = AppealSubmission.model_validate({**body, "subject": "другая тема"})
+    other = AppealSubmission.model_validate(fresh(dev_submissions()[1]))
+    now = datetime.now(UTC)
+    group = [handlers.Application(s, "egov-portal", "http", now) for s in (first, same, changed)]
+    group.append(handlers.Application(other, "egov-portal", "http", now))
+    conn = await connect(intake.dsn, "intake")
+    try:
+        registrations = await handlers.register_many(
+            conn,
+            group,
+            numbers=handlers.RegistrationNumbers("KRG"),
+            law=handlers.Law(load_rules(), WorkingCalendar()),
+        )
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM appeals WHERE external_id = $1", body["external_id"]
+        )
+        announced = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE aggregateid = $1", str(registrations[0].appeal_id)
+        )
+    finally:
+        await conn.close()
+    assert [r.outcome for r in registrations] == ["created", "existing", "conflict", "created"]
+    assert registrations[1].appeal_id == registrations[0].appeal_id
+    assert registrations[2].differences == ["subject"]
+    assert (stored, announced) == (1, 1)
