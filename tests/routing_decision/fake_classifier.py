@@ -41,3 +41,6 @@ class FakeClassifier:
     def rank_many(self, texts: Sequence[str]) -> list[list[Score]]:
         self.calls.append(len(texts))
         return [self.rank(t) for t in texts]
+
+    def scores_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [{s.code: s.probability for s in ranking} for ranking in self.rank_many(texts)]

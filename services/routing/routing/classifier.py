@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import joblib
 import numpy as np
@@ -52,8 +52,8 @@ _DEFAULT_SCALE = 10.0
 FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
 
 
-@dataclass(frozen=True)
-class CategoryScore:
+class CategoryScore(NamedTuple):
+    # A tuple, not a frozen dataclass: a batch builds one per category per appeal (37 each).
     code: str
     probability: float
 
@@ -325,10 +325,15 @@ class CategoryClassifier:
         matrix = self.probabilities(texts)
         order = np.argsort(-matrix, axis=1, kind="stable")
         codes = self._codes
+        # Python lists, not numpy rows: indexing a numpy row one scalar at a time is slow.
         return [
-            [CategoryScore(codes[j], float(row[j])) for j in row_order]
-            for row, row_order in zip(matrix, order, strict=True)
+            [CategoryScore(codes[j], row[j]) for j in row_order]
+            for row, row_order in zip(matrix.tolist(), order.tolist(), strict=True)
         ]
+
+    def scores_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        codes = self._codes
+        return [dict(zip(codes, row, strict=True)) for row in self.probabilities(texts).tolist()]
 
     def accuracy(self, examples: Sequence[LabelledText]) -> float:
         """Share of examples whose best-ranked category is the labelled one."""

@@ -89,6 +89,9 @@ class CategoryRanker(Protocol):
     def version(self) -> str: ...
     def rank(self, text: str) -> Sequence[CategoryScoreLike]: ...
     def rank_many(self, texts: Sequence[str]) -> Sequence[Sequence[CategoryScoreLike]]: ...
+    def scores_many(self, texts: Sequence[str]) -> Sequence[Mapping[str, float]]:
+        """{category: probability} per text: what a batch of decisions reads, unsorted."""
+        ...
 
 
 # ----------------------------------------------------------------------------- input
@@ -254,8 +257,8 @@ def decide(
 ) -> Decision:
     """Route one submission (a mapping in intake's public format, or a pydantic model)."""
     parsed = as_submission(submission)
-    ranking = classifier.rank(parsed.full_text)
-    return _decide(parsed, ranking, ref, classifier.version, threshold)
+    scores = {s.code: s.probability for s in classifier.rank(parsed.full_text)}
+    return _decide(parsed, scores, ref, classifier.version, threshold)
 
 
 def decide_many(
@@ -267,16 +270,16 @@ def decide_many(
 ) -> list[Decision]:
     """Route many submissions with one batched classifier call."""
     parsed = [as_submission(s) for s in submissions]
-    rankings = classifier.rank_many([p.full_text for p in parsed])
+    scores = classifier.scores_many([p.full_text for p in parsed])
     return [
-        _decide(p, r, ref, classifier.version, threshold)
-        for p, r in zip(parsed, rankings, strict=True)
+        _decide(p, s, ref, classifier.version, threshold)
+        for p, s in zip(parsed, scores, strict=True)
     ]
 
 
 def _decide(
     sub: SubmissionInput,
-    ranking: Sequence[CategoryScoreLike],
+    scores: Mapping[str, float],
     ref: ReferenceData,
     classifier_version: str,
     threshold: float,
@@ -292,7 +295,7 @@ def _decide(
 
     raw = _normalised(
         dict.fromkeys(table, 0.0)
-        | {s.code: max(s.probability, 0.0) for s in ranking if s.code in table}
+        | {code: max(p, 0.0) for code, p in scores.items() if code in table}
     )
     citizen = sub.category if ref.has_category(sub.category) else None
     if sub.category and citizen is None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -110,7 +110,9 @@ class _Word(NamedTuple):
     dotted: bool  # followed by a period: «г.», «с.», «қ.»
 
 
-def _words(text: str) -> list[_Word]:
+@functools.lru_cache(maxsize=256)
+def _words(text: str) -> tuple[_Word, ...]:
+    # Cached: one decision reads the same text for places and again for crime words.
     quoted = [m.span() for m in _QUOTED.finditer(text)]
     words = []
     for m in _WORD.finditer(text):
@@ -118,7 +120,7 @@ def _words(text: str) -> list[_Word]:
         if quoted and any(a < start < b for a, b in quoted):
             continue  # names of firms, cafés, newspapers: «Ұлытау», ТОО «Караганда Су»
         words.append(_Word(key(m.group()), start, end, text.startswith(".", end)))
-    return words
+    return tuple(words)
 
 
 def keyed_words(text: str) -> list[tuple[str, str]]:
@@ -240,6 +242,11 @@ class LocalityIndex:
         for bucket in self._by_prefix.values():
             bucket.sort(key=lambda p: -len(p.words))  # longest name first
 
+    @property
+    def name_starts(self) -> Mapping[str, list[_Pattern]]:
+        """Patterns by the first letters of their first word: `in` tells a word can start one."""
+        return self._by_prefix
+
     def patterns_at(self, word: str) -> list[_Pattern]:
         return self._by_prefix.get(word[:_MIN_STEM], [])
 
@@ -270,16 +277,20 @@ class LocalityIndex:
 
 def locality_index(ref: ReferenceData) -> LocalityIndex:
     """The index for this reference data, built once per content version."""
+    if _LAST_INDEX and _LAST_INDEX[0][0] is ref:  # the common case, no version look-up
+        return _LAST_INDEX[0][1]
     cached = _INDEXES.get(ref.version)
     if cached is None:
         cached = LocalityIndex(ref)
         if len(_INDEXES) >= 8:
             _INDEXES.pop(next(iter(_INDEXES)))
         _INDEXES[ref.version] = cached
+    _LAST_INDEX[:] = [(ref, cached)]
     return cached
 
 
 _INDEXES: dict[str, LocalityIndex] = {}
+_LAST_INDEX: list[tuple[ReferenceData, LocalityIndex]] = []
 
 
 # ----------------------------------------------------------------------------- matching
@@ -320,8 +331,12 @@ def find_mentions(
     index = locality_index(ref)
     words = _words(text)
     found: list[tuple[Mention, _Pattern]] = []
+    starts = index.name_starts
     i = 0
     while i < len(words):
+        if words[i].key[:_MIN_STEM] not in starts:  # most words start no place name
+            i += 1
+            continue
         match = _match_at(index, words, i)
         if match is None:
             i += 1
