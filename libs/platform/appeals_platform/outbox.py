@@ -41,7 +41,7 @@ def message(topic: str, key: str, event: CloudEvent[Any]) -> OutboxMessage:
 
 INSERT_SQL = """
 INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::json[])
 ON CONFLICT (id) DO NOTHING
 """
 

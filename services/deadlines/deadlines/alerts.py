@@ -207,7 +207,7 @@ published AS (
     SELECT i.id, $12::text, i.appeal_id::text, i.type,
            jsonb_build_object('specversion', '1.0', 'id', i.id, 'source', $13::text,
                               'type', i.type, 'subject', i.appeal_id, 'time', i.data -> 'raised_at',
-                              'datacontenttype', 'application/json', 'data', i.data)
+                              'datacontenttype', 'application/json', 'data', i.data)::json
     FROM input i JOIN fresh f ON f.id = i.id
     WHERE $12::text <> ''
     ORDER BY i.ord

@@ -60,7 +60,7 @@ WITH input AS (
     RETURNING id, registration_number, registered_at, status, due_at
 ), announced AS (
     INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-    SELECT input.event_id, $19, new.id::text, input.event ->> 'type', input.event
+    SELECT input.event_id, $19, new.id::text, input.event ->> 'type', input.event::json
     FROM new JOIN input USING (id)
 ), recorded AS (
     -- The submission stays in the appeal row; the entry says who registered it and when.
