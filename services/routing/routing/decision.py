@@ -293,9 +293,9 @@ def _decide(
     table = _agency_by_category(ref, place.code)
     out_of_region = ref.locality(place.code).outside_jurisdiction
 
+    # Softmax probabilities are positive: no clipping needed, only the categories of the data.
     raw = _normalised(
-        dict.fromkeys(table, 0.0)
-        | {code: max(p, 0.0) for code, p in scores.items() if code in table}
+        dict.fromkeys(table, 0.0) | {code: p for code, p in scores.items() if code in table}
     )
     citizen = sub.category if ref.has_category(sub.category) else None
     if sub.category and citizen is None:
