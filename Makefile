@@ -70,6 +70,8 @@ bench-intake: install
 bench-routing: install
 	@$(STACK) up --infra
 	@$(PY) bench/routing_accuracy.py
+	@$(PY) bench/routing_accuracy.py --dev bench/data/appeals-holdout.jsonl \
+		--labels bench/data/appeals-holdout.labels.jsonl
 	@$(PY) bench/routing_consumer.py
 
 bench-deadlines: install

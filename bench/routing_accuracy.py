@@ -1,6 +1,10 @@
-"""Routing accuracy on the labelled dev set: agency, triage, category, locality, by slice.
+"""Routing accuracy on a labelled set: agency, triage, category, locality, by slice.
 
     .venv/bin/python bench/routing_accuracy.py [--threshold 0.5] [--sweep] [--errors]
+        [--dev bench/data/appeals-holdout.jsonl --labels bench/data/appeals-holdout.labels.jsonl]
+
+The default is the shared dev set; bench/data/ holds a holdout written apart from the training
+corpus (see its README).
 
 The dev set is for measuring only: do not tune names, keywords or thresholds on its texts.
 """
@@ -125,7 +129,7 @@ def main() -> None:
     parser.add_argument("--errors", action="store_true", help="list misrouted appeals")
     args = parser.parse_args()
     cases = evaluate(_read_jsonl(args.dev), _read_jsonl(args.labels), args.threshold)
-    print(f"threshold {args.threshold}")
+    print(f"{args.dev.name}: threshold {args.threshold}")
     report(cases)
     if args.sweep:
         sweep(cases)

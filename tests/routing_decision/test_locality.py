@@ -103,6 +103,36 @@ def test_a_qualified_name_after_v_is_the_place_but_after_iz_is_an_origin() -> No
     assert _from_text("Мы живём в г. Балхаш, а ездим из г. Приозерск") == "KRG-BALKHASH"
 
 
+def test_a_name_in_a_case_form_before_streets_is_the_place_not_a_street() -> None:
+    # «in Priozersk, in the streets»: only a bare name before көше names a street.
+    assert _from_text("Приозерскіде көшелерде иттер көп") == "KRG-PRIOZERSK"
+
+
+def test_a_kazakh_ablative_on_the_stem_is_an_origin() -> None:
+    mentions = find_mentions(load_reference(), "Қарағандыдан келдік, Теміртауда тұрамыз")
+    assert [(m.code, m.peripheral) for m in mentions] == [
+        ("KRG-KARAGANDA", True),
+        ("KRG-TEMIRTAU", False),
+    ]
+    assert _from_text("Қарағандыдан келдік, Теміртауда тұрамыз") == "KRG-TEMIRTAU"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("В г.Шахтинскк не горят фонари", "KRG-SHAKHTINSK"),  # a letter doubled
+        ("г. Темиртуа, ул. Мира", "KRG-TEMIRTAU"),  # two letters swapped
+        ("пос. Осакровка", "KRG-OSAKAROVKA"),  # a letter dropped
+    ],
+)
+def test_a_name_with_one_wrong_letter_is_found_after_a_qualifier(text: str, code: str) -> None:
+    assert _from_text(text) == code
+
+
+def test_a_word_one_letter_from_a_name_is_no_place_without_a_qualifier() -> None:
+    assert _from_text("Шахтинскк не горят фонари") == "KRG"
+
+
 def test_an_origin_is_used_when_it_is_the_only_place_named() -> None:
     assert _from_text("Пишу из Караганды") == "KRG-KARAGANDA"
 
@@ -115,6 +145,14 @@ def test_mentions_record_the_words_that_named_the_place() -> None:
 def test_given_code_is_used_when_nothing_contradicts_it() -> None:
     match = resolve_locality(load_reference(), "KRG-SARAN", None, "Нет света в Сарани")
     assert (match.code, match.how) == ("KRG-SARAN", "given")
+
+
+def test_a_region_chosen_gives_way_to_a_place_named_in_the_text() -> None:
+    ref = load_reference()
+    text = "Онкологов в области Улытау практически нет, всех направляют в Караганду"
+    assert resolve_locality(ref, "KRG", None, text).code == "ULY"
+    assert resolve_locality(ref, "KRG", None, "В Темиртау нет света").code == "KRG-TEMIRTAU"
+    assert resolve_locality(ref, "KRG", None, "Нет света во дворе").code == "KRG"
 
 
 def test_given_city_is_refined_by_a_city_district_named_in_the_address() -> None:

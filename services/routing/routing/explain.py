@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -129,10 +130,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             else stack.enter_context(Path(args.file).open(encoding="utf-8"))
         )
         count = 0
-        for count, result in enumerate(explain_lines(iter(source), classifier, args.threshold), 1):
-            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
-            if count % PROGRESS_EVERY == 0:
-                print(f"routing-explain: {count} lines", file=sys.stderr, flush=True)
+        try:
+            for count, result in enumerate(
+                explain_lines(iter(source), classifier, args.threshold), 1
+            ):
+                sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+                if count % PROGRESS_EVERY == 0:
+                    print(f"routing-explain: {count} lines", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): not an error. Silence the final flush.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         if count >= PROGRESS_EVERY:
             print(f"routing-explain: done, {count} lines", file=sys.stderr)
     return 0

@@ -150,6 +150,7 @@ _ENDINGS = _keyset(
 _DIRECTION_ENDINGS = _keyset("ға ге қа ке ыға іге дан ден тан тен нан нен ыдан іден")
 _VOWELS = frozenset("aeiou")
 _MIN_STEM = 4
+_MIN_TYPO_LENGTH = 6
 
 # Qualifiers before a name (г., пос., с., ст., мкр.) and after it (қ., қаласы, кенті, ауылы).
 _PRE_QUALIFIERS = _keyset(
@@ -241,6 +242,13 @@ class LocalityIndex:
                     bucket.append(pattern)
         for bucket in self._by_prefix.values():
             bucket.sort(key=lambda p: -len(p.words))  # longest name first
+        # One-word names long enough that one wrong letter still leaves them unmistakable.
+        self.typo_candidates = [
+            p
+            for bucket in self._by_prefix.values()
+            for p in bucket
+            if len(p.words) == 1 and len(p.words[0]) >= _MIN_TYPO_LENGTH
+        ]
 
     @property
     def name_starts(self) -> Mapping[str, list[_Pattern]]:
@@ -334,10 +342,11 @@ def find_mentions(
     starts = index.name_starts
     i = 0
     while i < len(words):
-        if words[i].key[:_MIN_STEM] not in starts:  # most words start no place name
-            i += 1
-            continue
-        match = _match_at(index, words, i)
+        match = None
+        if words[i].key[:_MIN_STEM] in starts:  # most words start no place name
+            match = _match_at(index, words, i)
+        if match is None and i > 0 and _is_pre_qualifier(words[i - 1]):
+            match = _typo_match_at(index, words, i)
         if match is None:
             i += 1
             continue
@@ -346,15 +355,23 @@ def find_mentions(
         after = words[end] if end < len(words) else None
         pre_qualified = before >= 0 and _is_pre_qualifier(words[before])
         post_qualified = after is not None and _is_post_qualifier(after)
+        last = words[end - 1].key
+        name_last = pattern.words[-1]
+        # «Абай көшесі» names a street; «Приозерскіде көшелерде» (in town, in the streets)
+        # does not: a name in a case form is not part of a street's name.
         street = (before >= 0 and words[before].key in _STREET_MARKERS) or (
-            after is not None and after.key.startswith(_STREET_SUFFIX_PREFIXES)
+            after is not None
+            and after.key.startswith(_STREET_SUFFIX_PREFIXES)
+            and last == name_last
         )
         if street:
             i = end
             continue
-        last = words[end - 1].key
-        name_last = pattern.words[-1]
-        direction = last != name_last and any(last == name_last + e for e in _DIRECTION_ENDINGS)
+        # The dative or ablative may follow the name or its stem: «Балқашқа», «Қарағандыдан».
+        bases = pattern.stems[-1] or (name_last,)
+        direction = last != name_last and any(
+            last == base + e for base in bases for e in _DIRECTION_ENDINGS
+        )
         if post_qualified and after is not None:
             # «Қарқаралы қаласынан»: the case ending sits on the qualifier word
             direction = direction or after.key.endswith(_QUALIFIER_DIRECTION_ENDINGS)
@@ -435,6 +452,38 @@ def _match_at(index: LocalityIndex, words: Sequence[_Word], i: int) -> tuple[_Pa
     return None
 
 
+def _typo_match_at(
+    index: LocalityIndex, words: Sequence[_Word], i: int
+) -> tuple[_Pattern, int] | None:
+    """A one-word name with one letter wrong, right after г./пос./с.: «г.Шахтинскк»."""
+    word = words[i].key
+    if len(word) < _MIN_TYPO_LENGTH:
+        return None
+    for pattern in index.typo_candidates:
+        if _one_edit_apart(word, pattern.words[0]):
+            return pattern, i + 1
+    return None
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """One letter inserted, dropped, replaced, or two neighbours swapped (not equal)."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    if len(a) == len(b):
+        diffs = [k for k in range(len(a)) if a[k] != b[k]]
+        return len(diffs) == 1 or (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
+    shorter, longer = (a, b) if len(a) < len(b) else (b, a)
+    k = 0
+    while k < len(shorter) and shorter[k] == longer[k]:
+        k += 1
+    return shorter[k:] == longer[k + 1 :]
+
+
 # ----------------------------------------------------------------------------- choosing
 
 
@@ -477,6 +526,10 @@ def resolve_locality(
     base: LocalityMatch
     from_address = pick_mention(ref, in_address)
     from_text = pick_mention(ref, in_text)
+    if given is not None and ix.depth(given) == 0 and (from_address or from_text):
+        # A whole region chosen says little (often just "Karaganda region" from a form):
+        # a place the address or the text names is more precise, even in another region.
+        given = None
     if given is not None:
         base = LocalityMatch(code=given, how="given")
         plain = [m for m in in_address + in_text if not m.peripheral and ix.depth(m.code) > 0]
