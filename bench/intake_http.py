@@ -24,6 +24,7 @@ from pathlib import Path
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from appeals_contracts import topics
 from appeals_platform.auth import Role
@@ -96,15 +97,15 @@ def post_all(args: tuple[list[bytes], int, str]) -> list[tuple[float, str, int]]
     return asyncio.run(run())
 
 
-async def watch_received(stop: asyncio.Event, seen: dict[str, float]) -> None:
+async def watch_received(topic: str, stop: asyncio.Event, seen: dict[str, float]) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(), enable_auto_commit=False)
     await consumer.start()
     try:
         known = None
         while not known:  # metadata for an unsubscribed topic arrives on a forced update
             await consumer._client.force_metadata_update()
-            known = consumer.partitions_for_topic(topics.APPEAL_RECEIVED)
-        partitions = [TopicPartition(topics.APPEAL_RECEIVED, p) for p in known]
+            known = consumer.partitions_for_topic(topic)
+        partitions = [TopicPartition(topic, p) for p in known]
         consumer.assign(partitions)
         for tp, offset in (await consumer.end_offsets(partitions)).items():
             consumer.seek(tp, offset)
@@ -146,7 +147,7 @@ async def raw_insert_rate(dsn: str, connections: int, rows: int, table: str) -> 
     return rows / elapsed
 
 
-def start_server(dsn: str, key_file: Path) -> subprocess.Popen[bytes]:
+def start_server(dsn: str, key_file: Path, topic: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "INTAKE_PORT": str(PORT),
@@ -157,6 +158,8 @@ def start_server(dsn: str, key_file: Path) -> subprocess.Popen[bytes]:
         "INTAKE_CONSUMER_OFFSET_RESET": "latest",
         "INTAKE_JWT_PUBLIC_KEY_FILE": str(key_file),
         "INTAKE_POOL_MAX_SIZE": "20",
+        # A topic of its own: the dev stack's routing must not route benchmark appeals.
+        "INTAKE_RECEIVED_TOPIC": topic,
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "intake"],
@@ -198,6 +201,11 @@ async def main() -> int:
     name = f"bench_intake_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(database_url())
     await admin.execute(f'CREATE DATABASE "{name}"')
+    topic = f"bench.intake.appeal-received.{uuid.uuid4().hex[:6]}"
+    kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    await kafka.start()
+    partitions = next(t.partitions for t in topics.TOPICS if t.name == topics.APPEAL_RECEIVED)
+    await kafka.create_topics([NewTopic(topic, partitions, 1)])
     server = None
     try:
         dsn = database_url(name)
@@ -210,7 +218,7 @@ async def main() -> int:
         say(f"  {single:,.0f} rows/s from 1 connection (every commit waits for its own flush)")
         raw = await raw_insert_rate(dsn, max(LEVELS), 30_000, "raw_insert")
         say(f"  {raw:,.0f} rows/s from {max(LEVELS)} connections (commits share flushes)")
-        server = start_server(dsn, public)
+        server = start_server(dsn, public, topic)
         all_workers_listening()
         payloads = bodies(PER_LEVEL * len(LEVELS) + 200)
         with multiprocessing.get_context("spawn").Pool(CLIENTS) as clients:
@@ -221,7 +229,7 @@ async def main() -> int:
                 chunk = payloads[level * PER_LEVEL : (level + 1) * PER_LEVEL]
                 seen: dict[str, float] = {}
                 stop = asyncio.Event()
-                watcher = asyncio.create_task(watch_received(stop, seen))
+                watcher = asyncio.create_task(watch_received(topic, stop, seen))
                 await asyncio.sleep(1)
                 started = time.perf_counter()
                 parts = [
@@ -271,6 +279,8 @@ async def main() -> int:
             server.wait(timeout=30)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        await kafka.delete_topics([topic])
+        await kafka.close()
 
 
 if __name__ == "__main__":

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
+from appeals_contracts import event_types
 from appeals_contracts.submission import AppealSubmission
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
 from appeals_platform.pool import connect
 from intake import handlers
+from intake.app import create_app
+from intake.config import Settings
+from tests.conftest import Stack, TokenFactory
 from tests.intake.conftest import Intake, dev_submissions, fresh
+from tests.kafka_probe import EventProbe
+from tests.services import running, settings_for
 
 
 def group_metric(text: str) -> tuple[float, float]:
@@ -65,3 +73,21 @@ async def test_a_key_twice_in_one_group_is_stored_once(intake: Intake) -> None:
     assert registrations[1].appeal_id == registrations[0].appeal_id
     assert registrations[2].differences == ["subject"]
     assert (stored, announced) == (1, 1)
+
+
+async def test_appeal_received_goes_to_the_configured_topic(
+    stack: Stack,
+    database: str,
+    key_dir: Path,
+    token: TokenFactory,
+    topic: Callable[..., Awaitable[str]],
+    probe: Callable[[str], EventProbe],
+) -> None:
+    own = await topic("test.received")
+    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir, received_topic=own))
+    async with running(app) as client, probe(own) as received:
+        intake = Intake(client, database, token)
+        response = await intake.post(fresh(dev_submissions()[2]))
+        assert response.status_code == 201, response.text
+        event = await received.wait_for_subject(response.json()["appeal_id"])
+    assert event["type"] == event_types.APPEAL_RECEIVED

@@ -222,10 +222,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     law = handlers.Law(load_rules(), WorkingCalendar())
     numbers = handlers.RegistrationNumbers(settings.registration_prefix)
     codes = Codes()
-    registrar = Registrar(runtime, numbers, law)
+    registrar = Registrar(runtime, numbers, law, topic=settings.received_topic)
     broker = runtime.broker
     runtime.documents_publication(
-        topics.APPEAL_RECEIVED,
+        settings.received_topic,
         CloudEvent[AppealReceived],
         "Every registered appeal, with what an agency needs to answer it (key: appeal id).",
     )
@@ -261,7 +261,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def on_submissions(message: KafkaMessage) -> None:
-        await channel.consume_submissions(runtime, message.raw_message, numbers, law, codes)
+        await channel.consume_submissions(
+            runtime, message.raw_message, numbers, law, codes, settings.received_topic
+        )
 
     return service_app(
         runtime,

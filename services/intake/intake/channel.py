@@ -105,6 +105,7 @@ async def consume_submissions(
     numbers: handlers.RegistrationNumbers,
     law: handlers.Law,
     codes: Codes,
+    topic: str = topics.APPEAL_RECEIVED,
 ) -> None:
     """Register valid submissions exactly like HTTP ones; reject the rest and move on."""
     messages: list[outbox.OutboxMessage] = []
@@ -119,7 +120,11 @@ async def consume_submissions(
         )
     async with runtime.pool.acquire() as conn, conn.transaction():
         registrations = await handlers.register_many(
-            conn, [application for _, _, application in valid], numbers=numbers, law=law
+            conn,
+            [application for _, _, application in valid],
+            numbers=numbers,
+            law=law,
+            topic=topic,
         )
         for (record, source, _), registration in zip(valid, registrations, strict=True):
             if registration.outcome == "conflict":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
+from appeals_contracts import topics
 from appeals_platform.settings import ServiceSettings
 
 
@@ -16,3 +17,5 @@ class Settings(ServiceSettings):
     pool_max_size: int = 20
     registration_prefix: str = "KRG"
     max_body_bytes: int = 256 * 1024
+    # Where AppealReceived goes; benchmarks point it at a topic of their own.
+    received_topic: str = topics.APPEAL_RECEIVED

@@ -160,10 +160,11 @@ async def register(
     received_at: datetime,
     numbers: RegistrationNumbers,
     law: Law,
+    topic: str = topics.APPEAL_RECEIVED,
 ) -> Registration:
     """Store the appeal with its AppealReceived event and timeline entry, once per key."""
     application = Application(submission, source, channel, received_at)
-    return (await register_many(conn, [application], numbers=numbers, law=law))[0]
+    return (await register_many(conn, [application], numbers=numbers, law=law, topic=topic))[0]
 
 
 async def register_many(
@@ -172,6 +173,7 @@ async def register_many(
     *,
     numbers: RegistrationNumbers,
     law: Law,
+    topic: str = topics.APPEAL_RECEIVED,
 ) -> list[Registration]:
     """Register a group in one statement; the same key twice in a group is stored once."""
     rows: list[db.NewAppeal] = []
@@ -217,7 +219,7 @@ async def register_many(
                 event=payload,
             )
         )
-    created = {r["id"]: r for r in await db.register_appeals(conn, rows, topics.APPEAL_RECEIVED)}
+    created = {r["id"]: r for r in await db.register_appeals(conn, rows, topic)}
     keys = [(row.source, row.external_id) for row in rows if row.id not in created]
     existing = {(r["source"], r["external_id"]): r for r in await db.find_by_keys(conn, keys)}
     registrations: list[Registration] = []

@@ -33,12 +33,14 @@ class Registrar:
         numbers: RegistrationNumbers,
         law: Law,
         *,
+        topic: str,
         max_group: int = 64,
         writers: int = 2,
     ) -> None:
         self._runtime = runtime
         self._numbers = numbers
         self._law = law
+        self._topic = topic
         self._max_group = max_group
         self._writers = writers  # two: one group is built while the other waits for its commit
         self._waiting: list[tuple[Application, asyncio.Future[Registration]]] = []
@@ -66,7 +68,11 @@ class Registrar:
         try:
             async with self._runtime.pool.acquire() as conn:
                 results = await register_many(
-                    conn, [a for a, _ in group], numbers=self._numbers, law=self._law
+                    conn,
+                    [a for a, _ in group],
+                    numbers=self._numbers,
+                    law=self._law,
+                    topic=self._topic,
                 )
         except asyncpg.PostgresError as exc:
             if len(group) == 1:
