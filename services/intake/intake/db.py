@@ -106,6 +106,15 @@ async def find_by_keys(
     return list(await conn.fetch(FIND_BY_KEYS, [k[0] for k in keys], [k[1] for k in keys]))
 
 
+KNOWN_APPEALS = "SELECT id FROM appeals WHERE id = ANY($1::uuid[])"
+
+
+async def known_appeals(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    return {r["id"] for r in await conn.fetch(KNOWN_APPEALS, ids)}
+
+
 GET_APPEAL = """
 SELECT id, source, external_id, registration_number, registered_at, type, language, status,
        agency, hop, category, locality, due_at, overdue, answered_at, answer, submission, channel

@@ -332,15 +332,25 @@ def timeline_entry(event: CloudEvent[Any], kind: str) -> db.TimelineEntry:
 async def apply_foreign_events(
     conn: asyncpg.Connection, events: Sequence[CloudEvent[dict[str, Any]]]
 ) -> None:
-    """Routing's and deadlines' events: timeline entries, plus status, agency and due date."""
-    entries = []
+    """Routing's and deadlines' events: timeline entries, plus status, agency and due date.
+
+    Events about appeals this registry does not hold (another intake's, a benchmark's on a
+    shared cluster) are skipped: an appeal is committed here before its AppealReceived is
+    published, so every event about one of ours finds it.
+    """
+    about: list[tuple[CloudEvent[dict[str, Any]], str, uuid.UUID]] = []
     for event in events:
         kind = KINDS.get(event.type)
         if kind is None or not event.subject:
             continue
         try:
-            appeal_id = uuid.UUID(event.subject)
+            about.append((event, kind, uuid.UUID(event.subject)))
         except ValueError:
+            continue
+    ours = await db.known_appeals(conn, list({appeal_id for _, _, appeal_id in about}))
+    entries = []
+    for event, kind, appeal_id in about:
+        if appeal_id not in ours:
             continue
         entries.append(timeline_entry(event, kind))
         data = event.data
