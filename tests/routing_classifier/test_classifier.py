@@ -131,6 +131,9 @@ def test_normalise_spells_latin_russian_in_cyrillic_and_folds_kazakh_letters() -
     assert normalise("Net  goryachei VODY") == "нет горячей воды"
     # Kazakh typed on a Russian keyboard, with a Latin «i» standing in for «і».
     assert normalise("Ёлка\tв  Қарағанды кіреберіс") == normalise("елка в Караганды кiреберiс")
+    assert normalise("ӘҒҚҢӨҰҮҺІЁ") == "агкноуухие"
+    # Every kind of blank is one space, and none is left at the ends.
+    assert normalise(" су\u00a0жоқ\u2028\u3000 \n ") == "су жок"
 
 
 def test_saved_and_loaded_classifier_ranks_identically(
