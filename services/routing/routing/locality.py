@@ -345,7 +345,12 @@ def find_mentions(
         match = None
         if words[i].key[:_MIN_STEM] in starts:  # most words start no place name
             match = _match_at(index, words, i)
-        if match is None and i > 0 and _is_pre_qualifier(words[i - 1]):
+        if (
+            match is None
+            and i > 0
+            and words[i - 1].key in _PRE_QUALIFIERS
+            and _is_pre_qualifier(words[i - 1])
+        ):
             match = _typo_match_at(index, words, i)
         if match is None:
             i += 1
