@@ -7,17 +7,28 @@ from typing import Any
 import asyncpg
 import orjson
 
+# jsonb's binary form is a version byte, then the JSON text.
+_JSONB_VERSION = b"\x01"
 
-def _encode_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+
+def _encode_jsonb(value: Any) -> bytes:
+    return _JSONB_VERSION + orjson.dumps(value)
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return orjson.loads(memoryview(data)[1:])
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # JSON in and out as Python objects; orjson because payloads are on every hot path.
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name, encoder=_encode_json, decoder=orjson.loads, schema="pg_catalog"
-        )
+    # Binary format: in a text-format codec, arrays of JSON (the set-based inserts) were sent
+    # as array literals with every quote escaped, which took a sixth of a routing process.
+    await conn.set_type_codec(
+        "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
