@@ -40,7 +40,8 @@ def event_id(appeal_id: uuid.UUID | str, kind: str, hop: int = 0) -> str:
     three per appeal, and building a UUID object only to print it cost more than the hash.
     """
     digest = bytearray(
-        hashlib.sha1(  # noqa: S324 - uuid5 is defined on SHA-1; an id, not a secret
+        # uuid5 is defined on SHA-1: an id, not a secret.
+        hashlib.sha1(
             _NAMESPACE_BYTES + f"{appeal_id}/{kind}/{hop}".encode(), usedforsecurity=False
         ).digest()[:16]
     )
