@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -336,7 +337,7 @@ def _decide(
 
     alternatives = [
         Alternative(category=c, probability=round(p, 4), agency=table[c])
-        for c, p in sorted(posterior.items(), key=lambda item: -item[1])[:3]
+        for c, p in sorted(posterior.items(), key=itemgetter(1), reverse=True)[:3]
     ]
     explanation = Explanation(
         method=method,
@@ -419,11 +420,8 @@ def _best_category(
     posterior: Mapping[str, float], table: Mapping[str, str | None], agency: str | None
 ) -> str:
     """The most probable category that leads to `agency` (the most probable one overall if none)."""
-    return max(
-        (c for c in posterior if table[c] == agency),
-        key=posterior.__getitem__,
-        default=max(posterior, key=posterior.__getitem__),
-    )
+    leading = [c for c in posterior if table[c] == agency]
+    return max(leading or posterior, key=posterior.__getitem__)
 
 
 def _safety(sub: SubmissionInput, raw: Mapping[str, float], notes: list[str]) -> float | None:
