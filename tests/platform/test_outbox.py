@@ -147,6 +147,47 @@ async def test_relay_wakes_on_signal_without_waiting_for_the_poll_interval(
         await pool.close()
 
 
+async def test_a_commit_in_another_process_wakes_the_leader_through_postgresql(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    """Two workers of one service: the one that commits is not the relay leader."""
+    topic_name = await topic("outbox", partitions=1)
+    pools = [await create_pool(database, "intake") for _ in range(2)]
+    producers = [create_producer(stack.bootstrap, f"test-relay-{n}") for n in range(2)]
+    for producer in producers:
+        await producer.start()
+    # An hour between polls: the row can only go out because the leader was told.
+    leader, other = (
+        OutboxRelay(pool, producer, schema="intake", poll_interval=3600)
+        for pool, producer in zip(pools, producers, strict=True)
+    )
+    leading = asyncio.create_task(leader.run())
+    try:
+        for _ in range(100):
+            if leader.is_leader:
+                break
+            await asyncio.sleep(0.05)
+        assert leader.is_leader
+        waiting = asyncio.create_task(other.run())  # stays a candidate: the lock is taken
+        await asyncio.sleep(0.2)
+        async with probe(topic_name) as events:
+            message = outbox_rows(topic_name, 1, keys=1)[0]
+            await fill(pools[1], [message])
+            other.wake()
+            received = await events.wait_for_id(message.event.id, timeout=20)
+        assert received["subject"] == message.key
+        assert not other.is_leader and other.published == 0
+        other.stop()
+        await waiting
+    finally:
+        leader.stop()
+        await leading
+        for producer in producers:
+            await producer.stop()
+        for pool in pools:
+            await pool.close()
+
+
 async def test_only_one_relay_per_schema_leads(stack: Stack, database: str) -> None:
     pool = await create_pool(database, "intake")
     producer = create_producer(stack.bootstrap, "test-relay")

@@ -25,6 +25,8 @@ from appeals_contracts.envelope import CloudEvent
 
 log = logging.getLogger(__name__)
 
+NOTICE_GAP_SECONDS = 0.05
+
 PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema"])
 
 
@@ -98,11 +100,41 @@ class OutboxRelay:
         self._after_publish = after_publish
         self._wake = asyncio.Event()
         self._stopping = False
+        self._channel = f"outbox_{schema}"
+        self._notice_due = False
+        self._notice: asyncio.Task[None] | None = None
         self.published = 0
         self.is_leader = False
 
     def wake(self) -> None:
-        """Called after a commit that wrote outbox rows, so they go out without a poll delay."""
+        """Called after a commit that wrote outbox rows, so they go out without a poll delay.
+
+        The leader may be another process of the service (several workers share a schema):
+        it is then told through PostgreSQL (NOTIFY on its channel), one notice for however
+        many commits ask while one is being sent.
+        """
+        if self.is_leader:
+            self._wake.set()
+            return
+        self._notice_due = True
+        if self._notice is None:
+            self._notice = asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        try:
+            while self._notice_due and not self._stopping:
+                self._notice_due = False
+                async with self._pool.acquire() as conn:
+                    await conn.execute("SELECT pg_notify($1, '')", self._channel)
+                # At most one notice per gap: under load the leader is busy anyway, and a
+                # notice per commit made it publish in smaller, costlier batches.
+                await asyncio.sleep(NOTICE_GAP_SECONDS)
+        except Exception:
+            log.warning("could not notify the outbox leader; it will poll", exc_info=True)
+        finally:
+            self._notice = None
+
+    def _on_notice(self, *_: object) -> None:
         self._wake.set()
 
     def stop(self) -> None:
@@ -152,6 +184,8 @@ class OutboxRelay:
         while not self._stopping and not await conn.fetchval(lock, self._schema):
             await self._sleep()
         self.is_leader = True
+        # Other processes' commits arrive as notices on this connection, between batches.
+        await conn.add_listener(self._channel, self._on_notice)
         try:
             while not self._stopping:
                 if await self.publish_batch(conn) < self._batch_size:
@@ -159,6 +193,7 @@ class OutboxRelay:
         finally:
             self.is_leader = False
             if not conn.is_closed():
+                await conn.remove_listener(self._channel, self._on_notice)
                 await conn.execute(
                     "SELECT pg_advisory_unlock(hashtext('outbox:' || $1))", self._schema
                 )
