@@ -7,13 +7,18 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from appeals_contracts import event_types
+import asyncpg
+import pytest
+
+from appeals_contracts import event_types, topics
 from appeals_contracts.submission import AppealSubmission
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
 from appeals_platform.pool import connect
 from intake import handlers
+from intake import registrar as registrar_module
 from intake.app import create_app
 from intake.config import Settings
 from tests.conftest import Stack, TokenFactory
@@ -91,3 +96,51 @@ async def test_appeal_received_goes_to_the_configured_topic(
         assert response.status_code == 201, response.text
         event = await received.wait_for_subject(response.json()["appeal_id"])
     assert event["type"] == event_types.APPEAL_RECEIVED
+
+
+async def test_a_row_postgresql_refuses_fails_alone_not_its_group(
+    stack: Stack,
+    database: str,
+    key_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = registrar_module.register_many
+    refused_in_groups_of: list[int] = []
+
+    async def refusing(conn: Any, applications: Any, **kwargs: Any) -> Any:
+        # Stands in for a row PostgreSQL refuses (a value no contract check caught).
+        if any(a.submission.subject == "refused" for a in applications):
+            refused_in_groups_of.append(len(applications))
+            raise asyncpg.exceptions.DataError("invalid input")
+        return await real(conn, applications, **kwargs)
+
+    monkeypatch.setattr(registrar_module, "register_many", refusing)
+    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
+    async with running(app):
+        registrar = registrar_module.Registrar(
+            app.state.runtime,
+            handlers.RegistrationNumbers("KRG"),
+            handlers.Law(load_rules(), WorkingCalendar()),
+            topic=topics.APPEAL_RECEIVED,
+        )
+        bodies = [fresh(b) for b in dev_submissions()[:12]]
+        bodies[7]["subject"] = "refused"
+        now = datetime.now(UTC)
+        results = await asyncio.gather(
+            *(
+                registrar.register(
+                    handlers.Application(
+                        AppealSubmission.model_validate(b), "egov-portal", "http", now
+                    )
+                )
+                for b in bodies
+            ),
+            return_exceptions=True,
+        )
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], asyncpg.exceptions.DataError)
+    assert isinstance(results[7], asyncpg.exceptions.DataError)
+    created = [r for r in results if isinstance(r, handlers.Registration)]
+    assert [r.outcome for r in created] == ["created"] * 11
+    # It was refused inside a group first, then once on its own.
+    assert max(refused_in_groups_of) > 1 and refused_in_groups_of[-1] == 1
