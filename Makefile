@@ -72,6 +72,8 @@ bench-routing: install
 	@$(PY) bench/routing_accuracy.py
 	@$(PY) bench/routing_accuracy.py --dev bench/data/appeals-holdout.jsonl \
 		--labels bench/data/appeals-holdout.labels.jsonl
+	@$(PY) bench/routing_accuracy.py --dev bench/data/appeals-blind.jsonl \
+		--labels bench/data/appeals-blind.labels.jsonl
 	@$(PY) bench/routing_consumer.py
 
 bench-deadlines: install
