@@ -144,3 +144,25 @@ async def test_a_row_postgresql_refuses_fails_alone_not_its_group(
     assert [r.outcome for r in created] == ["created"] * 11
     # It was refused inside a group first, then once on its own.
     assert max(refused_in_groups_of) > 1 and refused_in_groups_of[-1] == 1
+
+
+async def test_a_request_that_goes_away_still_registers_and_its_retry_gets_the_appeal(
+    stack: Stack, database: str, key_dir: Path
+) -> None:
+    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
+    async with running(app):
+        registrar = registrar_module.Registrar(
+            app.state.runtime,
+            handlers.RegistrationNumbers("KRG"),
+            handlers.Law(load_rules(), WorkingCalendar()),
+            topic=topics.APPEAL_RECEIVED,
+        )
+        submission = AppealSubmission.model_validate(fresh(dev_submissions()[4]))
+        application = handlers.Application(submission, "egov-portal", "http", datetime.now(UTC))
+        gone = asyncio.create_task(registrar.register(application))
+        await asyncio.sleep(0)  # queued and being written
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        retry = await registrar.register(application)
+    assert retry.outcome == "existing"

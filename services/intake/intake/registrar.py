@@ -54,7 +54,11 @@ class Registrar:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         # A client that goes away does not cancel the write: its retry then gets 200.
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_collect)
+            raise
 
     async def _write(self) -> None:
         while self._waiting:
@@ -89,6 +93,12 @@ class Registrar:
             if not future.done():
                 future.set_result(result)
         return any(result.outcome == "created" for result in results)
+
+
+def _collect(future: asyncio.Future[Registration]) -> None:
+    """Read the outcome nobody waits for any more, so asyncio does not report it as lost."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _fail(group: list[tuple[Application, asyncio.Future[Registration]]], exc: Exception) -> None:
