@@ -164,5 +164,24 @@ async def test_a_request_that_goes_away_still_registers_and_its_retry_gets_the_a
         gone.cancel()
         with pytest.raises(asyncio.CancelledError):
             await gone
+        # Nobody waits for it any more, and still it is written, once.
+        stored = 0
+        for _ in range(200):
+            stored = await appeals_with_key(database, submission.external_id)
+            if stored:
+                break
+            await asyncio.sleep(0.05)
         retry = await registrar.register(application)
+    assert stored == 1
     assert retry.outcome == "existing"
+    assert await appeals_with_key(database, submission.external_id) == 1
+
+
+async def appeals_with_key(dsn: str, external_id: str) -> int:
+    conn = await connect(dsn, "intake")
+    try:
+        return int(
+            await conn.fetchval("SELECT count(*) FROM appeals WHERE external_id = $1", external_id)
+        )
+    finally:
+        await conn.close()
