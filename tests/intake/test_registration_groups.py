@@ -117,12 +117,7 @@ async def test_a_row_postgresql_refuses_fails_alone_not_its_group(
     monkeypatch.setattr(registrar_module, "register_many", refusing)
     app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
     async with running(app):
-        registrar = registrar_module.Registrar(
-            app.state.runtime,
-            handlers.RegistrationNumbers("KRG"),
-            handlers.Law(load_rules(), WorkingCalendar()),
-            topic=topics.APPEAL_RECEIVED,
-        )
+        registrar = registrar_of(app)
         bodies = [fresh(b) for b in dev_submissions()[:12]]
         bodies[7]["subject"] = "refused"
         now = datetime.now(UTC)
@@ -151,12 +146,7 @@ async def test_a_request_that_goes_away_still_registers_and_its_retry_gets_the_a
 ) -> None:
     app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
     async with running(app):
-        registrar = registrar_module.Registrar(
-            app.state.runtime,
-            handlers.RegistrationNumbers("KRG"),
-            handlers.Law(load_rules(), WorkingCalendar()),
-            topic=topics.APPEAL_RECEIVED,
-        )
+        registrar = registrar_of(app)
         submission = AppealSubmission.model_validate(fresh(dev_submissions()[4]))
         application = handlers.Application(submission, "egov-portal", "http", datetime.now(UTC))
         gone = asyncio.create_task(registrar.register(application))
@@ -175,6 +165,16 @@ async def test_a_request_that_goes_away_still_registers_and_its_retry_gets_the_a
     assert stored == 1
     assert retry.outcome == "existing"
     assert await appeals_with_key(database, submission.external_id) == 1
+
+
+def registrar_of(app: Any) -> registrar_module.Registrar:
+    """A registrar of its own on the running app's pool and relay."""
+    return registrar_module.Registrar(
+        app.state.runtime,
+        handlers.RegistrationNumbers("KRG"),
+        handlers.Law(load_rules(), WorkingCalendar()),
+        topic=topics.APPEAL_RECEIVED,
+    )
 
 
 async def appeals_with_key(dsn: str, external_id: str) -> int:
