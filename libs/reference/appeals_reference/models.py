@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -180,9 +181,13 @@ class ReferenceData(BaseModel):
         self._version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @functools.cached_property
     def version(self) -> str:
-        """Short sha256 of the canonical content; recorded with every routing decision."""
+        """Short sha256 of the canonical content; recorded with every routing decision.
+
+        Cached in the instance: read for every decision, and a private attribute goes
+        through pydantic's `__getattr__` on every read.
+        """
         return self._version
 
     def to_document(self) -> dict[str, Any]:

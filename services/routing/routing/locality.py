@@ -285,20 +285,16 @@ class LocalityIndex:
 
 def locality_index(ref: ReferenceData) -> LocalityIndex:
     """The index for this reference data, built once per content version."""
-    if _LAST_INDEX and _LAST_INDEX[0][0] is ref:  # the common case, no version look-up
-        return _LAST_INDEX[0][1]
     cached = _INDEXES.get(ref.version)
     if cached is None:
         cached = LocalityIndex(ref)
         if len(_INDEXES) >= 8:
             _INDEXES.pop(next(iter(_INDEXES)))
         _INDEXES[ref.version] = cached
-    _LAST_INDEX[:] = [(ref, cached)]
     return cached
 
 
 _INDEXES: dict[str, LocalityIndex] = {}
-_LAST_INDEX: list[tuple[ReferenceData, LocalityIndex]] = []
 
 
 # ----------------------------------------------------------------------------- matching
