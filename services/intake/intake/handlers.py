@@ -151,22 +151,6 @@ class Application:
     received_at: datetime
 
 
-async def register(
-    conn: asyncpg.Connection,
-    submission: AppealSubmission,
-    *,
-    source: str,
-    channel: str,
-    received_at: datetime,
-    numbers: RegistrationNumbers,
-    law: Law,
-    topic: str = topics.APPEAL_RECEIVED,
-) -> Registration:
-    """Store the appeal with its AppealReceived event and timeline entry, once per key."""
-    application = Application(submission, source, channel, received_at)
-    return (await register_many(conn, [application], numbers=numbers, law=law, topic=topic))[0]
-
-
 async def register_many(
     conn: asyncpg.Connection,
     applications: Sequence[Application],
@@ -177,7 +161,6 @@ async def register_many(
 ) -> list[Registration]:
     """Register a group in one statement; the same key twice in a group is stored once."""
     rows: list[db.NewAppeal] = []
-    fingerprints: list[str] = []
     for application in applications:
         submission, received_at = application.submission, application.received_at
         appeal_id = uuid.uuid4()
@@ -194,15 +177,14 @@ async def register_many(
         )
         # One dump serves the outbox payload, the stored submission and the fingerprint.
         payload = event.model_dump(mode="json")
-        fingerprints.append(
-            fingerprint(canonical(payload["data"]["submission"], submission.submitted_at))
-        )
         rows.append(
             db.NewAppeal(
                 id=appeal_id,
                 source=application.source,
                 external_id=submission.external_id,
-                fingerprint=fingerprints[-1],
+                fingerprint=fingerprint(
+                    canonical(payload["data"]["submission"], submission.submitted_at)
+                ),
                 registration_number=number,
                 registered_at=received_at,
                 type=submission.type.value,
@@ -223,7 +205,7 @@ async def register_many(
     keys = [(row.source, row.external_id) for row in rows if row.id not in created]
     existing = {(r["source"], r["external_id"]): r for r in await db.find_by_keys(conn, keys)}
     registrations: list[Registration] = []
-    for application, row, printed in zip(applications, rows, fingerprints, strict=True):
+    for application, row in zip(applications, rows, strict=True):
         if (new := created.get(row.id)) is not None:
             registrations.append(
                 Registration(
@@ -238,14 +220,17 @@ async def register_many(
             continue
         # Skipped by ON CONFLICT: committed before (or earlier in this group), so it is found.
         earlier = existing[(row.source, row.external_id)]
-        differences: list[str] = []
-        if earlier["fingerprint"] != printed:
-            differences = AppealSubmission.model_validate(earlier["submission"]).differences(
+        same = earlier["fingerprint"] == row.fingerprint
+        differences = (
+            []
+            if same
+            else AppealSubmission.model_validate(earlier["submission"]).differences(
                 application.submission
             )
+        )
         registrations.append(
             Registration(
-                "conflict" if differences or earlier["fingerprint"] != printed else "existing",
+                "existing" if same else "conflict",
                 earlier["id"],
                 earlier["registration_number"],
                 earlier["registered_at"],
