@@ -53,7 +53,7 @@ FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
 
 
 class CategoryScore(NamedTuple):
-    # A tuple, not a frozen dataclass: a batch builds one per category per appeal (37 each).
+    # A tuple, not a frozen dataclass: a ranking builds one per category (37 per text).
     code: str
     probability: float
 
