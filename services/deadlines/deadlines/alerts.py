@@ -205,9 +205,9 @@ fresh AS (
 published AS (
     INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
     SELECT i.id, $12::text, i.appeal_id::text, i.type,
-           jsonb_build_object('specversion', '1.0', 'id', i.id, 'source', $13::text,
+           json_build_object('specversion', '1.0', 'id', i.id, 'source', $13::text,
                               'type', i.type, 'subject', i.appeal_id, 'time', i.data -> 'raised_at',
-                              'datacontenttype', 'application/json', 'data', i.data)::json
+                              'datacontenttype', 'application/json', 'data', i.data)
     FROM input i JOIN fresh f ON f.id = i.id
     WHERE $12::text <> ''
     ORDER BY i.ord
