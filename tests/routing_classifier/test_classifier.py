@@ -6,12 +6,14 @@ from collections import Counter
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 
 from appeals_reference import load_reference
 from routing.classifier import (
     CategoryClassifier,
     LabelledText,
+    _margins,
     corpus_version,
     default_classifier,
     load_training_examples,
@@ -116,6 +118,36 @@ def test_default_classifier_puts_boundary_cases_on_the_right_side(
     real: CategoryClassifier, text: str, expected: str
 ) -> None:
     assert real.rank(text)[0].code == expected
+
+
+def test_array_arithmetic_gives_scikit_learns_margins(real: CategoryClassifier) -> None:
+    # The fast path must rank exactly as the fitted pipeline it was compiled from: texts of
+    # every kind, words the model never saw, repeated words and bigrams, empty texts, and
+    # batches of one as well as many.
+    arithmetic = real._arithmetic
+    assert arithmetic is not None, "the packaged model should take the fast path"
+    texts = [normalise(e.text) for e in load_training_examples()[::7]] + [
+        "",
+        "щщщ zzzz ъъъ",
+        "нет воды нет воды нет воды, нет воды!",
+        "су жоқ су жоқ. су жоқ",
+        "voda net uzhe 3 dnya, g.Karaganda",
+        "ул.Абая 12-45 (подъезд №3): крыша течёт",
+    ]
+    expected = _margins(real._features, real._model, texts)
+    np.testing.assert_allclose(arithmetic.margins(texts), expected, atol=1e-5)
+    for text in texts[-6:]:
+        np.testing.assert_allclose(
+            arithmetic.margins([text]), _margins(real._features, real._model, [text]), atol=1e-5
+        )
+
+
+def test_two_class_models_rank_through_scikit_learn(small: CategoryClassifier) -> None:
+    pair = [e for e in SMALL_CORPUS if e.category != "TRANSPORT-ROADS"]
+    two = CategoryClassifier.train(pair)
+    assert two._arithmetic is None  # one signed margin: left to _margins
+    assert two.rank("Батареи холодные")[0].code == "HOUSING-HEATING"
+    assert small._arithmetic is not None
 
 
 def test_latin_script_russian_is_classified_like_its_cyrillic_form(

@@ -8,7 +8,7 @@ import json
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, computed_field, model_validator
 
 LocalityType = Literal["region", "city", "district", "city_district", "town", "village"]
 AgencyLevel = Literal[
@@ -95,12 +95,6 @@ class ReferenceData(BaseModel):
     categories: tuple[Category, ...]
     agencies: tuple[Agency, ...]
 
-    _locality_by_code: dict[str, Locality] = PrivateAttr(default_factory=dict)
-    _category_by_code: dict[str, Category] = PrivateAttr(default_factory=dict)
-    _agency_by_code: dict[str, Agency] = PrivateAttr(default_factory=dict)
-    _agencies_by_category: dict[str, tuple[Agency, ...]] = PrivateAttr(default_factory=dict)
-    _version: str = PrivateAttr(default="")
-
     @model_validator(mode="before")
     @classmethod
     def _drop_derived_version(cls, data: Any) -> Any:
@@ -164,31 +158,40 @@ class ReferenceData(BaseModel):
                 current = parent[current]
         return problems
 
-    def model_post_init(self, context: Any, /) -> None:
-        self._locality_by_code = {x.code: x for x in self.localities}
-        self._category_by_code = {x.code: x for x in self.categories}
-        self._agency_by_code = {x.code: x for x in self.agencies}
-        self._agencies_by_category = {
+    # Look-up tables and the version are cached in the instance's __dict__ on first use:
+    # a pydantic private attribute is read through `__getattr__` (about 1.5 µs a read), and
+    # routing reads these several times for every appeal. The model is frozen, so they
+    # never go stale.
+    @functools.cached_property
+    def _locality_by_code(self) -> dict[str, Locality]:
+        return {x.code: x for x in self.localities}
+
+    @functools.cached_property
+    def _category_by_code(self) -> dict[str, Category]:
+        return {x.code: x for x in self.categories}
+
+    @functools.cached_property
+    def _agency_by_code(self) -> dict[str, Agency]:
+        return {x.code: x for x in self.agencies}
+
+    @functools.cached_property
+    def _agencies_by_category(self) -> dict[str, tuple[Agency, ...]]:
+        return {
             cat.code: tuple(a for a in self.agencies if cat.code in a.competences)
             for cat in self.categories
         }
+
+    @computed_field  # type: ignore[prop-decorator]
+    @functools.cached_property
+    def version(self) -> str:
+        """Short sha256 of the canonical content; recorded with every routing decision."""
         canonical = json.dumps(
             self.model_dump(mode="json", exclude={"version"}),
             ensure_ascii=False,
             sort_keys=True,
             separators=(",", ":"),
         )
-        self._version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-
-    @computed_field  # type: ignore[prop-decorator]
-    @functools.cached_property
-    def version(self) -> str:
-        """Short sha256 of the canonical content; recorded with every routing decision.
-
-        Cached in the instance: read for every decision, and a private attribute goes
-        through pydantic's `__getattr__` on every read.
-        """
-        return self._version
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
     def to_document(self) -> dict[str, Any]:
         """JSON-ready dict that `ReferenceData.model_validate` turns back into an equal value."""

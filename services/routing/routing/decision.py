@@ -191,6 +191,9 @@ class Decision(BaseModel):
 # ----------------------------------------------------------------------------- deciding
 
 _SAFETY_KEYS = tuple(key(w) for w in SAFETY_WORDS.split())
+# First three letters of every crime word: one set look-up rules out most words of a text.
+_SAFETY_HEADS = frozenset(k[:3] for k in _SAFETY_KEYS)
+assert min(map(len, _SAFETY_KEYS)) >= 3
 _AGENCY_TABLES: dict[tuple[str, str], dict[str, str | None]] = {}
 
 
@@ -230,7 +233,13 @@ def _with_evidence(
 
 
 def _safety_words(text: str) -> list[str]:
-    return sorted({w.lower() for w, k in keyed_words(text) if k.startswith(_SAFETY_KEYS)})
+    return sorted(
+        {
+            w.lower()
+            for w, k in keyed_words(text)
+            if k[:3] in _SAFETY_HEADS and k.startswith(_SAFETY_KEYS)
+        }
+    )
 
 
 def _hint_refusal(

@@ -31,19 +31,16 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
-
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
 
 from appeals_reference import ReferenceData
 
 How = Literal["given", "address", "text", "default"]
 
 
-class LocalityMatch(BaseModel):
+@dataclass(frozen=True, slots=True)
+class LocalityMatch:
     """The resolved locality, how it was found and the words that named it."""
-
-    model_config = ConfigDict(frozen=True)
 
     code: str
     how: How
@@ -51,7 +48,7 @@ class LocalityMatch(BaseModel):
     note: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mention:
     """One place name found in a piece of text."""
 
@@ -101,31 +98,76 @@ def key(word: str) -> str:
 # Words: letter runs, plus the hyphenated abbreviations that would otherwise split.
 _WORD = re.compile(r"р-н|пр-т|б-р|r-n|[^\W\d_]+", re.IGNORECASE)
 _QUOTED = re.compile(r"«[^»]*»|\"[^\"]*\"|“[^”]*”|„[^“”]*[“”]")
+_QUOTE_MARKS = ("«", '"', "“", "„")
+_KEYS: dict[str, str] = {}  # key() of words seen, read without lru_cache's wrapper
 
 
-class _Word(NamedTuple):
-    key: str
-    start: int
-    end: int
-    dotted: bool  # followed by a period: «г.», «с.», «қ.»
+class _Words:
+    """The words of a text outside quotes, as keys; their positions are found on demand.
+
+    Every appeal's text and address go through here, and most of their words never start a
+    place name, so a word costs one regex match and one dictionary read: offsets are only
+    worked out for texts where a name was found.
+    """
+
+    __slots__ = ("_starts", "keys", "raw", "text")
+
+    def __init__(self, text: str, raw: list[str], starts: list[int] | None) -> None:
+        self.text = text
+        self.raw = raw
+        get = _KEYS.get
+        self.keys = [get(w) or _remember_key(w) for w in raw]
+        self._starts = starts
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @property
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            # The regex's matches in order: each is the first occurrence after the previous
+            # one, since only non-letters lie between them.
+            starts, at, find = [], 0, self.text.find
+            for word in self.raw:
+                at = find(word, at)
+                starts.append(at)
+                at += len(word)
+            self._starts = starts
+        return self._starts
+
+    def start(self, i: int) -> int:
+        return self.starts[i]
+
+    def end(self, i: int) -> int:
+        return self.starts[i] + len(self.raw[i])
+
+    def dotted(self, i: int) -> bool:
+        """Followed by a period: «г.», «с.», «қ.»."""
+        return self.text.startswith(".", self.end(i))
+
+
+def _remember_key(word: str) -> str:
+    if len(_KEYS) >= 1 << 16:
+        _KEYS.clear()
+    found = _KEYS[word] = key(word)
+    return found
 
 
 @functools.lru_cache(maxsize=256)
-def _words(text: str) -> tuple[_Word, ...]:
+def _words(text: str) -> _Words:
     # Cached: one decision reads the same text for places and again for crime words.
+    if not any(mark in text for mark in _QUOTE_MARKS):
+        return _Words(text, _WORD.findall(text), None)
+    # Names of firms, cafés, newspapers are not places: ТОО «Караганда Су», кафе «Ұлытау».
     quoted = [m.span() for m in _QUOTED.finditer(text)]
-    words = []
-    for m in _WORD.finditer(text):
-        start, end = m.span()
-        if quoted and any(a < start < b for a, b in quoted):
-            continue  # names of firms, cafés, newspapers: «Ұлытау», ТОО «Караганда Су»
-        words.append(_Word(key(m.group()), start, end, text.startswith(".", end)))
-    return tuple(words)
+    kept = [m for m in _WORD.finditer(text) if not any(a < m.start() < b for a, b in quoted)]
+    return _Words(text, [m.group() for m in kept], [m.start() for m in kept])
 
 
 def keyed_words(text: str) -> list[tuple[str, str]]:
     """(word, key) for the words of `text` outside quotes, in order."""
-    return [(text[w.start : w.end], w.key) for w in _words(text)]
+    words = _words(text)
+    return list(zip(words.raw, words.keys, strict=True))
 
 
 def _keyset(words: str) -> frozenset[str]:
@@ -227,7 +269,7 @@ class LocalityIndex:
         self._by_prefix: dict[str, list[_Pattern]] = {}
         for loc in ref.localities:
             for name in dict.fromkeys((loc.name_ru, loc.name_kk, *loc.aliases)):
-                words = _core([w.key for w in _words(name)])
+                words = _core(list(_words(name).keys))
                 if not words:
                     continue
                 pattern = _Pattern(
@@ -306,20 +348,33 @@ def _word_matches(word: str, name_word: str, stems: tuple[str, ...]) -> bool:
     return any(word.startswith(s) and word[len(s) :] in _ENDINGS for s in stems)
 
 
-def _skip_honorifics_back(words: Sequence[_Word], i: int) -> int:
-    while i >= 0 and words[i].key in _HONORIFICS:
+def _skip_honorifics_back(keys: Sequence[str], i: int) -> int:
+    while i >= 0 and keys[i] in _HONORIFICS:
         i -= 1
     return i
 
 
-def _is_pre_qualifier(w: _Word) -> bool:
-    return w.key in _PRE_QUALIFIERS and (w.dotted or w.key not in _DOT_REQUIRED)
+def _is_pre_qualifier(words: _Words, i: int) -> bool:
+    k = words.keys[i]
+    return k in _PRE_QUALIFIERS and (k not in _DOT_REQUIRED or words.dotted(i))
 
 
-def _is_post_qualifier(w: _Word) -> bool:
-    if w.key in _DOT_REQUIRED:
-        return w.dotted
-    return w.key.startswith(_POST_QUALIFIER_PREFIXES)
+def _is_post_qualifier(words: _Words, i: int) -> bool:
+    k = words.keys[i]
+    if k in _DOT_REQUIRED:
+        return words.dotted(i)
+    return k.startswith(_POST_QUALIFIER_PREFIXES)
+
+
+def _candidates(keys: Sequence[str], starts: Mapping[str, object]) -> list[int]:
+    """Where a name may begin: a word starting some name, or any word after г./пос./с.
+
+    (the latter for names with a typo). Most words are neither, and this one pass over the
+    keys spares the matcher a Python step per word.
+    """
+    found = {i for i, k in enumerate(keys) if k[:_MIN_STEM] in starts}
+    found.update(i + 1 for i, k in enumerate(keys) if k in _PRE_QUALIFIERS)
+    return sorted(i for i in found if i < len(keys))
 
 
 def find_mentions(
@@ -334,39 +389,34 @@ def find_mentions(
         return []
     index = locality_index(ref)
     words = _words(text)
+    keys = words.keys
     found: list[tuple[Mention, _Pattern]] = []
     starts = index.name_starts
-    i = 0
-    while i < len(words):
+    resume = 0
+    for i in _candidates(keys, starts):
+        if i < resume:
+            continue  # inside a name already matched
         match = None
-        if words[i].key[:_MIN_STEM] in starts:  # most words start no place name
-            match = _match_at(index, words, i)
-        if (
-            match is None
-            and i > 0
-            and words[i - 1].key in _PRE_QUALIFIERS
-            and _is_pre_qualifier(words[i - 1])
-        ):
-            match = _typo_match_at(index, words, i)
+        if keys[i][:_MIN_STEM] in starts:
+            match = _match_at(index, keys, i)
+        if match is None and i > 0 and _is_pre_qualifier(words, i - 1):
+            match = _typo_match_at(index, keys, i)
         if match is None:
-            i += 1
             continue
         pattern, end = match
-        before = _skip_honorifics_back(words, i - 1)
-        after = words[end] if end < len(words) else None
-        pre_qualified = before >= 0 and _is_pre_qualifier(words[before])
-        post_qualified = after is not None and _is_post_qualifier(after)
-        last = words[end - 1].key
+        resume = end
+        before = _skip_honorifics_back(keys, i - 1)
+        after = keys[end] if end < len(keys) else None
+        pre_qualified = before >= 0 and _is_pre_qualifier(words, before)
+        post_qualified = after is not None and _is_post_qualifier(words, end)
+        last = keys[end - 1]
         name_last = pattern.words[-1]
         # «Абай көшесі» names a street; «Приозерскіде көшелерде» (in town, in the streets)
         # does not: a name in a case form is not part of a street's name.
-        street = (before >= 0 and words[before].key in _STREET_MARKERS) or (
-            after is not None
-            and after.key.startswith(_STREET_SUFFIX_PREFIXES)
-            and last == name_last
+        street = (before >= 0 and keys[before] in _STREET_MARKERS) or (
+            after is not None and after.startswith(_STREET_SUFFIX_PREFIXES) and last == name_last
         )
         if street:
-            i = end
             continue
         # The dative or ablative may follow the name or its stem: «Балқашқа», «Қарағандыдан».
         bases = pattern.stems[-1] or (name_last,)
@@ -375,9 +425,9 @@ def find_mentions(
         )
         if post_qualified and after is not None:
             # «Қарқаралы қаласынан»: the case ending sits on the qualifier word
-            direction = direction or after.key.endswith(_QUALIFIER_DIRECTION_ENDINGS)
+            direction = direction or after.endswith(_QUALIFIER_DIRECTION_ENDINGS)
         first = before if pre_qualified else i  # «из г. Балхаш»: the preposition is before г.
-        preposition = words[first - 1].key if first > 0 else ""
+        preposition = keys[first - 1] if first > 0 else ""
         peripheral = (
             direction
             or preposition in _ORIGIN_PREPOSITIONS
@@ -389,20 +439,20 @@ def find_mentions(
             )
         )
         code = pattern.code
-        if _is_near(words, first, end, post_qualified):
+        if _is_near(keys, first, end, post_qualified):
             # Somewhere near a town is in the town's district, not in the town.
             peripheral = False
             code = index.district_of_town.get(code, code)
+        start, stop = words.start(i), words.end(end - 1)
         mention = Mention(
             code=code,
-            start=words[i].start,
-            end=words[end - 1].end,
-            matched=text[words[i].start : words[end - 1].end],
+            start=start,
+            end=stop,
+            matched=text[start:stop],
             qualified=pre_qualified or post_qualified or pattern.official,
             peripheral=peripheral,
         )
         found.append((mention, pattern))
-        i = end
     named = {m.code for m, p in found if not p.requires_qualifier or m.qualified} | set(context)
     return [
         m
@@ -413,23 +463,23 @@ def find_mentions(
     ]
 
 
-def _is_near(words: Sequence[_Word], first: int, end: int, post_qualified: bool) -> bool:
+def _is_near(keys: Sequence[str], first: int, end: int, post_qualified: bool) -> bool:
     """«под Каркаралинском», «в 7 км от Топара», «Қарқаралы маңында», «…қаласынан 7 шақырым»."""
-    if first > 0 and words[first - 1].key in _NEAR_BEFORE:
+    if first > 0 and keys[first - 1] in _NEAR_BEFORE:
         return True
     if (
         first > 1
-        and words[first - 1].key in _ORIGIN_PREPOSITIONS
-        and words[first - 2].key.startswith(_DISTANCE_PREFIXES)
+        and keys[first - 1] in _ORIGIN_PREPOSITIONS
+        and keys[first - 2].startswith(_DISTANCE_PREFIXES)
     ):
         return True
     after = end + 1 if post_qualified else end
-    if after < len(words) and words[after].key.startswith(_NEAR_AFTER_PREFIXES):
+    if after < len(keys) and keys[after].startswith(_NEAR_AFTER_PREFIXES):
         return True
-    name_or_qualifier = words[after - 1].key
+    name_or_qualifier = keys[after - 1]
     if name_or_qualifier.endswith(_QUALIFIER_DIRECTION_ENDINGS):
-        following = words[after : after + 3]
-        return any(w.key.startswith(_DISTANCE_PREFIXES) for w in following)
+        following = keys[after : after + 3]
+        return any(k.startswith(_DISTANCE_PREFIXES) for k in following)
     return False
 
 
@@ -441,23 +491,21 @@ def _is_accusative(word: str, name_word: str) -> bool:
     return word == name_word
 
 
-def _match_at(index: LocalityIndex, words: Sequence[_Word], i: int) -> tuple[_Pattern, int] | None:
-    for pattern in index.patterns_at(words[i].key):
+def _match_at(index: LocalityIndex, keys: Sequence[str], i: int) -> tuple[_Pattern, int] | None:
+    for pattern in index.patterns_at(keys[i]):
         n = len(pattern.words)
-        if i + n > len(words):
+        if i + n > len(keys):
             continue
-        if all(
-            _word_matches(words[i + k].key, pattern.words[k], pattern.stems[k]) for k in range(n)
-        ):
+        if all(_word_matches(keys[i + k], pattern.words[k], pattern.stems[k]) for k in range(n)):
             return pattern, i + n
     return None
 
 
 def _typo_match_at(
-    index: LocalityIndex, words: Sequence[_Word], i: int
+    index: LocalityIndex, keys: Sequence[str], i: int
 ) -> tuple[_Pattern, int] | None:
     """A one-word name with one letter wrong, right after г./пос./с.: «г.Шахтинскк»."""
-    word = words[i].key
+    word = keys[i]
     if len(word) < _MIN_TYPO_LENGTH:
         return None
     for pattern in index.typo_candidates:
@@ -495,11 +543,14 @@ def pick_mention(ref: ReferenceData, mentions: Sequence[Mention]) -> Mention | N
     when no city or district is. The city or district named most often wins (the first one
     on a tie), and within it the most specific place.
     """
+    if not mentions:
+        return None
     pool = [m for m in mentions if not m.peripheral] or list(mentions)
     ix = locality_index(ref)
     pool = [m for m in pool if ix.depth(m.code) > 0] or pool
-    if not pool:
-        return None
+    if len(pool) == 1:
+        only = pool[0]
+        return Mention(only.code, only.start, only.end, only.matched, only.qualified, False)
     units = Counter(ix.top_unit(m.code) for m in pool)
     first_at: dict[str, int] = {}
     for m in pool:
@@ -564,7 +615,7 @@ def resolve_locality(
 
     refined = _refine(ix, base, in_address, in_text)
     note = "; ".join(notes) or None
-    return refined.model_copy(update={"note": note})
+    return LocalityMatch(refined.code, refined.how, refined.matched, note)
 
 
 def _support(ix: LocalityIndex, mentions: Sequence[Mention], code: str) -> int:
