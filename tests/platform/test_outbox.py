@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from appeals_contracts.envelope import envelope, event_id
 from appeals_platform import outbox
@@ -72,8 +73,45 @@ async def test_ten_thousand_rows_are_each_published_once_in_per_key_order(
         assert {e["id"] for e in seen} == {m.event.id for m in messages}
         assert all(e["_key"] == e["subject"] for e in seen)
         assert_per_key_order(seen)
+        # Each key on the partition any Kafka client's default partitioner gives it.
+        partitions = list(range(6))
+        assert all(
+            e["_partition"] == DefaultPartitioner()(e["_key"].encode(), partitions, partitions)
+            for e in seen
+        )
         async with pool.acquire() as conn:
             assert await outbox.pending(conn) == 0
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def test_events_larger_than_a_batch_and_many_topics_are_all_published(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    # Batches are filled per topic partition by the relay: one that fills up is sent and a
+    # new one started, and an event bigger than a whole batch still goes out (alone).
+    names = [await topic("outbox-big", partitions=p) for p in (1, 3)]
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.bootstrap, "test-relay")
+    await producer.start()
+    big = "x" * 300_000  # over the producer's 256 KiB batch
+    messages = []
+    for n in range(40):
+        appeal = str(uuid.uuid4())
+        data: dict[str, Any] = {"n": n, "padding": big if n % 10 == 0 else "y" * 20_000}
+        event = envelope(event_type="kz.appeals.test.v1", source="tests", subject=appeal, data=data)
+        messages.append(OutboxMessage(names[n % 2], appeal, event))
+    try:
+        async with probe(names[0]) as first, probe(names[1]) as second:
+            await fill(pool, messages)
+            relay = OutboxRelay(pool, producer, schema="intake", batch_size=500)
+            task = asyncio.create_task(relay.run())
+            seen = await first.collect(20, timeout=60) + await second.collect(20, timeout=60)
+            relay.stop()
+            await task
+        assert sorted(e["data"]["n"] for e in seen) == list(range(40))
+        assert {len(e["data"]["padding"]) for e in seen} == {300_000, 20_000}
     finally:
         await producer.stop()
         await pool.close()

@@ -8,6 +8,7 @@ in reverse. Subscribers and routes open transactions; handlers get the connectio
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -145,6 +146,26 @@ class Runtime:
         return None
 
 
+# Allocations between two young-generation collections (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_heap() -> None:
+    """Keep the collector off what was loaded at start-up, and let it run less often.
+
+    A service's start-up leaves hundreds of thousands of long-lived objects (models,
+    reference data, libraries) that every older-generation collection would walk again,
+    and handling a batch allocates many short-lived ones, which at the default threshold
+    start a collection every 700. Measured on routing's decisions (1 Dec 2026): 237 µs per
+    appeal with the defaults, 207 after freezing the start-up heap, 192 with this threshold
+    too (188 with no collector at all).
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
 def service_app(
     runtime: Runtime,
     routers: Sequence[APIRouter],
@@ -164,6 +185,7 @@ def service_app(
         await runtime.start(consume=consume)
         for hook in on_start:
             await hook(runtime)
+        settle_heap()
         log.info("%s ready on port %d", runtime.name, settings.port)
         try:
             yield

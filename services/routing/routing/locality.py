@@ -372,9 +372,11 @@ def _candidates(keys: Sequence[str], starts: Mapping[str, object]) -> list[int]:
     (the latter for names with a typo). Most words are neither, and this one pass over the
     keys spares the matcher a Python step per word.
     """
-    found = {i for i, k in enumerate(keys) if k[:_MIN_STEM] in starts}
-    found.update(i + 1 for i, k in enumerate(keys) if k in _PRE_QUALIFIERS)
-    return sorted(i for i in found if i < len(keys))
+    found = [i for i, k in enumerate(keys) if k[:_MIN_STEM] in starts]
+    after_qualifier = [i + 1 for i, k in enumerate(keys) if k in _PRE_QUALIFIERS]
+    if not after_qualifier:
+        return found
+    return sorted({*found, *(i for i in after_qualifier if i < len(keys))})
 
 
 def find_mentions(
