@@ -57,7 +57,8 @@ def busy_cpu_seconds() -> float:
     The rate depends on how the two cores are shared out moment to moment; CPU time per
     appeal, across routing, PostgreSQL and the broker, is the steadier figure to compare.
     """
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
