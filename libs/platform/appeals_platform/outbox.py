@@ -45,7 +45,7 @@ def message(topic: str, key: str, event: CloudEvent[Any]) -> OutboxMessage:
 
 INSERT_SQL = """
 INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::json[])
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
 ON CONFLICT (id) DO NOTHING
 """
 
@@ -60,12 +60,17 @@ async def add(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> No
         [m.topic for m in messages],
         [m.key for m in messages],
         [m.event.type for m in messages],
-        [m.event.model_dump(mode="json") for m in messages],
+        [payload_text(m.event.model_dump(mode="json")) for m in messages],
     )
 
 
+def payload_text(event: dict[str, Any]) -> str:
+    """An event as the outbox stores it: JSON text (the column is text, see ddl/0003)."""
+    return orjson.dumps(event).decode()
+
+
 CLAIM_SQL = """
-SELECT seq, id::text AS id, aggregatetype, aggregateid, type, payload::text AS payload
+SELECT seq, id::text AS id, aggregatetype, aggregateid, type, payload
 FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 DELETE_SQL = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
