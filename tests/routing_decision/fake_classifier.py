@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from appeals_reference import load_reference
 
@@ -42,5 +45,7 @@ class FakeClassifier:
         self.calls.append(len(texts))
         return [self.rank(t) for t in texts]
 
-    def scores_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        return [{s.code: s.probability for s in ranking} for ranking in self.rank_many(texts)]
+    def score_matrix(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray[Any, Any]]:
+        codes = [c.code for c in load_reference().categories]
+        rows = [{s.code: s.probability for s in ranking} for ranking in self.rank_many(texts)]
+        return codes, np.array([[row[c] for c in codes] for row in rows], dtype=np.float64)

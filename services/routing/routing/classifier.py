@@ -532,6 +532,9 @@ class CategoryClassifier:
             for row, row_order in zip(matrix.tolist(), order.tolist(), strict=True)
         ]
 
+    def score_matrix(self, texts: Sequence[str]) -> tuple[list[str], FloatMatrix]:
+        return self._codes, self.probabilities(texts)
+
     def scores_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
         codes = self._codes
         return [dict(zip(codes, row, strict=True)) for row in self.probabilities(texts).tolist()]

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any, Literal, Protocol
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from appeals_reference import (
@@ -36,6 +36,7 @@ from appeals_reference import (
 from routing.locality import How, LocalityMatch, key, keyed_words, resolve_locality
 
 Method = Literal["rule", "classifier", "hint", "manual", "safety"]
+FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
 
 DEFAULT_THRESHOLD = 0.5
 # Share of citizen-chosen categories that match the text; eOtinish operators report that
@@ -89,8 +90,8 @@ class CategoryRanker(Protocol):
     @property
     def version(self) -> str: ...
     def rank(self, text: str) -> Sequence[CategoryScoreLike]: ...
-    def scores_many(self, texts: Sequence[str]) -> Sequence[Mapping[str, float]]:
-        """{category: probability} per text: what a batch of decisions reads, unsorted."""
+    def score_matrix(self, texts: Sequence[str]) -> tuple[Sequence[str], FloatMatrix]:
+        """Category codes, and per text a row of their probabilities (summing to 1)."""
         ...
 
 
@@ -265,9 +266,7 @@ def decide(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Decision:
     """Route one submission (a mapping in intake's public format, or a pydantic model)."""
-    parsed = as_submission(submission)
-    scores = {s.code: s.probability for s in classifier.rank(parsed.full_text)}
-    return _decide(parsed, scores, ref, classifier.version, threshold)
+    return decide_many([submission], ref, classifier, threshold=threshold)[0]
 
 
 def decide_many(
@@ -277,55 +276,153 @@ def decide_many(
     *,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[Decision]:
-    """Route many submissions with one batched classifier call."""
+    """Route many submissions: one classifier call and one set of array operations per batch.
+
+    The probability arithmetic (the citizen's evidence, pooling by agency, the winner and its
+    best category, the top three) is done on the batch's matrix, grouped by locality; the
+    Python loop per appeal only finds the place, reads the results and writes the
+    explanation. Per appeal in dictionaries it cost as much as the classifier.
+    """
     parsed = [as_submission(s) for s in submissions]
-    scores = classifier.scores_many([p.full_text for p in parsed])
+    if not parsed:
+        return []
+    codes, matrix = classifier.score_matrix([p.full_text for p in parsed])
+    # Place and crime words together: both read the text's words, cached for one text.
+    places: list[LocalityMatch] = []
+    crime_words: list[list[str]] = []
+    for p in parsed:
+        text = p.full_text
+        places.append(resolve_locality(ref, p.location.locality, p.location.address, text))
+        crime_words.append(_safety_words(text))
+    batch = _Arithmetic(ref, codes, matrix, parsed, places)
     return [
-        _decide(p, s, ref, classifier.version, threshold)
-        for p, s in zip(parsed, scores, strict=True)
+        _decide(p, place, words, batch, n, ref, classifier.version, threshold)
+        for n, (p, place, words) in enumerate(zip(parsed, places, crime_words, strict=True))
     ]
+
+
+class _Arithmetic:
+    """The numbers of a batch of decisions, categories in reference order.
+
+    raw: the classifier's probabilities over the reference categories, renormalised (a
+    category the classifier lacks has 0). posterior: raw with the citizen's category
+    weighed in (Bayes, see _with_evidence). Agencies are pooled per locality, in the order
+    of their first category, so ties go to the same agency as a left-to-right scan would.
+    """
+
+    def __init__(
+        self,
+        ref: ReferenceData,
+        codes: Sequence[str],
+        matrix: FloatMatrix,
+        parsed: Sequence[SubmissionInput],
+        places: Sequence[LocalityMatch],
+    ) -> None:
+        self.categories = [c.code for c in ref.categories]
+        self.index = {code: j for j, code in enumerate(self.categories)}
+        column = {code: j for j, code in enumerate(codes)}
+        take = np.array([column.get(c, -1) for c in self.categories], dtype=np.intp)
+        scores = np.where(take >= 0, matrix[:, np.maximum(take, 0)], 0.0)
+        self.raw = _rows_normalised(scores)
+        posterior = self.raw.copy()
+        citizen = [
+            (n, self.index[p.category])
+            for n, p in enumerate(parsed)
+            if p.category is not None and p.category in self.index
+        ]
+        if citizen:
+            at, cols = (np.array(x, dtype=np.intp) for x in zip(*citizen, strict=True))
+            ratio = CITIZEN_CATEGORY_RELIABILITY * CITIZEN_CATEGORY_CONFUSABLE
+            ratio /= 1 - CITIZEN_CATEGORY_RELIABILITY
+            posterior[at, cols] *= ratio
+            posterior[at] = _rows_normalised(posterior[at])
+        self.posterior = posterior
+        police = self.index.get(POLICE_CATEGORY)
+        rows = len(parsed)
+        self.police: list[float] = [0.0] * rows
+        self.police_on_top: list[bool] = [False] * rows
+        if police is not None:
+            self.police = self.raw[:, police].tolist()
+            self.police_on_top = (self.raw.argmax(axis=1) == police).tolist()
+        # Stable, so equal probabilities keep reference order, as sorted() would.
+        self.top3 = np.argsort(-posterior, axis=1, kind="stable")[:, :3].tolist()
+        self.winner: list[str | None] = [None] * len(parsed)
+        self.confidence = [0.0] * len(parsed)
+        self.best: list[str] = [""] * len(parsed)
+        by_locality: dict[str, list[int]] = {}
+        for n, place in enumerate(places):
+            by_locality.setdefault(place.code, []).append(n)
+        for locality, rows_here in by_locality.items():
+            self._pool(ref, locality, rows_here)
+
+    def _pool(self, ref: ReferenceData, locality: str, rows: list[int]) -> None:
+        table = _agency_by_category(ref, locality)
+        agencies = list(dict.fromkeys(a for a in (table[c] for c in self.categories) if a))
+        at = np.array(rows, dtype=np.intp)
+        posterior = self.posterior[at]
+        if not agencies:  # a gap in the data: no body for anything here
+            for n, best in zip(rows, posterior.argmax(axis=1).tolist(), strict=True):
+                self.best[n] = self.categories[best]
+            return
+        column = {agency: k for k, agency in enumerate(agencies)}
+        member = np.zeros((len(self.categories), len(agencies)))
+        for j, code in enumerate(self.categories):
+            agency = table[code]
+            if agency is not None:
+                member[j, column[agency]] = 1.0
+        pools = posterior @ member
+        winners = pools.argmax(axis=1)
+        # The winner's most probable category: others masked out (-1 is below any probability).
+        leading = member[:, winners].T > 0
+        best = np.where(leading, posterior, -1.0).argmax(axis=1)
+        for n, w, pool, b in zip(
+            rows,
+            winners.tolist(),
+            pools[np.arange(len(rows)), winners].tolist(),
+            best.tolist(),
+            strict=True,
+        ):
+            self.winner[n], self.confidence[n], self.best[n] = agencies[w], pool, self.categories[b]
+
+    def posterior_of(self, n: int) -> dict[str, float]:
+        return dict(zip(self.categories, self.posterior[n].tolist(), strict=True))
+
+    def raw_of(self, n: int) -> dict[str, float]:
+        return dict(zip(self.categories, self.raw[n].tolist(), strict=True))
+
+
+def _rows_normalised(matrix: FloatMatrix) -> FloatMatrix:
+    """Each row divided by its sum; a row summing to 0 becomes uniform."""
+    totals = matrix.sum(axis=1, keepdims=True)
+    uniform = np.full_like(matrix, 1.0 / matrix.shape[1])
+    result: FloatMatrix = np.divide(matrix, totals, out=uniform, where=totals > 0)
+    return result
 
 
 def _decide(
     sub: SubmissionInput,
-    scores: Mapping[str, float],
+    place: LocalityMatch,
+    crime_words: list[str],
+    batch: _Arithmetic,
+    n: int,
     ref: ReferenceData,
     classifier_version: str,
     threshold: float,
 ) -> Decision:
     notes: list[str] = []
-    place: LocalityMatch = resolve_locality(
-        ref, sub.location.locality, sub.location.address, sub.full_text
-    )
     if place.note:
         notes.append(place.note)
     table = _agency_by_category(ref, place.code)
     out_of_region = ref.locality(place.code).outside_jurisdiction
-
-    # Softmax probabilities are positive: no clipping needed, only the categories of the data.
-    raw = _normalised(
-        dict.fromkeys(table, 0.0) | {code: p for code, p in scores.items() if code in table}
-    )
     citizen = sub.category if ref.has_category(sub.category) else None
     if sub.category and citizen is None:
         notes.append(f"unknown category code {sub.category!r} ignored")
-    posterior = (
-        _with_evidence(raw, citizen, CITIZEN_CATEGORY_RELIABILITY, CITIZEN_CATEGORY_CONFUSABLE)
-        if citizen
-        else raw
-    )
 
-    pools: dict[str, float] = {}
-    for code, p in posterior.items():
-        agency = table[code]
-        if agency is not None:
-            pools[agency] = pools.get(agency, 0.0) + p
-
-    safety = _safety(sub, raw, notes)
+    safety = _safety(crime_words, batch.police[n], batch.police_on_top[n], notes)
     if safety is not None and POLICE_CATEGORY in table:
-        choice = _safety_choice(sub.addressee, table, pools, safety)
+        choice = _safety_choice(sub.addressee, table, batch, n, safety)
     else:
-        choice = _rule_choice(ref, sub.addressee, posterior, table, pools, threshold, place.code)
+        choice = _rule_choice(ref, sub.addressee, batch, n, table, threshold, place.code)
     agency_code, category, confidence = choice.agency, choice.category, choice.confidence
     method: Method = choice.method
     if agency_code is None:
@@ -343,9 +440,14 @@ def _decide(
     if triage:
         notes.append(f"confidence {confidence:.2f} below {threshold:.2f}: sent to triage")
 
+    posterior = batch.posterior[n]
     alternatives = [
-        Alternative(category=c, probability=round(p, 4), agency=table[c])
-        for c, p in sorted(posterior.items(), key=itemgetter(1), reverse=True)[:3]
+        Alternative(
+            category=batch.categories[j],
+            probability=round(float(posterior[j]), 4),
+            agency=table[batch.categories[j]],
+        )
+        for j in batch.top3[n]
     ]
     explanation = Explanation(
         method=method,
@@ -353,7 +455,7 @@ def _decide(
         locality_how=place.how,
         locality_matched=place.matched,
         category=category,
-        category_confidence=round(posterior[category], 4),
+        category_confidence=round(float(posterior[batch.index[category]]), 4),
         category_source="citizen" if category == citizen else "classifier",
         alternatives=alternatives,
         hint=choice.hint,
@@ -385,7 +487,8 @@ class _Choice:
 def _safety_choice(
     hint: str | None,
     table: Mapping[str, str | None],
-    pools: Mapping[str, float],
+    batch: _Arithmetic,
+    n: int,
     safety: float,
 ) -> _Choice:
     agency = table[POLICE_CATEGORY]
@@ -396,32 +499,42 @@ def _safety_choice(
             honoured=hint == agency,
             reason="a report of a crime or threat goes to the police at once",
         )
-    confidence = max(safety, pools.get(agency or "", 0.0))
+    confidence = max(safety, _pools(batch.posterior_of(n), table).get(agency or "", 0.0))
     return _Choice(agency, POLICE_CATEGORY, confidence, "safety", outcome)
+
+
+def _pools(posterior: Mapping[str, float], table: Mapping[str, str | None]) -> dict[str, float]:
+    """Probability per agency: the sum over the categories the rule gives it here."""
+    pools: dict[str, float] = {}
+    for code, p in posterior.items():
+        agency = table[code]
+        if agency is not None:
+            pools[agency] = pools.get(agency, 0.0) + p
+    return pools
 
 
 def _rule_choice(
     ref: ReferenceData,
     hint: str | None,
-    posterior: Mapping[str, float],
+    batch: _Arithmetic,
+    n: int,
     table: Mapping[str, str | None],
-    pools: Mapping[str, float],
     threshold: float,
     locality: str,
 ) -> _Choice:
     """The body with the largest pool, or the hint where the rule allows it."""
-    agency = max(pools, key=pools.__getitem__) if pools else None
-    confidence = pools.get(agency or "", 0.0)
+    agency, confidence, category = batch.winner[n], batch.confidence[n], batch.best[n]
     outcome = None
     if hint:
-        winner_category = _best_category(posterior, table, agency)
+        posterior = batch.posterior_of(n)
         agency, confidence, outcome = _apply_hint(
-            ref, hint, pools, agency, confidence, threshold, winner_category, locality
+            ref, hint, _pools(posterior, table), agency, confidence, threshold, category, locality
         )
+        category = _best_category(posterior, table, agency)
     method: Method = "hint" if outcome is not None and outcome.honoured else "rule"
     if agency is None:
         method = "manual"
-    return _Choice(agency, _best_category(posterior, table, agency), confidence, method, outcome)
+    return _Choice(agency, category, confidence, method, outcome)
 
 
 def _best_category(
@@ -432,20 +545,17 @@ def _best_category(
     return max(leading or posterior, key=posterior.__getitem__)
 
 
-def _safety(sub: SubmissionInput, raw: Mapping[str, float], notes: list[str]) -> float | None:
+def _safety(words: list[str], police: float, police_on_top: bool, notes: list[str]) -> float | None:
     """The confidence that this reports a crime or a threat to people, or None if it does not.
 
     Uses the classifier's own view (before the citizen's category is weighed): a citizen who
     files an assault under "housing" still reports an assault.
     """
-    p = raw.get(POLICE_CATEGORY, 0.0)
-    words = _safety_words(sub.full_text)
-    if words and p >= SAFETY_KEYWORD_FLOOR:
+    if words and police >= SAFETY_KEYWORD_FLOOR:
         notes.append(f"crime or threat words: {', '.join(words)}")
-        return max(p, SAFETY_KEYWORD_CONFIDENCE)
-    top = max(raw, key=raw.__getitem__)
-    if p >= SAFETY_PROBABILITY or (top == POLICE_CATEGORY and p >= SAFETY_TOP_FLOOR):
-        return p
+        return max(police, SAFETY_KEYWORD_CONFIDENCE)
+    if police >= SAFETY_PROBABILITY or (police_on_top and police >= SAFETY_TOP_FLOOR):
+        return police
     return None
 
 
