@@ -43,9 +43,12 @@ def message(topic: str, key: str, event: CloudEvent[Any]) -> OutboxMessage:
     return OutboxMessage(topic, key, event)
 
 
+# Payloads travel as UTF-8 bytes (bytea) and become text in the server: from orjson's bytes
+# to the column with no decoding and re-encoding in Python on the way.
 INSERT_SQL = """
 INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+SELECT i, t, k, y, convert_from(p, 'UTF8')
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS x(i, t, k, y, p)
 ON CONFLICT (id) DO NOTHING
 """
 
@@ -60,17 +63,12 @@ async def add(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> No
         [m.topic for m in messages],
         [m.key for m in messages],
         [m.event.type for m in messages],
-        [payload_text(m.event.model_dump(mode="json")) for m in messages],
+        [payload_bytes(m.event) for m in messages],
     )
 
 
-def payload_text(event: dict[str, Any]) -> str:
-    """An event as the outbox stores it: JSON text (the column is text, see ddl/0003)."""
-    return orjson.dumps(event).decode()
-
-
 CLAIM_SQL = """
-SELECT seq, id::text AS id, aggregatetype, aggregateid, type, payload
+SELECT seq, id::text AS id, aggregatetype, aggregateid, type, convert_to(payload, 'UTF8') AS payload
 FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 DELETE_SQL = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
@@ -184,7 +182,7 @@ class OutboxRelay:
             record = {
                 "timestamp": None,
                 "key": key,
-                "value": row["payload"].encode(),
+                "value": row["payload"],
                 "headers": [
                     ("ce_id", row["id"].encode()),
                     ("ce_type", row["type"].encode()),
@@ -243,5 +241,7 @@ async def pending(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM outbox"))
 
 
-def payload_bytes(event: CloudEvent[Any]) -> bytes:
-    return orjson.dumps(event.model_dump(mode="json"))
+def payload_bytes(event: CloudEvent[Any] | dict[str, Any]) -> bytes:
+    """An event as JSON bytes: what the outbox stores and Kafka carries."""
+    data = event if isinstance(event, dict) else event.model_dump(mode="json")
+    return orjson.dumps(data)

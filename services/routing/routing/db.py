@@ -476,5 +476,5 @@ async def add_outbox_rows(conn: asyncpg.Connection, rows: Sequence[OutboxRow]) -
         [r.topic for r in rows],
         [r.key for r in rows],
         [r.event["type"] for r in rows],
-        [outbox.payload_text(r.event) for r in rows],
+        [outbox.payload_bytes(r.event) for r in rows],
     )

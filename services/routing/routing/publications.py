@@ -3,6 +3,7 @@ AppealTriaged and AppealRedirected, as rows for the transactional outbox."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +22,12 @@ SOURCE = "/appeals/routing"
 _MOMENT = TypeAdapter(datetime)
 
 
+@functools.lru_cache(maxsize=4096)
 def json_time(moment: datetime) -> str:
-    """A datetime as pydantic writes it in JSON, so every event spells times alike."""
+    """A datetime as pydantic writes it in JSON, so every event spells times alike.
+
+    Cached: a batch's assignments share one moment, written into two events each.
+    """
     return str(_MOMENT.dump_python(moment, mode="json"))
 
 
