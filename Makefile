@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) -m appeals_platform.stack
 PACKAGES := libs/contracts libs/reference libs/law libs/platform services/intake services/routing services/deadlines
 STAMP := $(VENV)/.installed
+NATIVE := services/routing/routing/locality.native
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 
 .PHONY: run up down status logs test test-fast lint install token demo bench bench-outbox \
@@ -42,7 +43,21 @@ lint: install
 	  libs/platform/appeals_platform services/intake/intake services/routing/routing \
 	  services/deadlines/deadlines
 
-install: $(STAMP)
+install: $(STAMP) $(NATIVE)
+
+# Routing's place matcher compiled with mypyc (about twice as fast, same source); with no C
+# compiler it stays pure Python. routing/__init__.py ignores a build of another source.
+$(NATIVE): services/routing/routing/locality.py $(STAMP)
+	@echo "[make] compiling routing's place matcher with mypyc (once per change of locality.py) ..."
+	@mkdir -p .local
+	@cd services/routing && rm -f routing/locality*.so && \
+	  if MYPYPATH=$(CURDIR)/libs/reference $(CURDIR)/$(VENV)/bin/mypyc routing/locality.py \
+	       > $(CURDIR)/.local/mypyc.log 2>&1; then \
+	    sha256sum routing/locality.py | cut -d' ' -f1 > routing/locality.native; \
+	  else \
+	    rm -f routing/locality*.so; echo pure-python > routing/locality.native; \
+	    echo "[make] mypyc failed (see .local/mypyc.log): the place matcher runs as Python"; \
+	  fi; rm -rf build
 
 $(STAMP): $(PYPROJECTS)
 	@echo "[make] installing Python packages into $(VENV) (once; again when a pyproject changes) ..."

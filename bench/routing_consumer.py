@@ -52,15 +52,15 @@ def say(message: str) -> None:
 
 
 def busy_cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy (all processes, all cores) since boot.
+    """CPU time the whole machine has spent working (all processes, all cores) since boot.
 
-    The rate depends on how the two cores are shared out moment to moment; CPU time per
-    appeal, across routing, PostgreSQL and the broker, is the steadier figure to compare.
+    The rate depends on how the two cores are shared out moment to moment, and on the host:
+    time the hypervisor gave to other guests (steal) is not counted. CPU time per appeal,
+    across routing, PostgreSQL and the broker, is the steadier figure to compare.
     """
     with open("/proc/stat") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, stat.readline().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def submissions(count: int) -> list[AppealSubmission]:
