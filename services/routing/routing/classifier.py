@@ -300,7 +300,7 @@ class _Arithmetic:
         )
 
     def margins(self, texts: Sequence[str]) -> FloatMatrix:
-        """SVM margins, one row per normalised text, one column per class."""
+        """SVM margins, one row per text (raw or normalised), one column per class."""
         chars, words = self._counts(texts)
         result = np.asarray(self._tfidf(chars, self.char_idf) @ self.char_weights, np.float64)
         result += self._tfidf(words, self.word_idf) @ self.word_weights
@@ -308,17 +308,23 @@ class _Arithmetic:
         return result
 
     def _word(self, word: str) -> tuple[bytes, bytes]:
-        """A space-separated word's char n-gram columns and its tokens' unigram columns.
+        """A raw word's char n-gram columns and its tokens' unigram columns, once normalised.
 
-        Tokens never span a space, so a text's tokens are its words' tokens in order.
+        `normalise` works within words (case, letters, Latin runs) and then splits on spaces,
+        so a text's normalised words are its raw words' normalised words in order, and so
+        are its tokens: raw words are cached, and texts need no normalising pass of their own.
         """
         found = self._cache.get(word)
         if found is None:
             if len(self._cache) >= self._CACHE_LIMIT:
                 self._cache.clear()
             vocabulary = self.words.get
-            tokens = [vocabulary(t, -1) for t in _TOKEN.findall(word)]
-            found = (self.chars._columns(word), np.array(tokens, dtype=np.int64).tobytes())
+            parts = normalise(word).split()
+            tokens = [vocabulary(t, -1) for part in parts for t in _TOKEN.findall(part)]
+            found = (
+                b"".join(self.chars._columns(part) for part in parts),
+                np.array(tokens, dtype=np.int64).tobytes(),
+            )
             self._cache[word] = found
         return found
 
@@ -512,11 +518,10 @@ class CategoryClassifier:
         """Matrix of probabilities, one row per text, columns in `categories` order."""
         if not texts:
             return np.zeros((0, len(self._codes)))
-        normalised = [normalise(t) for t in texts]
         if self._arithmetic is not None:
-            margins = self._arithmetic.margins(normalised)
+            margins = self._arithmetic.margins(texts)  # normalises word by word, cached
         else:
-            margins = _margins(self._features, self._model, normalised)
+            margins = _margins(self._features, self._model, [normalise(t) for t in texts])
         return _softmax(margins, self.scale)
 
     def rank(self, text: str) -> list[CategoryScore]:
