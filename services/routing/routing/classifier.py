@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 import joblib
 import numpy as np
@@ -50,6 +50,7 @@ PARAMS: Final[dict[str, Any]] = {
 _DEFAULT_SCALE = 10.0
 
 FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
+Compressed = TypeVar("Compressed", sparse.csr_matrix, sparse.csc_matrix)
 
 
 class CategoryScore(NamedTuple):
@@ -330,7 +331,7 @@ class _Arithmetic:
 
     _CACHE_LIMIT = 200_000
 
-    def _counts(self, texts: Sequence[str]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    def _counts(self, texts: Sequence[str]) -> tuple[sparse.csc_matrix, sparse.csr_matrix]:
         """Char n-gram counts and word unigram+bigram counts, as the fitted vectorizers count."""
         char_parts: list[bytes] = []
         token_parts: list[bytes] = []
@@ -353,7 +354,10 @@ class _Arithmetic:
             (np.ones(len(columns), dtype=np.float32), columns.copy(), np.array(char_ends)),
             shape=(len(texts), len(self.char_idf)),
         )
-        chars = chars.tocsc().tocsr()
+        # Column-major: converting orders each column's rows (a counting sort), so the repeated
+        # n-grams of a text sum without a sort per row; the product with the weights then
+        # reads each weight row once per batch.
+        chars = chars.tocsc()
         chars.sum_duplicates()
         unigrams = np.frombuffer(b"".join(token_parts), dtype=np.int64)
         return chars, self._word_counts(unigrams, np.diff(token_ends))
@@ -384,18 +388,20 @@ class _Arithmetic:
         return counts
 
     @staticmethod
-    def _tfidf(
-        counts: sparse.csr_matrix, idf: np.ndarray[Any, np.dtype[np.float32]]
-    ) -> sparse.csr_matrix:
-        """Sublinear TF × IDF, rows scaled to unit length: TfidfTransformer's arithmetic."""
+    def _tfidf(counts: Compressed, idf: np.ndarray[Any, np.dtype[np.float32]]) -> Compressed:
+        """Sublinear TF × IDF, rows scaled to unit length: TfidfTransformer's arithmetic.
+
+        For a CSR or a CSC matrix of counts with no repeated entries; returns the same kind.
+        """
+        lines = np.repeat(np.arange(len(counts.indptr) - 1), np.diff(counts.indptr))
+        rows, cols = (lines, counts.indices) if counts.format == "csr" else (counts.indices, lines)
         values = np.log(counts.data, dtype=np.float32)
         values += np.float32(1)
-        values *= idf[counts.indices]
-        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        values *= idf[cols]
         norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=counts.shape[0]))
         norms[norms == 0] = 1
         values /= norms[rows].astype(np.float32)
-        return sparse.csr_matrix((values, counts.indices, counts.indptr), shape=counts.shape)
+        return type(counts)((values, counts.indices, counts.indptr), shape=counts.shape)
 
 
 # ----------------------------------------------------------------------------- model
