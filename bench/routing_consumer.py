@@ -219,7 +219,6 @@ async def routing_rate(
         "model_path": "/nonexistent/bench-model.joblib",
         "jwt_public_key_file": str(project_root() / ".local" / "keys" / "jwt-public.pem"),
         "log_level": "WARNING",
-        "outbox_batch_size": int(os.environ.get("BENCH_OUTBOX_BATCH", "500")),
     }
     # The first instance migrates the scratch database before the others join.
     watcher = await asyncpg.connect(dsn)

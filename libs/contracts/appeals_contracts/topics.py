@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PARTITIONS = 6
+# Each agency reads only its own topic: a few appeals an hour at most, one or two consumer
+# instances. Six partitions each spread routing's deliveries over 6 × (number of agencies)
+# partitions, so the relay and the broker handled one tiny record batch per delivered appeal;
+# two keep per-key order and a standby consumer, at a fraction of that cost.
+AGENCY_PARTITIONS = 2
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def all_topic_specs(agency_codes: list[str]) -> list[Topic]:
         for t in TOPICS
     ]
     specs += [
-        Topic(agency_topic(code), "routing", ("kz.appeals.appeal.assigned.v1",))
+        Topic(agency_topic(code), "routing", ("kz.appeals.appeal.assigned.v1",), AGENCY_PARTITIONS)
         for code in agency_codes
     ]
     return specs

@@ -25,5 +25,9 @@ class ServiceSettings(BaseSettings):
     consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
     jwt_public_key_file: Path = Path(".local/keys/jwt-public.pem")
     log_level: str = "INFO"
-    outbox_batch_size: int = 500
+    # Most rows the relay claims and publishes per transaction (fewer when fewer wait). Under
+    # load larger claims fill Kafka batches per partition better: routing's events spread over
+    # every agency topic, and at 500 rows the relay and the broker spent about a third more
+    # CPU per event than at 2,000 (measured 2 Dec 2026, 41 topics of 6 partitions).
+    outbox_batch_size: int = 2000
     outbox_poll_interval: float = 0.5
