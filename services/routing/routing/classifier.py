@@ -393,11 +393,15 @@ class _Arithmetic:
 
         For a CSR or a CSC matrix of counts with no repeated entries; returns the same kind.
         """
-        lines = np.repeat(np.arange(len(counts.indptr) - 1), np.diff(counts.indptr))
-        rows, cols = (lines, counts.indices) if counts.format == "csr" else (counts.indices, lines)
+        per_line = np.diff(counts.indptr)
         values = np.log(counts.data, dtype=np.float32)
         values += np.float32(1)
-        values *= idf[cols]
+        if counts.format == "csr":
+            rows = np.repeat(np.arange(len(per_line)), per_line)
+            values *= idf[counts.indices]
+        else:  # column-major: each column's IDF repeated over its entries, no gather
+            rows = counts.indices
+            values *= np.repeat(idf, per_line)
         norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=counts.shape[0]))
         norms[norms == 0] = 1
         values /= norms[rows].astype(np.float32)

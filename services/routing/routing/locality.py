@@ -170,6 +170,12 @@ def keyed_words(text: str) -> list[tuple[str, str]]:
     return list(zip(words.raw, words.keys, strict=True))
 
 
+def keyed_words_headed(text: str, heads: frozenset[str]) -> list[tuple[str, str]]:
+    """(word, key) for the words whose key's first three letters are among `heads`."""
+    words = _words(text)
+    return [(w, k) for w, k in zip(words.raw, words.keys, strict=True) if k[:3] in heads]
+
+
 def _keyset(words: str) -> frozenset[str]:
     """Keys of space-separated words."""
     return frozenset(key(w) for w in words.split())
