@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -201,7 +202,8 @@ def consumer_process(
                 partitions[index] = sum(len(c.assignment()) for c in consumers if c is not None)
                 await asyncio.sleep(0.1)
 
-    asyncio.run(run())
+    # On uvloop, as uvicorn runs the service (loop="auto" picks it when installed).
+    uvloop.run(run())
 
 
 async def routing_rate(
