@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from appeals_contracts import event_types, topics
-from appeals_contracts.envelope import CloudEvent, event_id
-from appeals_contracts.events import AppealAssigned
+from appeals_contracts import topics
 from appeals_reference import load_reference
-from routing import db, handlers, publications, reference_versions
+from routing import handlers, reference_versions
 from routing.classifier import CategoryClassifier, LabelledText, load_training_examples
 from routing.redecision import decide_excluding
 from routing.retraining import held_out, retrain
@@ -37,54 +34,6 @@ def sub(text: str, **fields: Any) -> dict[str, Any]:
         "location": {"locality": fields.get("locality", "KRG-KARAGANDA")},
         "addressee": None,
     }
-
-
-def assignment(agency: str = "KRG-KARAGANDA-COMMUNAL-TRANSPORT", hop: int = 1) -> db.Assignment:
-    moment = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
-    return db.Assignment(
-        appeal_id=uuid.uuid4(),
-        hop=hop,
-        agency=agency,
-        category="HOUSING-HEATING",
-        locality="KRG-KARAGANDA",
-        method="rule",
-        confidence=0.93,
-        explanation={"method": "rule", "notes": []},
-        reference_version=load_reference().version,
-        classifier_version="c-1",
-        received_at=moment,
-        assigned_at=moment,
-    )
-
-
-def test_assignment_events_are_valid_cloudevents_of_the_appeal_assigned_contract() -> None:
-    appeal = received()
-    row = assignment(hop=2)
-    general, own = publications.assignment_rows(
-        row,
-        appeal.registration_number,
-        "complaint",
-        appeal.model_dump(mode="json"),
-        load_reference(),
-        redirected_from="KRG-ENERGY-HOUSING",
-    )
-    parsed = [CloudEvent[AppealAssigned].model_validate(r.event) for r in (general, own)]
-    assert (general.topic, own.topic) == (
-        topics.APPEAL_ASSIGNED,
-        topics.agency_topic("KRG-KARAGANDA-COMMUNAL-TRANSPORT"),
-    )
-    assert general.key == own.key == str(row.appeal_id)
-    assert parsed[0].id == event_id(row.appeal_id, "assigned", 2)
-    assert parsed[1].id == event_id(row.appeal_id, "delivered", 2)
-    assert all(p.type == event_types.APPEAL_ASSIGNED for p in parsed)
-    assert parsed[0].data.appeal is None
-    assert parsed[1].data.appeal is not None
-    assert parsed[1].data.appeal.submission == appeal.submission
-    data = parsed[1].data
-    assert (data.agency_level, data.agency_parent) == ("city_department", "KRG-KARAGANDA-AKIMAT")
-    assert data.redirected_from == "KRG-ENERGY-HOUSING" and data.hop == 2
-    # Every field of the contract is written, none more.
-    assert set(general.event["data"]) == set(AppealAssigned.model_fields)
 
 
 def test_deciding_again_excludes_the_agency_that_redirected() -> None:

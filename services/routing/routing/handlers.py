@@ -234,7 +234,7 @@ async def record_decisions(
     assignments: list[db.Assignment] = []
     triaged: list[db.Triage] = []
     messages: list[outbox.OutboxMessage] = []
-    rows: list[db.OutboxRow] = []
+    events: list[db.AssignmentEvents] = []
     for appeal_id, (item, decision) in chosen.items():
         if appeal_id not in new:
             continue
@@ -250,17 +250,11 @@ async def record_decisions(
         else:
             assigned = assignment_from(decision, appeal_id, 1, appeal.registered_at, at)
             assignments.append(assigned)
-            rows += publications.assignment_rows(
-                assigned,
-                appeal.registration_number,
-                appeal.submission.type.value,
-                received[appeal_id],
-                ref,
-            )
+            events.append(publications.assignment_events(assigned, ref))
     await db.insert_assignments(conn, assignments)
     await db.insert_triage(conn, triaged)
     await outbox.add(conn, messages)
-    await db.add_outbox_rows(conn, rows)
+    await publications.add_assignment_events(conn, events)
     return Recorded(len(assignments), len(triaged), len(incoming) - len(assignments) - len(triaged))
 
 
@@ -407,16 +401,10 @@ async def assign_manually(
             conn, [db.LabelledExample(appeal_id, text, category, "manual", body.agency)]
         )
     redirected_from = await _redirected_from(conn, appeal_id, row.hop)
-    rows = publications.assignment_rows(
-        row,
-        appeal["registration_number"],
-        appeal["appeal_type"],
-        appeal["received"],
-        ref,
-        redirected_from,
-    )
-    await db.add_outbox_rows(conn, rows)
-    return AppealAssigned.model_validate(rows[0].event["data"])
+    events = publications.assignment_events(row, ref, redirected_from)
+    await publications.add_assignment_events(conn, [events])
+    queued = await db.queued_event(conn, events.assigned_id)
+    return AppealAssigned.model_validate(queued["data"])
 
 
 async def _redirected_from(conn: asyncpg.Connection, appeal_id: uuid.UUID, hop: int) -> str | None:
@@ -566,7 +554,7 @@ async def redirect(
     messages = [
         publications.redirect_message(row, number, assignment.agency if assignment else None)
     ]
-    rows: list[db.OutboxRow] = []
+    events: list[db.AssignmentEvents] = []
     outcome = RedirectOutcome(
         appeal_id=str(appeal_id),
         from_agency=agency,
@@ -585,9 +573,7 @@ async def redirect(
                 appeal_id, text, assignment.category, "redirect", assignment.agency
             )
             await db.add_examples(conn, [example])
-        rows = publications.assignment_rows(
-            assignment, number, appeal["appeal_type"], appeal["received"], ref, agency
-        )
+        events = [publications.assignment_events(assignment, ref, agency)]
         outcome = outcome.model_copy(
             update={
                 "outcome": "assigned",
@@ -609,7 +595,7 @@ async def redirect(
         )
     # The redirect first: the relay publishes rows in insertion order.
     await outbox.add(conn, messages)
-    await db.add_outbox_rows(conn, rows)
+    await publications.add_assignment_events(conn, events)
     return outcome
 
 

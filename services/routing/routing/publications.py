@@ -4,9 +4,10 @@ AppealTriaged and AppealRedirected, as rows for the transactional outbox."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+import asyncpg
 from pydantic import TypeAdapter
 
 from appeals_contracts import event_types, topics
@@ -59,92 +60,40 @@ class _AgencyFields:
 _agency_fields = _AgencyFields()
 
 
-def assigned_data(
-    row: db.Assignment,
-    registration_number: str,
-    appeal_type: str,
-    ref: ReferenceData,
-    redirected_from: str | None = None,
-) -> dict[str, Any]:
-    """The AppealAssigned payload as JSON data, without the appeal.
-
-    Built as a plain dict because this runs twice per appeal on the consumer's hot path,
-    where building and dumping pydantic models cost more than the decision's bookkeeping;
-    tests validate it against `AppealAssigned`.
-    """
-    name, level, parent, _ = _agency_fields(ref, row.agency)
-    return {
-        "appeal_id": str(row.appeal_id),
-        "registration_number": registration_number,
-        "hop": row.hop,
-        "agency": row.agency,
-        "agency_name": name,
-        "agency_level": level,
-        "agency_parent": parent,
-        "category": row.category,
-        "locality": row.locality,
-        "method": row.method,
-        "confidence": row.confidence,
-        "explanation": row.explanation,
-        "assigned_at": json_time(row.assigned_at),
-        "received_at": json_time(row.received_at),
-        "appeal_type": appeal_type,
-        "appeal": None,
-        "partial": row.partial,
-        "redirected_from": redirected_from,
-    }
-
-
-def assignment_rows(
-    row: db.Assignment,
-    registration_number: str,
-    appeal_type: str,
-    received: dict[str, Any],
-    ref: ReferenceData,
-    redirected_from: str | None = None,
-) -> list[db.OutboxRow]:
-    """The assignment on routing.appeal-assigned, and with the appeal on the agency's topic.
+def assignment_events(
+    row: db.Assignment, ref: ReferenceData, redirected_from: str | None = None
+) -> db.AssignmentEvents:
+    """The AppealAssigned events of a stored assignment (db.ADD_ASSIGNMENT_EVENTS writes them).
 
     The outbox keys rows by event id, so the agency's copy (which carries the appeal to
     answer) has an id of its own, just as deterministic: "delivered" instead of "assigned".
     """
-    data = assigned_data(row, registration_number, appeal_type, ref, redirected_from)
-    agency_topic = _agency_fields(ref, row.agency)[3]
-    key = str(row.appeal_id)
-    time = json_time(row.assigned_at)
-    return [
-        db.OutboxRow(
-            topic=topic,
-            key=key,
-            event=cloud_event(
-                event_id(row.appeal_id, kind, row.hop),
-                event_types.APPEAL_ASSIGNED,
-                key,
-                time,
-                payload,
-            ),
-        )
-        for topic, kind, payload in (
-            (topics.APPEAL_ASSIGNED, "assigned", data),
-            (agency_topic, "delivered", {**data, "appeal": received}),
-        )
-    ]
+    name, level, parent, topic = _agency_fields(ref, row.agency)
+    return db.AssignmentEvents(
+        appeal_id=row.appeal_id,
+        hop=row.hop,
+        assigned_id=event_id(row.appeal_id, "assigned", row.hop),
+        delivered_id=event_id(row.appeal_id, "delivered", row.hop),
+        agency_topic=topic,
+        agency_name=name,
+        agency_level=level,
+        agency_parent=parent,
+        assigned_at=json_time(row.assigned_at),
+        received_at=json_time(row.received_at),
+        redirected_from=redirected_from,
+    )
 
 
-def cloud_event(
-    id: str, event_type: str, subject: str, time: str, data: dict[str, Any]
-) -> dict[str, Any]:
-    """A CloudEvents 1.0 structured-mode event as JSON data (the `CloudEvent` model's shape)."""
-    return {
-        "specversion": "1.0",
-        "id": id,
-        "source": SOURCE,
-        "type": event_type,
-        "subject": subject,
-        "time": time,
-        "datacontenttype": "application/json",
-        "data": data,
-    }
+async def add_assignment_events(
+    conn: asyncpg.Connection, events: Sequence[db.AssignmentEvents]
+) -> None:
+    await db.add_assignment_events(
+        conn,
+        events,
+        event_type=event_types.APPEAL_ASSIGNED,
+        source=SOURCE,
+        assigned_topic=topics.APPEAL_ASSIGNED,
+    )
 
 
 def triage_message(row: db.Triage, registration_number: str) -> outbox.OutboxMessage:
