@@ -109,8 +109,11 @@ def test_rank_many_gives_the_same_rankings_as_rank_one_by_one(real: CategoryClas
     texts = ["Нет света весь день", "Балабақша кезегі жылжымайды", ""]
     assert real.rank_many(texts) == [real.rank(t) for t in texts]
     assert real.rank_many([]) == []
-    # What a batch of decisions reads: the same probabilities, as one mapping per text.
-    assert real.scores_many(texts) == [{s.code: s.probability for s in real.rank(t)} for t in texts]
+    # What a batch of decisions reads: the same probabilities, as one matrix.
+    codes, matrix = real.score_matrix(texts)
+    assert [dict(zip(codes, row, strict=True)) for row in matrix.tolist()] == [
+        {s.code: s.probability for s in real.rank(t)} for t in texts
+    ]
 
 
 @pytest.mark.parametrize(("text", "expected"), BOUNDARY_CASES)

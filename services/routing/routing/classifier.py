@@ -550,10 +550,6 @@ class CategoryClassifier:
     def score_matrix(self, texts: Sequence[str]) -> tuple[list[str], FloatMatrix]:
         return self._codes, self.probabilities(texts)
 
-    def scores_many(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        codes = self._codes
-        return [dict(zip(codes, row, strict=True)) for row in self.probabilities(texts).tolist()]
-
     def accuracy(self, examples: Sequence[LabelledText]) -> float:
         """Share of examples whose best-ranked category is the labelled one."""
         if not examples:

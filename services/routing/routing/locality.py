@@ -164,12 +164,6 @@ def _words(text: str) -> _Words:
     return _Words(text, [m.group() for m in kept], [m.start() for m in kept])
 
 
-def keyed_words(text: str) -> list[tuple[str, str]]:
-    """(word, key) for the words of `text` outside quotes, in order."""
-    words = _words(text)
-    return list(zip(words.raw, words.keys, strict=True))
-
-
 def keyed_words_headed(text: str, heads: frozenset[str]) -> list[tuple[str, str]]:
     """(word, key) for the words whose key's first three letters are among `heads`."""
     words = _words(text)
