@@ -36,7 +36,9 @@ from appeals_contracts import event_types
 from appeals_contracts.envelope import envelope, event_id
 from appeals_contracts.events import AppealReceived
 from appeals_contracts.submission import AppealSubmission
+from appeals_contracts.topics import all_topic_specs
 from appeals_platform.stack import bootstrap_servers, database_url, project_root
+from appeals_reference import load_reference
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
 APPEALS = int(os.environ.get("BENCH_APPEALS", "60000"))
@@ -147,7 +149,6 @@ async def raw_consume_rate(topic: str, count: int) -> float:
 
 
 def decide_rate(subs: list[AppealSubmission]) -> tuple[float, str]:
-    from appeals_reference import load_reference
     from routing.decision import decide_many
     from routing.knowledge import load_classifier
 
@@ -163,7 +164,6 @@ def decide_rate(subs: list[AppealSubmission]) -> tuple[float, str]:
 
 def stub_decisions() -> None:
     """Replace the decision with one fixed, precomputed decision: what the wiring alone costs."""
-    from appeals_reference import load_reference
     from routing import handlers
     from routing.decision import decide
     from routing.knowledge import load_classifier
@@ -209,7 +209,7 @@ def consumer_process(
 
 
 async def routing_rate(
-    topic: str, dsn: str, count: int, stub: bool = False
+    topic: str, dsn: str, count: int, prefix: str, stub: bool = False
 ) -> tuple[float, float, float, float]:
     """(appeals/s committed, seconds until the last commit, seconds until the outbox drained,
     machine CPU milliseconds per appeal until drained)."""
@@ -223,6 +223,7 @@ async def routing_rate(
         "model_path": "/nonexistent/bench-model.joblib",
         "jwt_public_key_file": str(project_root() / ".local" / "keys" / "jwt-public.pem"),
         "log_level": "WARNING",
+        "outbox_topic_prefix": prefix,
     }
     # The first instance migrates the scratch database before the others join.
     watcher = await asyncpg.connect(dsn)
@@ -286,7 +287,15 @@ async def main() -> int:
     await admin_db.execute(f'CREATE DATABASE "{database}"')
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
     await admin.start()
-    await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    # Routing publishes to topics of the bench's own (the relay's topic prefix): the real
+    # ones keep events forever, and each run would leave about a gigabyte in them.
+    prefix = f"{topic}."
+    outputs = [
+        NewTopic(prefix + spec.name, spec.partitions, 1)
+        for spec in all_topic_specs([a.code for a in load_reference().agencies])
+        if spec.owner == "routing"
+    ]
+    await admin.create_topics([NewTopic(topic, PARTITIONS, 1), *outputs])
     try:
         say(
             f"bench-routing: {APPEALS:,} AppealReceived events on {topic}, batches of "
@@ -301,7 +310,9 @@ async def main() -> int:
         say(f"  raw Kafka consume: {raw:,.0f} records/s")
         decided, version = await asyncio.to_thread(decide_rate, subs)
         say(f"  decide_many alone (classifier {version}): {decided:,.0f} appeals/s")
-        rate, busy, drained, cpu = await routing_rate(topic, database_url(database), APPEALS)
+        rate, busy, drained, cpu = await routing_rate(
+            topic, database_url(database), APPEALS, prefix
+        )
         say(
             f"  routing consumer: {rate:,.0f} appeals/s ({busy:.1f}s for the backlog; "
             f"outbox drained {drained:.1f}s after the first commit, 2 events per assignment; "
@@ -313,7 +324,7 @@ async def main() -> int:
             await fill(stub_topic, records)
             await admin_db.execute(f'CREATE DATABASE "{database}_stub"')
             wiring, _, _, wiring_cpu = await routing_rate(
-                stub_topic, database_url(f"{database}_stub"), APPEALS, stub=True
+                stub_topic, database_url(f"{database}_stub"), APPEALS, prefix, stub=True
             )
         finally:
             await admin.delete_topics([stub_topic])
@@ -336,7 +347,7 @@ async def main() -> int:
         say(f"{verdict} the goal of >= {GOAL:,} appeals/s")
         return 0
     finally:
-        await admin.delete_topics([topic])
+        await admin.delete_topics([topic, *(t.name for t in outputs)])
         await admin.close()
         await admin_db.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin_db.close()

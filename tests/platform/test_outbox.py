@@ -117,6 +117,32 @@ async def test_events_larger_than_a_batch_and_many_topics_are_all_published(
         await pool.close()
 
 
+async def test_a_topic_prefix_sends_events_to_topics_of_their_own(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    # The rows keep the plain topic name; the relay puts the prefix in front when publishing.
+    prefixed = await topic("bench.x")  # bench.x.<random>
+    prefix, plain = "bench.x.", prefixed.removeprefix("bench.x.")
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.bootstrap, "test-relay")
+    await producer.start()
+    messages = outbox_rows(plain, 20, keys=5)
+    try:
+        async with probe(prefixed) as events:
+            await fill(pool, messages)
+            relay = OutboxRelay(pool, producer, schema="intake", topic_prefix=prefix)
+            task = asyncio.create_task(relay.run())
+            seen = await events.collect(20, timeout=60)
+            relay.stop()
+            await task
+        assert {e["id"] for e in seen} == {m.event.id for m in messages}
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
 class RelayCrash(Exception):
     pass
 

@@ -96,8 +96,10 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.5,
         after_publish: Callable[[int], Awaitable[None]] | None = None,
+        topic_prefix: str = "",
     ) -> None:
         self._pool = pool
+        self._topic_prefix = topic_prefix
         self._producer = producer
         self._schema = schema
         self._batch_size = batch_size
@@ -169,15 +171,16 @@ class OutboxRelay:
         """
         producer = self._producer
         keys = [row["aggregateid"].encode() for row in rows]
+        prefix = self._topic_prefix
         counts = {
             topic: len(await producer.partitions_for(topic))
-            for topic in {row["aggregatetype"] for row in rows}
+            for topic in {prefix + row["aggregatetype"] for row in rows}
         }
         hashes = partitioning.murmur2(keys)
         open_batches: dict[tuple[str, int], BatchBuilder] = {}
         deliveries: list[asyncio.Future[Any]] = []
         for row, key, hashed in zip(rows, keys, hashes, strict=True):
-            topic = row["aggregatetype"]
+            topic = prefix + row["aggregatetype"]
             partition = (hashed & 0x7FFFFFFF) % counts[topic]
             record = {
                 "timestamp": None,

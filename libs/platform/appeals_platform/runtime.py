@@ -102,6 +102,7 @@ class Runtime:
             schema=s.db_schema,
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_interval,
+            topic_prefix=s.outbox_topic_prefix,
         )
         self.tasks.append(asyncio.create_task(self._relay.run(), name=f"{self.name}-outbox"))
         if consume:
