@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from appeals_contracts.envelope import envelope, event_id
@@ -53,48 +56,67 @@ def assert_per_key_order(events: list[dict[str, Any]]) -> None:
         assert numbers == sorted(numbers)
 
 
-async def test_ten_thousand_rows_are_each_published_once_in_per_key_order(
-    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
-) -> None:
-    topic_name = await topic("outbox")
+@dataclass
+class Relaying:
+    """A pool on the `intake` schema of the test database and a started outbox producer."""
+
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+
+    def relay(self, **options: Any) -> OutboxRelay:
+        return OutboxRelay(self.pool, self.producer, schema="intake", **options)
+
+
+@pytest.fixture
+async def relaying(stack: Stack, database: str) -> AsyncIterator[Relaying]:
     pool = await create_pool(database, "intake")
     producer = create_producer(stack.bootstrap, "test-relay")
     await producer.start()
-    messages = outbox_rows(topic_name, 10_000, keys=250)
     try:
-        async with probe(topic_name) as events:
-            await fill(pool, messages)
-            relay = OutboxRelay(pool, producer, schema="intake", batch_size=500)
-            task = asyncio.create_task(relay.run())
-            seen = await events.collect(10_000, timeout=120)
-            relay.stop()
-            await task
-        assert len(seen) == 10_000
-        assert {e["id"] for e in seen} == {m.event.id for m in messages}
-        assert all(e["_key"] == e["subject"] for e in seen)
-        assert_per_key_order(seen)
-        # Each key on the partition any Kafka client's default partitioner gives it.
-        partitions = list(range(6))
-        assert all(
-            e["_partition"] == DefaultPartitioner()(e["_key"].encode(), partitions, partitions)
-            for e in seen
-        )
-        async with pool.acquire() as conn:
-            assert await outbox.pending(conn) == 0
+        yield Relaying(pool, producer)
     finally:
         await producer.stop()
         await pool.close()
 
 
+async def run_until(relay: OutboxRelay, collected: Awaitable[list[dict[str, Any]]]) -> list[Any]:
+    """Run the relay until the events are collected, then stop it."""
+    task = asyncio.create_task(relay.run())
+    try:
+        return await collected
+    finally:
+        relay.stop()
+        await task
+
+
+async def test_ten_thousand_rows_are_each_published_once_in_per_key_order(
+    relaying: Relaying, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    topic_name = await topic("outbox")
+    messages = outbox_rows(topic_name, 10_000, keys=250)
+    async with probe(topic_name) as events:
+        await fill(relaying.pool, messages)
+        seen = await run_until(relaying.relay(batch_size=500), events.collect(10_000, timeout=120))
+    assert len(seen) == 10_000
+    assert {e["id"] for e in seen} == {m.event.id for m in messages}
+    assert all(e["_key"] == e["subject"] for e in seen)
+    assert_per_key_order(seen)
+    # Each key on the partition any Kafka client's default partitioner gives it.
+    partitions = list(range(6))
+    assert all(
+        e["_partition"] == DefaultPartitioner()(e["_key"].encode(), partitions, partitions)
+        for e in seen
+    )
+    async with relaying.pool.acquire() as conn:
+        assert await outbox.pending(conn) == 0
+
+
 async def test_events_larger_than_a_batch_and_many_topics_are_all_published(
-    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+    relaying: Relaying, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
 ) -> None:
     # Batches are filled per topic partition by the relay: one that fills up is sent and a
     # new one started, and an event bigger than a whole batch still goes out (alone).
     names = [await topic("outbox-big", partitions=p) for p in (1, 3)]
-    pool = await create_pool(database, "intake")
-    producer = create_producer(stack.bootstrap, "test-relay")
-    await producer.start()
     big = "x" * 300_000  # over the producer's 256 KiB batch
     messages = []
     for n in range(40):
@@ -102,45 +124,31 @@ async def test_events_larger_than_a_batch_and_many_topics_are_all_published(
         data: dict[str, Any] = {"n": n, "padding": big if n % 10 == 0 else "y" * 20_000}
         event = envelope(event_type="kz.appeals.test.v1", source="tests", subject=appeal, data=data)
         messages.append(OutboxMessage(names[n % 2], appeal, event))
-    try:
-        async with probe(names[0]) as first, probe(names[1]) as second:
-            await fill(pool, messages)
-            relay = OutboxRelay(pool, producer, schema="intake", batch_size=500)
-            task = asyncio.create_task(relay.run())
-            seen = await first.collect(20, timeout=60) + await second.collect(20, timeout=60)
-            relay.stop()
-            await task
-        assert sorted(e["data"]["n"] for e in seen) == list(range(40))
-        assert {len(e["data"]["padding"]) for e in seen} == {300_000, 20_000}
-    finally:
-        await producer.stop()
-        await pool.close()
+
+    async with probe(names[0]) as first, probe(names[1]) as second:
+
+        async def both() -> list[dict[str, Any]]:
+            return await first.collect(20, timeout=60) + await second.collect(20, timeout=60)
+
+        await fill(relaying.pool, messages)
+        seen = await run_until(relaying.relay(batch_size=500), both())
+    assert sorted(e["data"]["n"] for e in seen) == list(range(40))
+    assert {len(e["data"]["padding"]) for e in seen} == {300_000, 20_000}
 
 
 async def test_a_topic_prefix_sends_events_to_topics_of_their_own(
-    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+    relaying: Relaying, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
 ) -> None:
     # The rows keep the plain topic name; the relay puts the prefix in front when publishing.
     prefixed = await topic("bench.x")  # bench.x.<random>
     prefix, plain = "bench.x.", prefixed.removeprefix("bench.x.")
-    pool = await create_pool(database, "intake")
-    producer = create_producer(stack.bootstrap, "test-relay")
-    await producer.start()
     messages = outbox_rows(plain, 20, keys=5)
-    try:
-        async with probe(prefixed) as events:
-            await fill(pool, messages)
-            relay = OutboxRelay(pool, producer, schema="intake", topic_prefix=prefix)
-            task = asyncio.create_task(relay.run())
-            seen = await events.collect(20, timeout=60)
-            relay.stop()
-            await task
-        assert {e["id"] for e in seen} == {m.event.id for m in messages}
-        async with pool.acquire() as conn:
-            assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
-    finally:
-        await producer.stop()
-        await pool.close()
+    async with probe(prefixed) as events:
+        await fill(relaying.pool, messages)
+        seen = await run_until(relaying.relay(topic_prefix=prefix), events.collect(20, timeout=60))
+    assert {e["id"] for e in seen} == {m.event.id for m in messages}
+    async with relaying.pool.acquire() as conn:
+        assert await outbox.pending(conn) == 0
 
 
 class RelayCrash(Exception):
