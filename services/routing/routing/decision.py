@@ -228,8 +228,12 @@ def _with_evidence(
     When wrong, the source names one of about `confusable` look-alikes of the truth, so the
     likelihood ratio of its answer being the truth is reliability * confusable / (1 - it).
     """
-    ratio = reliability * confusable / (1 - reliability)
+    ratio = _evidence_ratio(reliability, confusable)
     return _normalised({c: p * ratio if c == code else p for c, p in probs.items()})
+
+
+def _evidence_ratio(reliability: float, confusable: int) -> float:
+    return reliability * confusable / (1 - reliability)
 
 
 def _safety_words(text: str) -> list[str]:
@@ -293,14 +297,14 @@ def decide_many(
         text = p.full_text
         places.append(resolve_locality(ref, p.location.locality, p.location.address, text))
         crime_words.append(_safety_words(text))
-    batch = _Arithmetic(ref, codes, matrix, parsed, places)
+    batch = _Batch(ref, codes, matrix, parsed, places)
     return [
         _decide(p, place, words, batch, n, ref, classifier.version, threshold)
         for n, (p, place, words) in enumerate(zip(parsed, places, crime_words, strict=True))
     ]
 
 
-class _Arithmetic:
+class _Batch:
     """The numbers of a batch of decisions, categories in reference order.
 
     raw: the classifier's probabilities over the reference categories, renormalised (a
@@ -331,9 +335,9 @@ class _Arithmetic:
         ]
         if citizen:
             at, cols = (np.array(x, dtype=np.intp) for x in zip(*citizen, strict=True))
-            ratio = CITIZEN_CATEGORY_RELIABILITY * CITIZEN_CATEGORY_CONFUSABLE
-            ratio /= 1 - CITIZEN_CATEGORY_RELIABILITY
-            posterior[at, cols] *= ratio
+            posterior[at, cols] *= _evidence_ratio(
+                CITIZEN_CATEGORY_RELIABILITY, CITIZEN_CATEGORY_CONFUSABLE
+            )
             posterior[at] = _rows_normalised(posterior[at])
         self.posterior = posterior
         police = self.index.get(POLICE_CATEGORY)
@@ -348,6 +352,8 @@ class _Arithmetic:
         self.winner: list[str | None] = [None] * len(parsed)
         self.confidence = [0.0] * len(parsed)
         self.best: list[str] = [""] * len(parsed)
+        # Per appeal: its locality's agencies, their pools for its locality's appeals, its row.
+        self._pools: list[tuple[list[str], FloatMatrix, int]] = [([], _NO_POOLS, 0)] * rows
         by_locality: dict[str, list[int]] = {}
         for n, place in enumerate(places):
             by_locality.setdefault(place.code, []).append(n)
@@ -370,6 +376,8 @@ class _Arithmetic:
             if agency is not None:
                 member[j, column[agency]] = 1.0
         pools = posterior @ member
+        for k, n in enumerate(rows):
+            self._pools[n] = (agencies, pools, k)
         winners = pools.argmax(axis=1)
         # The winner's most probable category: others masked out (-1 is below any probability).
         leading = member[:, winners].T > 0
@@ -386,8 +394,13 @@ class _Arithmetic:
     def posterior_of(self, n: int) -> dict[str, float]:
         return dict(zip(self.categories, self.posterior[n].tolist(), strict=True))
 
-    def raw_of(self, n: int) -> dict[str, float]:
-        return dict(zip(self.categories, self.raw[n].tolist(), strict=True))
+    def pools_of(self, n: int) -> dict[str, float]:
+        """Probability per agency at the appeal's locality, in the order of first category."""
+        agencies, pools, k = self._pools[n]
+        return dict(zip(agencies, pools[k].tolist(), strict=True))
+
+
+_NO_POOLS: FloatMatrix = np.zeros((1, 0))
 
 
 def _rows_normalised(matrix: FloatMatrix) -> FloatMatrix:
@@ -402,7 +415,7 @@ def _decide(
     sub: SubmissionInput,
     place: LocalityMatch,
     crime_words: list[str],
-    batch: _Arithmetic,
+    batch: _Batch,
     n: int,
     ref: ReferenceData,
     classifier_version: str,
@@ -485,7 +498,7 @@ class _Choice(NamedTuple):  # one per appeal: a tuple is built faster than a fro
 def _safety_choice(
     hint: str | None,
     table: Mapping[str, str | None],
-    batch: _Arithmetic,
+    batch: _Batch,
     n: int,
     safety: float,
 ) -> _Choice:
@@ -497,24 +510,14 @@ def _safety_choice(
             honoured=hint == agency,
             reason="a report of a crime or threat goes to the police at once",
         )
-    confidence = max(safety, _pools(batch.posterior_of(n), table).get(agency or "", 0.0))
+    confidence = max(safety, batch.pools_of(n).get(agency or "", 0.0))
     return _Choice(agency, POLICE_CATEGORY, confidence, "safety", outcome)
-
-
-def _pools(posterior: Mapping[str, float], table: Mapping[str, str | None]) -> dict[str, float]:
-    """Probability per agency: the sum over the categories the rule gives it here."""
-    pools: dict[str, float] = {}
-    for code, p in posterior.items():
-        agency = table[code]
-        if agency is not None:
-            pools[agency] = pools.get(agency, 0.0) + p
-    return pools
 
 
 def _rule_choice(
     ref: ReferenceData,
     hint: str | None,
-    batch: _Arithmetic,
+    batch: _Batch,
     n: int,
     table: Mapping[str, str | None],
     threshold: float,
@@ -526,7 +529,7 @@ def _rule_choice(
     if hint:
         posterior = batch.posterior_of(n)
         agency, confidence, outcome = _apply_hint(
-            ref, hint, _pools(posterior, table), agency, confidence, threshold, category, locality
+            ref, hint, batch.pools_of(n), agency, confidence, threshold, category, locality
         )
         category = _best_category(posterior, table, agency)
     method: Method = "hint" if outcome is not None and outcome.honoured else "rule"
