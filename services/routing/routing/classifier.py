@@ -166,16 +166,18 @@ class CharGramCounter(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self._cache: dict[str, bytes] = {}
         return self
 
-    def _columns(self, word: str) -> bytes:
+    def columns(self, word: str) -> bytes:
         """The word's column indices as int32 bytes, ready to be joined with its neighbours'."""
+        vocabulary = self.vocabulary_
+        found = [vocabulary[g] for g in self._grams(word) if g in vocabulary]
+        return np.array(found, dtype=np.int32).tobytes()
+
+    def _columns(self, word: str) -> bytes:
         columns = self._cache.get(word)
         if columns is None:
             if len(self._cache) >= self._CACHE_LIMIT:
                 self._cache.clear()
-            vocabulary = self.vocabulary_
-            found = [vocabulary[g] for g in self._grams(word) if g in vocabulary]
-            columns = np.array(found, dtype=np.int32).tobytes()
-            self._cache[word] = columns
+            columns = self._cache[word] = self.columns(word)
         return columns
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -323,7 +325,8 @@ class _Arithmetic:
             parts = normalise(word).split()
             tokens = [vocabulary(t, -1) for part in parts for t in _TOKEN.findall(part)]
             found = (
-                b"".join(self.chars._columns(part) for part in parts),
+                # Uncached: this cache holds the raw word, the counter's would hold it twice.
+                b"".join(self.chars.columns(part) for part in parts),
                 np.array(tokens, dtype=np.int64).tobytes(),
             )
             self._cache[word] = found

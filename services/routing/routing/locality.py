@@ -85,7 +85,6 @@ _ABBREVIATIONS = {
 }  # fmt: skip
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def key(word: str) -> str:
     """The comparison key of one word (see the module docstring)."""
     folded = word.lower().translate(_KAZAKH_LETTERS)
@@ -99,7 +98,7 @@ def key(word: str) -> str:
 _WORD = re.compile(r"р-н|пр-т|б-р|r-n|[^\W\d_]+", re.IGNORECASE)
 _QUOTED = re.compile(r"«[^»]*»|\"[^\"]*\"|“[^”]*”|„[^“”]*[“”]")
 _QUOTE_MARKS = ("«", '"', "“", "„")
-_KEYS: dict[str, str] = {}  # key() of words seen, read without lru_cache's wrapper
+_KEYS: dict[str, str] = {}  # key() of the words of texts seen: appeal words repeat
 
 
 class _Words:
@@ -118,9 +117,6 @@ class _Words:
         get = _KEYS.get
         self.keys = [get(w) or _remember_key(w) for w in raw]
         self._starts = starts
-
-    def __len__(self) -> int:
-        return len(self.raw)
 
     @property
     def starts(self) -> list[int]:

@@ -32,32 +32,12 @@ def json_time(moment: datetime) -> str:
     return str(_MOMENT.dump_python(moment, mode="json"))
 
 
-class _AgencyFields:
-    """(name, level, parent, topic) per agency code, for the reference data last asked about.
-
-    Looked up twice per assignment; `ReferenceData` look-ups go through pydantic's private
-    attributes, which costs more than the rest of building the event.
-    """
-
-    def __init__(self) -> None:
-        self._ref: ReferenceData | None = None
-        self._fields: dict[str, tuple[str, str, str | None, str]] = {}
-
-    def __call__(self, ref: ReferenceData, code: str) -> tuple[str, str, str | None, str]:
-        if ref is not self._ref:
-            self._ref, self._fields = ref, {}
-        found = self._fields.get(code)
-        if found is None:
-            if ref.has_agency(code):
-                agency = ref.agency(code)
-                found = (agency.name_ru, agency.level, agency.parent, agency.topic)
-            else:
-                found = ("", "", None, topics.agency_topic(code))
-            self._fields[code] = found
-        return found
-
-
-_agency_fields = _AgencyFields()
+def _agency_fields(ref: ReferenceData, code: str) -> tuple[str, str, str | None, str]:
+    """(name, level, parent, topic) of an agency; a code the data lacks still has a topic."""
+    if not ref.has_agency(code):
+        return "", "", None, topics.agency_topic(code)
+    agency = ref.agency(code)
+    return agency.name_ru, agency.level, agency.parent, agency.topic
 
 
 def assignment_events(
