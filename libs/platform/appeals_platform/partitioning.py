@@ -37,7 +37,12 @@ def murmur2(keys: Sequence[bytes]) -> list[int]:
 
 def partitions(keys: Sequence[bytes], count: int) -> list[int]:
     """The partition index (0 … count-1) of every key: Kafka's default partitioner."""
-    return [(h & 0x7FFFFFFF) % count for h in murmur2(keys)]
+    return [partition_of(h, count) for h in murmur2(keys)]
+
+
+def partition_of(hashed: int, count: int) -> int:
+    """The partition of a key whose murmur2 is `hashed`, among `count` partitions."""
+    return (hashed & 0x7FFFFFFF) % count
 
 
 def _mul(a: UInts, b: int) -> UInts:
