@@ -1,4 +1,4 @@
-"""AppealAssigned events, written by PostgreSQL from the stored assignment and appeal."""
+"""AppealAssigned events as routing queues them: valid events of the contract, both copies."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent, event_id
 from appeals_contracts.events import AppealAssigned
+from appeals_platform import outbox
 from appeals_platform.pool import connect
 from appeals_reference import load_reference
 from routing import db, publications
@@ -41,39 +42,28 @@ async def test_assignment_events_are_valid_cloudevents_of_the_appeal_assigned_co
     database: str,
 ) -> None:
     ref = load_reference()
+    stored = [(received(), confidence) for confidence in (0.93, None, 1.0)]
+    rows = [(appeal, assignment(uuid.UUID(appeal.appeal_id), 2, c)) for appeal, c in stored]
     conn = await connect(database, "routing")
     try:
         async with conn.transaction():
-            stored = []
-            for confidence in (0.93, None, 1.0):
-                appeal = received()
-                appeal_id = uuid.UUID(appeal.appeal_id)
-                await db.insert_appeals(
-                    conn,
-                    [
-                        db.NewAppeal(
-                            appeal_id=appeal_id,
-                            registration_number=appeal.registration_number,
-                            registered_at=appeal.registered_at,
-                            appeal_type="complaint",
-                            received=appeal.model_dump(mode="json"),
-                        )
-                    ],
+            for appeal, row in rows:
+                events = publications.assignment_events(
+                    row,
+                    ref,
+                    registration_number=appeal.registration_number,
+                    appeal_type="complaint",
+                    appeal=orjson.dumps(appeal.model_dump(mode="json")),
+                    redirected_from="KRG-ENERGY-HOUSING",
                 )
-                row = assignment(appeal_id, 2, confidence)
-                await db.insert_assignments(conn, [row])
-                stored.append((appeal, row))
-            await publications.add_assignment_events(
-                conn,
-                [publications.assignment_events(r, ref, "KRG-ENERGY-HOUSING") for _, r in stored],
-            )
+                await outbox.add(conn, events)
             queued = await conn.fetch("SELECT * FROM outbox ORDER BY seq")
     finally:
         await conn.close()
 
     # Two events per assignment, everyone's first, in the order the assignments came.
     assert len(queued) == 6
-    for (appeal, row), general, own in zip(stored, queued[0::2], queued[1::2], strict=True):
+    for (appeal, row), general, own in zip(rows, queued[0::2], queued[1::2], strict=True):
         assert (general["aggregatetype"], own["aggregatetype"]) == (
             topics.APPEAL_ASSIGNED,
             topics.agency_topic("KRG-KARAGANDA-COMMUNAL-TRANSPORT"),
@@ -99,6 +89,7 @@ async def test_assignment_events_are_valid_cloudevents_of_the_appeal_assigned_co
             "KRG-KARAGANDA-AKIMAT",
         )
         assert data.redirected_from == "KRG-ENERGY-HOUSING" and data.hop == 2
+        assert data.appeal_type == "complaint"
         assert data.confidence == row.confidence
         assert events[0]["data"]["explanation"] == row.explanation
         assert data.registration_number == appeal.registration_number

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
 # ----------------------------------------------------------------------------- reference data
 
@@ -451,101 +450,3 @@ SELECT appeal_id, text, category, origin, agency, created_at FROM labelled_examp
 
 async def labelled_examples(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return list(await conn.fetch(LABELLED_EXAMPLES))
-
-
-# ----------------------------------------------------------------------------- outbox
-
-
-@dataclass(frozen=True)
-class AssignmentEvents:
-    """What the two AppealAssigned events of a stored assignment need besides its rows.
-
-    The events themselves are written by PostgreSQL (ADD_ASSIGNMENT_EVENTS) from the
-    assignment and appeal rows inserted just before, in the same transaction.
-    """
-
-    appeal_id: uuid.UUID
-    hop: int
-    assigned_id: str  # event id on routing.appeal-assigned
-    delivered_id: str  # event id on the agency's topic, the copy that carries the appeal
-    agency_topic: str
-    agency_name: str
-    agency_level: str
-    agency_parent: str | None
-    assigned_at: str  # times as pydantic writes them, like every other event
-    received_at: str
-    redirected_from: str | None
-
-
-# The AppealAssigned contract as JSON, built by the server from the stored rows: for everyone
-# on routing.appeal-assigned, and with the appeal (the stored AppealReceived payload) on the
-# agency's topic, in that order for each assignment. Building ~4 KB of JSON per appeal in
-# Python and sending it over cost the consumer more than the rest of recording a decision;
-# the explanation and the appeal are already here, as json, and go into the events as stored.
-ADD_ASSIGNMENT_EVENTS = """
-INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-SELECT e.id, e.topic, x.appeal_id::text, $12::text,
-       json_build_object(
-           'specversion', '1.0', 'id', e.id, 'source', $13::text, 'type', $12::text,
-           'subject', x.appeal_id::text, 'time', x.assigned_at,
-           'datacontenttype', 'application/json',
-           'data', json_build_object(
-               'appeal_id', x.appeal_id::text, 'registration_number', a.registration_number,
-               'hop', s.hop, 'agency', s.agency, 'agency_name', x.agency_name,
-               'agency_level', x.agency_level, 'agency_parent', x.agency_parent,
-               'category', s.category, 'locality', s.locality, 'method', s.method,
-               'confidence', s.confidence, 'explanation', s.explanation,
-               'assigned_at', x.assigned_at, 'received_at', x.received_at,
-               'appeal_type', a.appeal_type,
-               'appeal', CASE WHEN e.delivered THEN a.received END,
-               'partial', s.partial, 'redirected_from', x.redirected_from))::text
-FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::text[])
-     WITH ORDINALITY AS x(appeal_id, hop, assigned_id, delivered_id, agency_topic, agency_name,
-                          agency_level, agency_parent, assigned_at, received_at, redirected_from,
-                          n)
-JOIN assignments s ON s.appeal_id = x.appeal_id AND s.hop = x.hop
-JOIN appeals a ON a.appeal_id = x.appeal_id
-CROSS JOIN LATERAL (VALUES (x.assigned_id, $14::text, false),
-                           (x.delivered_id, x.agency_topic, true)) AS e(id, topic, delivered)
-ORDER BY x.n, e.delivered
-ON CONFLICT (id) DO NOTHING
-"""
-
-
-async def add_assignment_events(
-    conn: asyncpg.Connection,
-    events: Sequence[AssignmentEvents],
-    *,
-    event_type: str,
-    source: str,
-    assigned_topic: str,
-) -> None:
-    """Queue both events of each assignment, stored before in this transaction."""
-    if not events:
-        return
-    await conn.execute(
-        ADD_ASSIGNMENT_EVENTS,
-        [e.appeal_id for e in events],
-        [e.hop for e in events],
-        [e.assigned_id for e in events],
-        [e.delivered_id for e in events],
-        [e.agency_topic for e in events],
-        [e.agency_name for e in events],
-        [e.agency_level for e in events],
-        [e.agency_parent for e in events],
-        [e.assigned_at for e in events],
-        [e.received_at for e in events],
-        [e.redirected_from for e in events],
-        event_type,
-        source,
-        assigned_topic,
-    )
-
-
-QUEUED_EVENT = "SELECT payload FROM outbox WHERE id = $1"
-
-
-async def queued_event(conn: asyncpg.Connection, event_id: str) -> dict[str, Any]:
-    """An event this transaction queued, as JSON data (the relay has not seen it yet)."""
-    return dict(orjson.loads(await conn.fetchval(QUEUED_EVENT, event_id)))

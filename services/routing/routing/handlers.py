@@ -233,8 +233,7 @@ async def record_decisions(
     )
     assignments: list[db.Assignment] = []
     triaged: list[db.Triage] = []
-    messages: list[outbox.OutboxMessage] = []
-    events: list[db.AssignmentEvents] = []
+    messages: list[outbox.OutboxMessage | outbox.DumpedEvent] = []
     for appeal_id, (item, decision) in chosen.items():
         if appeal_id not in new:
             continue
@@ -250,11 +249,18 @@ async def record_decisions(
         else:
             assigned = assignment_from(decision, appeal_id, 1, appeal.registered_at, at)
             assignments.append(assigned)
-            events.append(publications.assignment_events(assigned, ref))
+            messages.extend(
+                publications.assignment_events(
+                    assigned,
+                    ref,
+                    registration_number=appeal.registration_number,
+                    appeal_type=appeal.submission.type.value,
+                    appeal=orjson.dumps(item.data),
+                )
+            )
     await db.insert_assignments(conn, assignments)
     await db.insert_triage(conn, triaged)
     await outbox.add(conn, messages)
-    await publications.add_assignment_events(conn, events)
     return Recorded(len(assignments), len(triaged), len(incoming) - len(assignments) - len(triaged))
 
 
@@ -401,10 +407,16 @@ async def assign_manually(
             conn, [db.LabelledExample(appeal_id, text, category, "manual", body.agency)]
         )
     redirected_from = await _redirected_from(conn, appeal_id, row.hop)
-    events = publications.assignment_events(row, ref, redirected_from)
-    await publications.add_assignment_events(conn, [events])
-    queued = await db.queued_event(conn, events.assigned_id)
-    return AppealAssigned.model_validate(queued["data"])
+    events = publications.assignment_events(
+        row,
+        ref,
+        registration_number=appeal["registration_number"],
+        appeal_type=appeal["appeal_type"],
+        appeal=orjson.dumps(appeal["received"]),
+        redirected_from=redirected_from,
+    )
+    await outbox.add(conn, events)
+    return AppealAssigned.model_validate(orjson.loads(events[0].payload)["data"])
 
 
 async def _redirected_from(conn: asyncpg.Connection, appeal_id: uuid.UUID, hop: int) -> str | None:
@@ -551,10 +563,10 @@ async def redirect(
     )
     await db.insert_redirect(conn, row)
     number = appeal["registration_number"]
-    messages = [
+    # The redirect first: the relay publishes rows in insertion order.
+    messages: list[outbox.OutboxMessage | outbox.DumpedEvent] = [
         publications.redirect_message(row, number, assignment.agency if assignment else None)
     ]
-    events: list[db.AssignmentEvents] = []
     outcome = RedirectOutcome(
         appeal_id=str(appeal_id),
         from_agency=agency,
@@ -573,7 +585,14 @@ async def redirect(
                 appeal_id, text, assignment.category, "redirect", assignment.agency
             )
             await db.add_examples(conn, [example])
-        events = [publications.assignment_events(assignment, ref, agency)]
+        messages += publications.assignment_events(
+            assignment,
+            ref,
+            registration_number=number,
+            appeal_type=appeal["appeal_type"],
+            appeal=orjson.dumps(appeal["received"]),
+            redirected_from=agency,
+        )
         outcome = outcome.model_copy(
             update={
                 "outcome": "assigned",
@@ -593,9 +612,7 @@ async def redirect(
                 "explanation": triage.explanation,
             }
         )
-    # The redirect first: the relay publishes rows in insertion order.
     await outbox.add(conn, messages)
-    await publications.add_assignment_events(conn, events)
     return outcome
 
 
