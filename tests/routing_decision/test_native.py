@@ -1,4 +1,5 @@
-"""The place matcher compiled with mypyc (`make install`) behaves exactly like its source."""
+"""Routing's compiled modules (`make install`): the place matcher behaves exactly like its
+source, and a build of another source, or for another CPU, is not used."""
 
 from __future__ import annotations
 
@@ -67,16 +68,23 @@ def vars_of(mention: object) -> tuple[object, ...]:
 def test_a_build_of_another_source_is_not_used(tmp_path: Path, stamp_matches: bool) -> None:
     copy = tmp_path / "routing"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "training"))
-    if not any(copy.glob("locality.*.so")):
+    if not any(copy.glob("locality.*.so")) or not any(copy.glob("_margins.*.so")):
         pytest.skip("no compiled build to be stale")
     if not stamp_matches:
         (copy / "locality.native").write_text("0" * 64)
-    probe = "import routing.locality as m; print(m.__file__)"
+        # The right source on another CPU is another build too.
+        source = (copy / "_margins.native").read_text().split()[0]
+        (copy / "_margins.native").write_text(f"{source} 0123456789abcdef")
+    probe = (
+        "import routing.locality as m; from routing.classifier import _compiled_margins; "
+        "print(m.__file__, _compiled_margins(37) is not None)"
+    )
     found = subprocess.run(
         [sys.executable, "-c", probe],
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.strip()
-    assert found.endswith(".so") is stamp_matches
+    ).stdout.split()
+    assert found[0].endswith(".so") is stamp_matches
+    assert found[1] == str(stamp_matches)

@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +32,8 @@ from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
+
+from routing import native
 
 # Bump when normalisation or the saved layout changes, so old caches are not reused.
 _FORMAT = 1
@@ -216,6 +218,20 @@ class CharGramCounter(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 # ----------------------------------------------------------------------------- fast path
 
 _TOKEN: Final = re.compile(_WORD)
+Ints = np.ndarray[Any, np.dtype[np.int64]]
+Ints32 = np.ndarray[Any, np.dtype[np.int32]]
+
+
+def _compiled_margins(classes: int) -> Callable[..., None] | None:
+    """The compiled loop of `_margins.pyx`, if `make install` built it from this source on
+    this machine and it takes this many classes."""
+    if not native.is_current("_margins", "_margins.pyx"):
+        return None
+    try:
+        from routing import _margins
+    except ImportError:
+        return None
+    return _margins.add_margins if classes <= _margins.MAX_CLASSES else None
 
 
 class _Arithmetic:
@@ -227,7 +243,8 @@ class _Arithmetic:
     each row) cost more than the rest of the classifier. Word bigrams are found as pairs of
     unigram columns in one sorted array. Built from a fitted pipeline of the shape
     `_features` makes; `compile` returns None for any other shape, and the caller then uses
-    scikit-learn itself.
+    scikit-learn itself. Where `make install` compiled `_margins.pyx`, that loop does the
+    counting and the products (about three times faster); otherwise numpy and scipy do.
     """
 
     def __init__(
@@ -261,6 +278,7 @@ class _Arithmetic:
         self.word_weights = np.ascontiguousarray(coef[:, split:].T, dtype=np.float32)
         self.intercept = intercept
         self._cache: dict[str, tuple[bytes, bytes]] = {}
+        self.compiled = _compiled_margins(len(intercept))
 
     @classmethod
     def compile(cls, features: FeatureUnion, model: LinearSVC) -> _Arithmetic | None:
@@ -304,9 +322,27 @@ class _Arithmetic:
 
     def margins(self, texts: Sequence[str]) -> FloatMatrix:
         """SVM margins, one row per text (raw or normalised), one column per class."""
-        chars, words = self._counts(texts)
-        result = np.asarray(self._tfidf(chars, self.char_idf) @ self.char_weights, np.float64)
-        result += self._tfidf(words, self.word_idf) @ self.word_weights
+        columns, char_ends, tokens, token_ends = self._columns(texts)
+        if self.compiled is not None:
+            result = np.zeros((len(texts), len(self.intercept)))
+            self.compiled(
+                columns,
+                char_ends,
+                tokens,
+                token_ends,
+                self.char_idf,
+                self.char_weights,
+                self.word_idf,
+                self.word_weights,
+                self.pair_keys,
+                self.pair_columns,
+                self.width,
+                result,
+            )
+        else:
+            chars, words = self._counts(columns, char_ends, tokens, token_ends)
+            result = np.asarray(self._tfidf(chars, self.char_idf) @ self.char_weights, np.float64)
+            result += self._tfidf(words, self.word_idf) @ self.word_weights
         result += self.intercept
         return result
 
@@ -334,36 +370,46 @@ class _Arithmetic:
 
     _CACHE_LIMIT = 200_000
 
-    def _counts(self, texts: Sequence[str]) -> tuple[sparse.csc_matrix, sparse.csr_matrix]:
-        """Char n-gram counts and word unigram+bigram counts, as the fitted vectorizers count."""
+    def _columns(self, texts: Sequence[str]) -> tuple[Ints32, Ints, Ints, Ints]:
+        """Every text's char n-gram columns and word tokens (-1: unknown), joined for the
+        batch, with the offset where each text's part ends."""
         char_parts: list[bytes] = []
         token_parts: list[bytes] = []
-        char_ends = [0]
-        token_ends = [0]
+        char_ends = [0] * len(texts)
+        token_ends = [0] * len(texts)
         char_size = token_size = 0
         cached = self._cache.get
-        for text in texts:
+        for n, text in enumerate(texts):
             for word in text.split():
                 char_columns, tokens = cached(word) or self._word(word)
                 char_parts.append(char_columns)
                 token_parts.append(tokens)
                 char_size += len(char_columns)
                 token_size += len(tokens)
-            char_ends.append(char_size // 4)
-            token_ends.append(token_size // 8)
-        # Joined once per batch, as in CharGramCounter.transform, and ordered the same way.
-        columns = np.frombuffer(b"".join(char_parts), dtype=np.int32)
+            char_ends[n] = char_size // 4
+            token_ends[n] = token_size // 8
+        return (
+            np.frombuffer(b"".join(char_parts), dtype=np.int32),
+            np.array(char_ends, dtype=np.int64),
+            np.frombuffer(b"".join(token_parts), dtype=np.int64),
+            np.array(token_ends, dtype=np.int64),
+        )
+
+    def _counts(
+        self, columns: Ints32, char_ends: Ints, tokens: Ints, token_ends: Ints
+    ) -> tuple[sparse.csc_matrix, sparse.csr_matrix]:
+        """Char n-gram counts and word unigram+bigram counts, as the fitted vectorizers count."""
+        # Ordered the same way as CharGramCounter.transform orders them.
         chars = sparse.csr_matrix(
-            (np.ones(len(columns), dtype=np.float32), columns.copy(), np.array(char_ends)),
-            shape=(len(texts), len(self.char_idf)),
+            (np.ones(len(columns), dtype=np.float32), columns.copy(), np.r_[0, char_ends]),
+            shape=(len(char_ends), len(self.char_idf)),
         )
         # Column-major: converting orders each column's rows (a counting sort), so the repeated
         # n-grams of a text sum without a sort per row; the product with the weights then
         # reads each weight row once per batch.
         chars = chars.tocsc()
         chars.sum_duplicates()
-        unigrams = np.frombuffer(b"".join(token_parts), dtype=np.int64)
-        return chars, self._word_counts(unigrams, np.diff(token_ends))
+        return chars, self._word_counts(tokens, np.diff(token_ends, prepend=0))
 
     def _word_counts(
         self, unigrams: np.ndarray[Any, np.dtype[np.int64]], lengths: np.ndarray[Any, Any]
