@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from appeals_reference import load_reference
-from routing.decision import Decision, decide, decide_many
+from routing.decision import Decision, as_json, decide, decide_many
 from tests.routing_decision.fake_classifier import FakeClassifier
 
 CLASSIFIER = FakeClassifier(
@@ -188,7 +188,7 @@ def test_explanation_records_locality_alternatives_and_versions() -> None:
 
 def test_decision_is_json_serialisable() -> None:
     decision = _decide("В Сарани течёт крыша", addressee="KRG-SARAN-AKIMAT")
-    assert json.loads(json.dumps(decision.model_dump(mode="json")))["agency"] == "KRG-SARAN-AKIMAT"
+    assert json.loads(json.dumps(as_json(decision)))["agency"] == "KRG-SARAN-AKIMAT"
 
 
 def test_unknown_codes_from_the_citizen_are_ignored_and_noted() -> None:

@@ -24,6 +24,7 @@ from routing.decision import (
     CategoryRanker,
     Decision,
     SubmissionInput,
+    as_json,
     as_submission,
     decide_many,
 )
@@ -69,7 +70,7 @@ def result_line(external_id: str | None, decision: Decision) -> dict[str, Any]:
         "method": decision.method,
         "confidence": decision.confidence,
         "triage": decision.triage,
-        "explanation": decision.explanation.model_dump(mode="json"),
+        "explanation": as_json(decision.explanation),
     }
 
 

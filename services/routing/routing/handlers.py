@@ -27,7 +27,14 @@ from appeals_platform.inbox import first_seen
 from appeals_platform.records import KafkaRecord, dead_letter, describe
 from appeals_reference import NoCompetentAgencyError, ReferenceData, competent_agency
 from routing import db, publications
-from routing.decision import CategoryRanker, Decision, SubmissionInput, decide, decide_many
+from routing.decision import (
+    CategoryRanker,
+    Decision,
+    SubmissionInput,
+    as_json,
+    decide,
+    decide_many,
+)
 from routing.knowledge import Knowledge
 from routing.redecision import decide_excluding
 
@@ -62,7 +69,7 @@ def assignment_from(
         locality=decision.locality,
         method=decision.method,
         confidence=decision.confidence,
-        explanation=explanation.model_dump(mode="json"),
+        explanation=as_json(explanation),
         reference_version=explanation.reference_version,
         classifier_version=explanation.classifier_version,
         received_at=received_at,
@@ -86,7 +93,7 @@ def triage_from(
         category=decision.category,
         locality=decision.locality,
         confidence=decision.confidence,
-        explanation=decision.explanation.model_dump(mode="json"),
+        explanation=as_json(decision.explanation),
         reference_version=decision.explanation.reference_version,
         received_at=received_at,
         triaged_at=at,

@@ -8,6 +8,8 @@ threshold, or with no other body left, the appeal goes to triage like a first de
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from appeals_reference import NoCompetentAgencyError, ReferenceData, competent_agency
 from routing.decision import (
     Alternative,
@@ -31,9 +33,7 @@ def decide_excluding(
     note = f"decided again without {exclude}, which redirected the appeal"
     if base.agency is not None and base.agency != exclude and not base.triage:
         notes = [*base.explanation.notes, note]
-        return base.model_copy(
-            update={"explanation": base.explanation.model_copy(update={"notes": notes})}
-        )
+        return replace(base, explanation=replace(base.explanation, notes=notes))
     ranking = classifier.rank(as_submission(submission).full_text)
     pools: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
@@ -53,15 +53,9 @@ def decide_excluding(
     notes = [n for n in base.explanation.notes if "sent to triage" not in n] + [note]
     if not pools or total <= 0:
         notes.append("no other body is competent here: manual routing")
-        explanation = base.explanation.model_copy(update={"method": "manual", "notes": notes})
-        return base.model_copy(
-            update={
-                "agency": None,
-                "method": "manual",
-                "confidence": 0.0,
-                "triage": True,
-                "explanation": explanation,
-            }
+        explanation = replace(base.explanation, method="manual", notes=notes)
+        return replace(
+            base, agency=None, method="manual", confidence=0.0, triage=True, explanation=explanation
         )
     winner = max(pools, key=pools.__getitem__)
     confidence = pools[winner] / total
@@ -70,28 +64,24 @@ def decide_excluding(
     if triage:
         notes.append(f"confidence {confidence:.2f} below {threshold:.2f}: sent to triage")
     ranked = sorted(best.items(), key=lambda item: -pools[item[0]])[:3]
-    explanation = base.explanation.model_copy(
-        update={
-            "method": "classifier",
-            "category": category,
-            "category_confidence": round(best[winner][0] / total, 4),
-            "category_source": "classifier",
-            "alternatives": [
-                Alternative(
-                    category=code, probability=round(pools[agency] / total, 4), agency=agency
-                )
-                for agency, (_, code) in ranked
-            ],
-            "notes": notes,
-        }
+    explanation = replace(
+        base.explanation,
+        method="classifier",
+        category=category,
+        category_confidence=round(best[winner][0] / total, 4),
+        category_source="classifier",
+        alternatives=[
+            Alternative(category=code, probability=round(pools[agency] / total, 4), agency=agency)
+            for agency, (_, code) in ranked
+        ],
+        notes=notes,
     )
-    return base.model_copy(
-        update={
-            "agency": winner,
-            "category": category,
-            "method": "classifier",
-            "confidence": round(confidence, 4),
-            "triage": triage,
-            "explanation": explanation,
-        }
+    return replace(
+        base,
+        agency=winner,
+        category=category,
+        method="classifier",
+        confidence=round(confidence, 4),
+        triage=triage,
+        explanation=explanation,
     )
