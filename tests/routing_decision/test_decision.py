@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from appeals_reference import load_reference
@@ -189,6 +191,24 @@ def test_explanation_records_locality_alternatives_and_versions() -> None:
 def test_decision_is_json_serialisable() -> None:
     decision = _decide("В Сарани течёт крыша", addressee="KRG-SARAN-AKIMAT")
     assert json.loads(json.dumps(as_json(decision)))["agency"] == "KRG-SARAN-AKIMAT"
+
+
+def test_an_explanation_as_json_holds_every_field_as_orjson_writes_it() -> None:
+    # as_json spells the explanation out field by field (the hot path); it must not drift
+    # from the dataclasses: same keys, same values as orjson's own writing of them.
+    decisions = [
+        _decide("В Сарани течёт крыша", addressee="KRG-SARAN-AKIMAT"),
+        _decide("В Сарани течёт крыша", addressee="KRG-NOWHERE"),
+        _decide("Пенсия не пришла", category="PENSIONS", locality="KRG-NOWHERE"),
+        _decide("Меня избили во дворе, угрожают ножом"),
+    ]
+    assert any(d.explanation.hint is not None for d in decisions)
+    assert any(d.explanation.hint is None for d in decisions)
+    for decision in decisions:
+        data = as_json(decision.explanation)
+        assert data == orjson.loads(orjson.dumps(decision.explanation))
+        assert list(data) == [f.name for f in fields(decision.explanation)]
+        assert as_json(decision)["explanation"] == data
 
 
 def test_unknown_codes_from_the_citizen_are_ignored_and_noted() -> None:

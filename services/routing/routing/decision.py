@@ -199,9 +199,34 @@ class Decision:
 
 
 def as_json(value: Decision | Explanation) -> dict[str, Any]:
-    """A decision or its explanation as JSON data: what is stored, published and printed."""
-    data: dict[str, Any] = orjson.loads(orjson.dumps(value))
-    return data
+    """A decision or its explanation as JSON data: what is stored, published and printed.
+
+    An explanation is spelled out field by field: it is written for every routed appeal, and
+    this is twice as fast as orjson's round trip (a test holds the two equal).
+    """
+    if isinstance(value, Decision):
+        data: dict[str, Any] = orjson.loads(orjson.dumps(value))
+        return data
+    hint = value.hint
+    return {
+        "method": value.method,
+        "locality": value.locality,
+        "locality_how": value.locality_how,
+        "locality_matched": value.locality_matched,
+        "category": value.category,
+        "category_confidence": value.category_confidence,
+        "category_source": value.category_source,
+        "alternatives": [
+            {"category": a.category, "probability": a.probability, "agency": a.agency}
+            for a in value.alternatives
+        ],
+        "hint": None
+        if hint is None
+        else {"agency": hint.agency, "honoured": hint.honoured, "reason": hint.reason},
+        "reference_version": value.reference_version,
+        "classifier_version": value.classifier_version,
+        "notes": list(value.notes),
+    }
 
 
 # ----------------------------------------------------------------------------- deciding
