@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 # ----------------------------------------------------------------------------- reference data
 
@@ -107,7 +108,7 @@ class NewAppeal:
     registration_number: str
     registered_at: datetime
     appeal_type: str
-    received: dict[str, Any]
+    received: dict[str, Any] | orjson.Fragment  # the AppealReceived payload (JSON, or dumped)
 
 
 INSERT_APPEALS = """

@@ -224,7 +224,8 @@ async def record_decisions(
         appeal_id = item.appeal.appeal_id
         if item.event_id in fresh and appeal_id not in chosen:
             chosen[appeal_id] = (item, decision)
-    received = {appeal_id: item.data for appeal_id, (item, _) in chosen.items()}
+    # Dumped once: stored in the appeals row and carried by the agency's copy of the event.
+    received = {appeal_id: orjson.dumps(item.data) for appeal_id, (item, _) in chosen.items()}
     new = await db.insert_appeals(
         conn,
         [
@@ -233,7 +234,7 @@ async def record_decisions(
                 registration_number=item.appeal.registration_number,
                 registered_at=item.appeal.registered_at,
                 appeal_type=item.appeal.submission.type.value,
-                received=received[appeal_id],
+                received=orjson.Fragment(received[appeal_id]),
             )
             for appeal_id, (item, _) in chosen.items()
         ],
@@ -262,7 +263,7 @@ async def record_decisions(
                     ref,
                     registration_number=appeal.registration_number,
                     appeal_type=appeal.submission.type.value,
-                    appeal=orjson.dumps(item.data),
+                    appeal=received[appeal_id],
                 )
             )
     await db.insert_assignments(conn, assignments)

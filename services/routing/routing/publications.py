@@ -85,7 +85,7 @@ def assignment_events(
         ("delivered", topic, orjson.Fragment(appeal)),
     ):
         data["appeal"] = carried
-        id = event_id(row.appeal_id, kind, row.hop)
+        id = event_id(key, kind, row.hop)
         event = {
             "specversion": "1.0",
             "id": id,
