@@ -28,6 +28,7 @@ from appeals_platform import partitioning
 log = logging.getLogger(__name__)
 
 NOTICE_GAP_SECONDS = 0.05
+_CONTENT = ("content-type", b"application/cloudevents+json")
 
 PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema"])
 
@@ -203,23 +204,20 @@ class OutboxRelay:
         for row, key, hashed in zip(rows, keys, hashes, strict=True):
             topic = prefix + row["aggregatetype"]
             partition = partitioning.partition_of(hashed, counts[topic])
-            record = {
-                "timestamp": None,
-                "key": key,
-                "value": row["payload"],
-                "headers": [
-                    ("ce_id", row["id"].encode()),
-                    ("ce_type", row["type"].encode()),
-                    ("content-type", b"application/cloudevents+json"),
-                ],
-            }
+            value = row["payload"]
+            headers = [("ce_id", row["id"].encode()), ("ce_type", row["type"].encode()), _CONTENT]
             batch = open_batches.get((topic, partition))
-            if batch is not None and batch.append(**record) is not None:
+            if (
+                batch is not None
+                and batch.append(timestamp=None, key=key, value=value, headers=headers) is not None
+            ):
                 continue
             if batch is not None:  # full
                 deliveries.append(await producer.send_batch(batch, topic, partition=partition))
             batch = open_batches[(topic, partition)] = producer.create_batch()
-            batch.append(**record)  # an empty batch takes any record, however large
+            batch.append(
+                timestamp=None, key=key, value=value, headers=headers
+            )  # an empty batch takes any record
         for (topic, partition), batch in open_batches.items():
             deliveries.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*deliveries)
