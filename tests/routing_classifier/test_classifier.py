@@ -155,6 +155,13 @@ def test_array_arithmetic_gives_scikit_learns_margins(
             atol=1e-5,
         )
     assert arithmetic.margins([]).shape == (0, len(real.categories))
+    if arithmetic.compiled is not None:  # the compiled word pass joins the same columns
+        for mine, theirs in zip(
+            arithmetic.compiled.word_columns(texts, arithmetic._cache, arithmetic._word),
+            arithmetic._columns(texts),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(mine, theirs)
 
 
 def test_two_class_models_rank_through_scikit_learn(small: CategoryClassifier) -> None:

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,3 +19,13 @@ def add_margins(
     width: int,
     out: np.ndarray[Any, np.dtype[np.float64]],
 ) -> None: ...
+def word_columns(
+    texts: list[str],
+    cache: dict[str, tuple[bytes, bytes]],
+    word: Callable[[str], tuple[bytes, bytes]],
+) -> tuple[
+    np.ndarray[Any, np.dtype[np.int32]],
+    np.ndarray[Any, np.dtype[np.int64]],
+    np.ndarray[Any, np.dtype[np.int64]],
+    np.ndarray[Any, np.dtype[np.int64]],
+]: ...

@@ -131,3 +131,40 @@ def add_margins(
                         counts[c] += 1
             _add_text(seen, n, counts, word_idf, word_weights, &out[t, 0], &values[0])
             start = end
+
+
+def word_columns(list texts, dict cache, word):
+    """Every text's char n-gram columns and word tokens, joined, with where each text ends:
+    what `_Arithmetic._columns` computes, without an interpreted step per word.
+
+    `cache` maps a raw word to (its char columns as int32 bytes, its tokens as int64 bytes);
+    `word(w)` computes and caches a word the cache lacks.
+    """
+    cdef Py_ssize_t n = len(texts), t, char_size = 0, token_size = 0
+    cdef list char_parts = []
+    cdef list token_parts = []
+    char_ends = np.empty(n, dtype=np.int64)
+    token_ends = np.empty(n, dtype=np.int64)
+    cdef long[::1] char_at = char_ends
+    cdef long[::1] token_at = token_ends
+    cdef object found
+    cdef bytes chars, tokens
+    for t in range(n):
+        for w in (<str>texts[t]).split():
+            found = cache.get(w)
+            if found is None:
+                found = word(w)
+            chars = <bytes>(<tuple>found)[0]
+            tokens = <bytes>(<tuple>found)[1]
+            char_parts.append(chars)
+            token_parts.append(tokens)
+            char_size += len(chars)
+            token_size += len(tokens)
+        char_at[t] = char_size // 4
+        token_at[t] = token_size // 8
+    return (
+        np.frombuffer(b"".join(char_parts), dtype=np.int32),
+        char_ends,
+        np.frombuffer(b"".join(token_parts), dtype=np.int64),
+        token_ends,
+    )

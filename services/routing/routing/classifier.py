@@ -222,16 +222,23 @@ Ints = np.ndarray[Any, np.dtype[np.int64]]
 Ints32 = np.ndarray[Any, np.dtype[np.int32]]
 
 
-def _compiled_margins(classes: int) -> Callable[..., None] | None:
-    """The compiled loop of `_margins.pyx`, if `make install` built it from this source on
-    this machine and it takes this many classes."""
+class _Compiled(NamedTuple):
+    add_margins: Callable[..., None]
+    word_columns: Callable[..., tuple[Ints32, Ints, Ints, Ints]]
+
+
+def _compiled_margins(classes: int) -> _Compiled | None:
+    """The compiled loops of `_margins.pyx`, if `make install` built them from this source on
+    this machine and they take this many classes."""
     if not native.is_current("_margins", "_margins.pyx"):
         return None
     try:
         from routing import _margins
     except ImportError:
         return None
-    return _margins.add_margins if classes <= _margins.MAX_CLASSES else None
+    if classes > _margins.MAX_CLASSES:
+        return None
+    return _Compiled(_margins.add_margins, _margins.word_columns)
 
 
 class _Arithmetic:
@@ -322,10 +329,12 @@ class _Arithmetic:
 
     def margins(self, texts: Sequence[str]) -> FloatMatrix:
         """SVM margins, one row per text (raw or normalised), one column per class."""
-        columns, char_ends, tokens, token_ends = self._columns(texts)
         if self.compiled is not None:
+            columns, char_ends, tokens, token_ends = self.compiled.word_columns(
+                list(texts), self._cache, self._word
+            )
             result = np.zeros((len(texts), len(self.intercept)))
-            self.compiled(
+            self.compiled.add_margins(
                 columns,
                 char_ends,
                 tokens,
@@ -340,7 +349,7 @@ class _Arithmetic:
                 result,
             )
         else:
-            chars, words = self._counts(columns, char_ends, tokens, token_ends)
+            chars, words = self._counts(*self._columns(texts))
             result = np.asarray(self._tfidf(chars, self.char_idf) @ self.char_weights, np.float64)
             result += self._tfidf(words, self.word_idf) @ self.word_weights
         result += self.intercept
@@ -372,7 +381,7 @@ class _Arithmetic:
 
     def _columns(self, texts: Sequence[str]) -> tuple[Ints32, Ints, Ints, Ints]:
         """Every text's char n-gram columns and word tokens (-1: unknown), joined for the
-        batch, with the offset where each text's part ends."""
+        batch, with the offset where each text's part ends (`_margins.word_columns` too)."""
         char_parts: list[bytes] = []
         token_parts: list[bytes] = []
         char_ends = [0] * len(texts)
