@@ -8,6 +8,7 @@ in reverse. Subscribers and routes open transactions; handlers get the connectio
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -165,6 +166,30 @@ def settle_heap() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+    keep_freed_memory()
+
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def keep_freed_memory() -> None:
+    """Let the C allocator keep what a batch freed for the next batch, up to 64 MB.
+
+    A consumer's batch allocates megabytes of short-lived buffers (events, payloads, arrays)
+    and frees them together; by default glibc handed the top of the heap back to the system
+    and the next batch faulted it in again, zeroed: measured on routing's event writing (2 Dec
+    2026), 25 µs an appeal against 14 with this. Without glibc (no mallopt) nothing changes.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+    mallopt(_M_TOP_PAD, 16 << 20)
+    # Setting the others fixes this one too (no more dynamic adjustment): buffers of a whole
+    # chunk (arrays, joined bytes) come from the heap as well, not from fresh mappings.
+    mallopt(_M_MMAP_THRESHOLD, 16 << 20)
 
 
 def service_app(
