@@ -57,6 +57,15 @@ cdef void _add_text(
         margins[j] += sums[j]
 
 
+cdef inline Py_ssize_t _count(long c, int* counts, long* seen, Py_ssize_t n) noexcept nogil:
+    """Counts feature c, listing it in `seen` the first time; returns how many are listed."""
+    if counts[c] == 0:
+        seen[n] = c
+        n += 1
+    counts[c] += 1
+    return n
+
+
 def add_margins(
     const int[::1] columns,
     const long[::1] char_ends,
@@ -87,18 +96,16 @@ def add_margins(
     cdef long[::1] seen = np.empty(size, dtype=np.int64)
     cdef float[::1] values = np.empty(size, dtype=np.float32)
     cdef Py_ssize_t t, i, n, lo, hi, mid, start, end
-    cdef long c, u, key
+    cdef long u, key
+    cdef int* counted = &counts[0]
+    cdef long* listed = &seen[0]
     with nogil:
         start = 0
         for t in range(texts):
             end = char_ends[t]
             n = 0
             for i in range(start, end):
-                c = columns[i]
-                if counts[c] == 0:
-                    seen[n] = c
-                    n += 1
-                counts[c] += 1
+                n = _count(columns[i], counted, listed, n)
             _add_text(seen, n, counts, char_idf, char_weights, &out[t, 0], &values[0])
             start = end
         start = 0
@@ -109,10 +116,7 @@ def add_margins(
                 u = tokens[i]
                 if u < 0:
                     continue
-                if counts[u] == 0:
-                    seen[n] = u
-                    n += 1
-                counts[u] += 1
+                n = _count(u, counted, listed, n)
                 if i + 1 < end and tokens[i + 1] >= 0 and pairs > 0:
                     key = u * width + tokens[i + 1]
                     lo = 0
@@ -124,11 +128,7 @@ def add_margins(
                         else:
                             hi = mid
                     if lo < pairs and pair_keys[lo] == key:
-                        c = pair_columns[lo]
-                        if counts[c] == 0:
-                            seen[n] = c
-                            n += 1
-                        counts[c] += 1
+                        n = _count(pair_columns[lo], counted, listed, n)
             _add_text(seen, n, counts, word_idf, word_weights, &out[t, 0], &values[0])
             start = end
 
