@@ -85,10 +85,10 @@ def assignment_events(
         ("delivered", topic, orjson.Fragment(appeal)),
     ):
         data["appeal"] = carried
-        id = event_id(key, kind, row.hop)
+        ident = event_id(key, kind, row.hop)
         event = {
             "specversion": "1.0",
-            "id": id,
+            "id": ident,
             "source": SOURCE,
             "type": event_types.APPEAL_ASSIGNED,
             "subject": key,
@@ -97,7 +97,7 @@ def assignment_events(
             "data": data,
         }
         payload = orjson.dumps(event)
-        events.append(outbox.DumpedEvent(id, destination, key, str(event["type"]), payload))
+        events.append(outbox.DumpedEvent(ident, destination, key, str(event["type"]), payload))
     return events
 
 
