@@ -18,9 +18,12 @@ class Settings(ServiceSettings):
     consumer_group: str = "routing"
     # The topic of AppealReceived events; the benchmark points it at a topic of its own.
     appeals_topic: str = topics.APPEAL_RECEIVED
-    consumer_batch_size: int = 1000
-    # A batch is decided and written in chunks of this size: HTTP waits at most one chunk.
-    decision_chunk_size: int = 500
+    # Appeals per consumed batch (one transaction) and per chunk decided and written at once;
+    # HTTP requests wait at most one chunk (about 0.1 s of a backlog). Larger than 1000/500:
+    # bench-routing ran ~7 % faster at the same CPU per appeal (fewer commits and statements,
+    # less time with all instances waiting; measured 2 Dec 2026).
+    consumer_batch_size: int = 2000
+    decision_chunk_size: int = 1000
     # Below this confidence an appeal goes to triage instead of an agency.
     decision_threshold: float = 0.5
     # The redirect that would be an appeal's n-th goes to triage instead: a ping-pong guard.
