@@ -215,9 +215,8 @@ class OutboxRelay:
             if batch is not None:  # full
                 deliveries.append(await producer.send_batch(batch, topic, partition=partition))
             batch = open_batches[(topic, partition)] = producer.create_batch()
-            batch.append(
-                timestamp=None, key=key, value=value, headers=headers
-            )  # an empty batch takes any record
+            # An empty batch takes any record, however large.
+            batch.append(timestamp=None, key=key, value=value, headers=headers)
         for (topic, partition), batch in open_batches.items():
             deliveries.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*deliveries)

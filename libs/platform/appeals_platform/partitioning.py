@@ -35,11 +35,6 @@ def murmur2(keys: Sequence[bytes]) -> list[int]:
     return result
 
 
-def partitions(keys: Sequence[bytes], count: int) -> list[int]:
-    """The partition index (0 … count-1) of every key: Kafka's default partitioner."""
-    return [partition_of(h, count) for h in murmur2(keys)]
-
-
 def partition_of(hashed: int, count: int) -> int:
     """The partition of a key whose murmur2 is `hashed`, among `count` partitions."""
     return (hashed & 0x7FFFFFFF) % count

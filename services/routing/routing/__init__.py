@@ -14,7 +14,7 @@ from routing import native
 
 
 def _source_when_build_is_stale() -> None:
-    if not any(native.HERE.glob("locality.*.so")) or native.is_current("locality", "locality.py"):
+    if not native.is_stale("locality", "locality.py"):
         return
     source = native.HERE / "locality.py"
     spec = importlib.util.spec_from_file_location(f"{__name__}.locality", source)

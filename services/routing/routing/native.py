@@ -33,7 +33,18 @@ def stamp(source: Path) -> str:
 
 def is_current(module: str, source: str) -> bool:
     """A compiled `module` exists and was built from `source` as it is now, on this machine."""
-    if not any(HERE.glob(f"{module}.*.so")):
-        return False
+    return _built(module) and _stamped(module, source)
+
+
+def is_stale(module: str, source: str) -> bool:
+    """A compiled `module` exists but was built from another source or on another machine."""
+    return _built(module) and not _stamped(module, source)
+
+
+def _built(module: str) -> bool:
+    return any(HERE.glob(f"{module}.*.so"))
+
+
+def _stamped(module: str, source: str) -> bool:
     written = HERE / f"{module}.native"
     return written.is_file() and written.read_text().strip() == stamp(HERE / source)
