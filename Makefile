@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-STACK := $(PY) -m appeals_platform.stack
-PACKAGES := libs/contracts libs/reference libs/law libs/platform services/intake services/routing services/deadlines
+STACK := $(PY) -m appeals_tools.stack
+PACKAGES := libs/contracts libs/reference libs/law libs/platform services/intake services/routing services/deadlines tools
 STAMP := $(VENV)/.installed
 NATIVE := services/routing/routing/locality.native services/routing/routing/_margins.native
 # The stamp of a compiled module: its source's hash and this machine's (see routing/native.py).
@@ -15,8 +15,8 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 
 run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
 	@$(STACK) up
-	@$(PY) -m appeals_platform.welcome
-	@if [ "$(DEMO)" = "1" ]; then $(PY) -m intake.demo --rate 5 --count 0 --background; fi
+	@$(PY) -m appeals_tools.welcome
+	@if [ "$(DEMO)" = "1" ]; then $(PY) -m appeals_tools.demo --rate 5 --count 0 --background; fi
 
 up: install ## the same as run, without the welcome text
 	@$(STACK) up
@@ -43,7 +43,7 @@ lint: install
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy libs/contracts/appeals_contracts libs/reference/appeals_reference libs/law/appeals_law \
 	  libs/platform/appeals_platform services/intake/intake services/routing/routing \
-	  services/deadlines/deadlines
+	  services/deadlines/deadlines tools/appeals_tools
 
 install: $(STAMP) $(NATIVE)
 
@@ -82,10 +82,10 @@ $(STAMP): $(PYPROJECTS)
 	@touch $(STAMP)
 
 token: install ## make token ROLE=integration SOURCE=egov-portal | ROLE=agency AGENCY=KRG-POLICE
-	@$(PY) -m appeals_platform.tokens issue --role $(ROLE) $(if $(SOURCE),--source $(SOURCE)) $(if $(AGENCY),--agency $(AGENCY))
+	@$(PY) -m appeals_tools.tokens issue --role $(ROLE) $(if $(SOURCE),--source $(SOURCE)) $(if $(AGENCY),--agency $(AGENCY))
 
 demo: install ## post realistic demo appeals to the running intake (COUNT=0: until stopped)
-	@$(PY) -m intake.demo --rate $(or $(RATE),5) --count $(or $(COUNT),0)
+	@$(PY) -m appeals_tools.demo --rate $(or $(RATE),5) --count $(or $(COUNT),0)
 
 bench: bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard
 
@@ -115,7 +115,7 @@ bench-dashboard: install
 	@$(PY) bench/dashboard_pages.py
 
 docs: install ## regenerate docs/openapi/*.json and docs/asyncapi/*.json
-	@$(PY) -m appeals_platform.docs
+	@$(PY) -m appeals_tools.docs
 
 clean: down
 	rm -rf .local $(VENV)

@@ -37,10 +37,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from appeals_law.calendar import ALMATY
 from appeals_platform.auth import Role
 from appeals_platform.migrations import migrate
-from appeals_platform.stack import bootstrap_servers, database_url
-from appeals_platform.tokens import ensure_keys, issue_token
 from appeals_reference.loader import load_reference
 from appeals_reference.models import ReferenceData
+from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.postgres import database_url
+from appeals_tools.tokens import ensure_keys, issue_token
 from deadlines.api import Service
 from deadlines.app import create_app
 from deadlines.clocks import SettableClock

@@ -31,7 +31,7 @@ import asyncpg
 
 from appeals_platform.migrations import migrate
 from appeals_platform.pool import create_pool
-from appeals_platform.stack import database_url
+from appeals_tools.stack.postgres import database_url
 from deadlines import compliance, db
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings

@@ -28,15 +28,17 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from appeals_contracts import topics
 from appeals_platform.auth import Role
-from appeals_platform.stack import bootstrap_servers, database_url, project_root
-from appeals_platform.tokens import ensure_keys, issue_token
+from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.layout import project_root
+from appeals_tools.stack.postgres import database_url
+from appeals_tools.tokens import ensure_keys, issue_token
 
 PER_LEVEL = int(os.environ.get("BENCH_APPEALS", "10000"))
 LEVELS = tuple(int(c) for c in os.environ.get("BENCH_CONCURRENCY", "8,32,128").split(","))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = int(os.environ.get("BENCH_CLIENT_PROCESSES", "1"))
 PORT = 18000
-DEV_SET = project_root().parent / "shared" / "datasets" / "appeals-dev.jsonl"
+DEV_SET = project_root() / "examples" / "appeals-dev.jsonl"
 
 
 def say(message: str) -> None:
@@ -45,7 +47,7 @@ def say(message: str) -> None:
 
 def bodies(count: int) -> list[bytes]:
     try:
-        from intake.demo import demo_submissions
+        from appeals_tools.demo import demo_submissions
 
         return [s.model_dump_json().encode() for s in demo_submissions(count, seed=7)]
     except ImportError:

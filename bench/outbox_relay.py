@@ -22,7 +22,8 @@ from appeals_platform import outbox
 from appeals_platform.migrations import migrate
 from appeals_platform.outbox import OutboxMessage, OutboxRelay, create_producer, payload_bytes
 from appeals_platform.pool import create_pool
-from appeals_platform.stack import bootstrap_servers, database_url
+from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.postgres import database_url
 
 ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
 BATCHES = (100, 500, 1000)

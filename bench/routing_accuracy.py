@@ -3,7 +3,7 @@
     .venv/bin/python bench/routing_accuracy.py [--threshold 0.5] [--sweep] [--errors]
         [--dev bench/data/appeals-holdout.jsonl --labels bench/data/appeals-holdout.labels.jsonl]
 
-The default is the shared dev set; bench/data/ holds a holdout written apart from the training
+The default is the dev set in examples/; bench/data/ holds a holdout written apart from the training
 corpus (see its README).
 
 The dev set is for measuring only: do not tune names, keywords or thresholds on its texts.
@@ -21,7 +21,7 @@ from typing import Any
 from appeals_reference import load_reference
 from routing.decision import DEFAULT_THRESHOLD, Decision, decide_many
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass(frozen=True)

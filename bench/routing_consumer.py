@@ -37,8 +37,10 @@ from appeals_contracts.envelope import envelope, event_id
 from appeals_contracts.events import AppealReceived
 from appeals_contracts.submission import AppealSubmission
 from appeals_contracts.topics import all_topic_specs
-from appeals_platform.stack import bootstrap_servers, database_url, project_root
 from appeals_reference import load_reference
+from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.layout import project_root
+from appeals_tools.stack.postgres import database_url
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
 APPEALS = int(os.environ.get("BENCH_APPEALS", "60000"))
@@ -49,7 +51,7 @@ BATCH = int(os.environ.get("BENCH_BATCH", "2000"))  # routing's consumer_batch_s
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "3"))
 GOAL = 5000
 PARTITIONS = 6
-DEV_SET = project_root().parent / "shared" / "datasets" / "appeals-dev.jsonl"
+DEV_SET = project_root() / "examples" / "appeals-dev.jsonl"
 
 
 def say(message: str) -> None:
@@ -70,7 +72,7 @@ def busy_cpu_seconds() -> float:
 
 def submissions(count: int) -> list[AppealSubmission]:
     try:
-        from intake.demo import demo_submissions
+        from appeals_tools.demo import demo_submissions
 
         return list(demo_submissions(count, seed=11))
     except ImportError:

@@ -17,8 +17,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from appeals_platform.auth import Role
 from appeals_platform.migrations import migrate
-from appeals_platform.stack import bootstrap_servers, database_url
-from appeals_platform.tokens import ensure_keys, issue_token
+from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.postgres import database_url
+from appeals_tools.tokens import ensure_keys, issue_token
 from tests.kafka_probe import EventProbe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ class Stack:
 def stack() -> Stack:
     """PostgreSQL and Kafka, started by the same command `make run` uses (a no-op if running)."""
     subprocess.run(
-        [sys.executable, "-m", "appeals_platform.stack", "up", "--infra"], check=True, cwd=ROOT
+        [sys.executable, "-m", "appeals_tools.stack", "up", "--infra"], check=True, cwd=ROOT
     )
     return Stack(bootstrap=bootstrap_servers(), admin_dsn=database_url())
 

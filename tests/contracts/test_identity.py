@@ -16,7 +16,7 @@ from appeals_contracts.identity import (
     mask_iin,
 )
 
-DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "appeals-dev.jsonl"
+DEV_SET = Path(__file__).resolve().parents[2] / "examples" / "appeals-dev.jsonl"
 
 
 def _dev_applicants() -> list[dict[str, str | None]]:

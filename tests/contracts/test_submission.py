@@ -20,7 +20,7 @@ from appeals_contracts.submission import (
 )
 from tests.intake_contract.hostile import GOOD_IIN, GOOD_SHA256, valid_body
 
-DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "appeals-dev.jsonl"
+DEV_SET = Path(__file__).resolve().parents[2] / "examples" / "appeals-dev.jsonl"
 
 
 def _dev_lines() -> list[str]:

@@ -161,7 +161,7 @@ async def test_an_agency_sees_only_its_own_alerts_tables_and_appeals(
 async def test_a_wrong_token_is_refused_and_sets_no_session(
     browser: Any, contexts: list[Any], site: Site, key_dir: Path, tmp_path: Path, artifacts: Path
 ) -> None:
-    from appeals_platform.tokens import ensure_keys, issue_token
+    from appeals_tools.tokens import ensure_keys, issue_token
 
     ensure_keys(tmp_path)
     foreign = issue_token((tmp_path / "jwt-private.pem").read_bytes(), Role.MONITORING)

@@ -19,7 +19,7 @@ from intake.config import Settings
 from tests.conftest import Stack, TokenFactory
 from tests.services import running, settings_for
 
-DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "appeals-dev.jsonl"
+DEV_SET = Path(__file__).resolve().parents[2] / "examples" / "appeals-dev.jsonl"
 
 
 def dev_submissions() -> list[dict[str, Any]]:

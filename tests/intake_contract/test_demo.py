@@ -9,7 +9,7 @@ from importlib.resources import files
 import yaml
 
 from appeals_contracts.submission import AppealSubmission, ApplicantKind, Language
-from intake.demo import demo_bodies, demo_submissions
+from appeals_tools.demo import demo_bodies, demo_submissions
 
 
 def _reference(name: str, key: str) -> list[dict[str, str]]:

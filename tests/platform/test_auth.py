@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from appeals_platform.auth import AuthError, Principal, Role, TokenVerifier, require
-from appeals_platform.tokens import ensure_keys, issue_token
+from appeals_tools.tokens import ensure_keys, issue_token
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_token_cli_prints_a_verifiable_token_on_its_last_line(tmp_path: Path) ->
         [
             sys.executable,
             "-m",
-            "appeals_platform.tokens",
+            "appeals_tools.tokens",
             "--keys",
             str(tmp_path),
             "issue",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from appeals_platform.docs import documents
+from appeals_tools.docs import documents
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

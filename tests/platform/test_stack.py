@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def stack_command(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "appeals_platform.stack", *args],
+        [sys.executable, "-m", "appeals_tools.stack", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -70,7 +70,7 @@ async def test_event_topics_are_kept_forever_and_raw_input_is_not(stack: Stack) 
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     from appeals_contracts.topics import Topic
-    from appeals_platform.stack import new_topic
+    from appeals_tools.stack.kafka import new_topic
 
     kept, raw = f"test.kept.{uuid.uuid4().hex[:8]}", f"test.raw.{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)

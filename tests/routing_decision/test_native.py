@@ -17,7 +17,7 @@ import routing.locality
 from appeals_reference import load_reference
 
 PACKAGE = Path(routing.__file__).parent
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "appeals-dev.jsonl"
+SHARED = Path(__file__).resolve().parents[2] / "examples" / "appeals-dev.jsonl"
 HOLDOUT = Path(__file__).resolve().parents[2] / "bench" / "data" / "appeals-holdout.jsonl"
 
 compiled = pytest.mark.skipif(

@@ -23,7 +23,7 @@ PUBLIC = "jwt-public.pem"
 def default_key_dir() -> Path:
     if env := os.environ.get("APPEALS_KEY_DIR"):
         return Path(env)
-    from appeals_platform.stack import project_root
+    from appeals_tools.stack.layout import project_root
 
     return project_root() / ".local" / "keys"
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from appeals_platform.auth import Role
-from appeals_platform.stack import SERVICES, bootstrap_servers, database_url, project_root
-from appeals_platform.tokens import ensure_keys, issue_token
+from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.layout import project_root
+from appeals_tools.stack.postgres import database_url
+from appeals_tools.stack.services import SERVICES
+from appeals_tools.tokens import ensure_keys, issue_token
 
 
 def main() -> None:
@@ -29,7 +32,7 @@ def main() -> None:
         print(f"  {name}:\n    {token}")
     print(
         "\nTry it:\n"
-        "  head -1 ../shared/datasets/appeals-dev.jsonl | curl -X POST \\\n"
+        "  head -1 examples/appeals-dev.jsonl | curl -X POST \\\n"
         "    http://127.0.0.1:8000/v1/appeals -H 'Content-Type: application/json' \\\n"
         "    -H 'Authorization: Bearer <integration token>' --data @-\n"
         "  make demo                 # a steady stream of realistic appeals\n"

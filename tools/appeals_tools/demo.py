@@ -734,7 +734,7 @@ def feed(url: str, token: str, rate: float, count: int, seed: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m intake.demo`: feed the running intake with realistic appeals."""
+    """`python -m appeals_tools.demo`: feed the running intake with realistic appeals."""
     import argparse
     import os
     import subprocess
@@ -742,10 +742,10 @@ def main(argv: list[str] | None = None) -> int:
     import time
 
     from appeals_platform.auth import Role
-    from appeals_platform.stack import project_root
-    from appeals_platform.tokens import ensure_keys, issue_token
+    from appeals_tools.stack.layout import project_root
+    from appeals_tools.tokens import ensure_keys, issue_token
 
-    parser = argparse.ArgumentParser(prog="intake.demo", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="appeals_tools.demo", description=main.__doc__)
     parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('INTAKE_PORT', 8000)}")
     parser.add_argument("--rate", type=float, default=5.0, help="appeals per second")
     parser.add_argument("--count", type=int, default=0, help="0: until stopped")
@@ -757,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [
             sys.executable,
             "-m",
-            "intake.demo",
+            "appeals_tools.demo",
             "--url",
             args.url,
             "--rate",

@@ -13,7 +13,8 @@ from typing import Any
 
 from faststream.specification import AsyncAPI
 
-from appeals_platform.stack import SERVICES, project_root
+from appeals_tools.stack.layout import project_root
+from appeals_tools.stack.services import SERVICES
 
 
 def documents(service: str) -> tuple[dict[str, Any], str]:

@@ -1,0 +1,1 @@
+"""Developer tools for the appeals platform; no service imports this package."""

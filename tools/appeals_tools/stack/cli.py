@@ -1,0 +1,104 @@
+"""The local stack without Docker: real Kafka, real PostgreSQL, the three services.
+
+`appeals-stack up|down|status|logs` is used by `make run`, `make test` and the test fixtures alike.
+Everything lives under `.local/` of the checkout: the Kafka jars (resolved by Maven from
+`deploy/pom.xml`), the broker's data and log, the PostgreSQL data folder, pid files and logs.
+A second `up` finds what is running and leaves it alone.
+"""
+
+import argparse
+import asyncio
+import os
+from collections.abc import Sequence
+
+from appeals_tools.stack.kafka import ensure_topics, kafka_port, start_kafka
+from appeals_tools.stack.layout import Layout, port_open, project_root, read_pid, say, stop_process
+from appeals_tools.stack.postgres import (
+    pg_data_dir,
+    pg_log_file,
+    pg_port,
+    start_postgres,
+    stop_postgres,
+)
+from appeals_tools.stack.services import SERVICES, service_ready, start_service, wait_for_services
+
+
+def up(layout: Layout, with_services: bool) -> None:
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    layout.run.mkdir(parents=True, exist_ok=True)
+    start_postgres(layout)
+    start_kafka(layout)
+    created = asyncio.run(ensure_topics())
+    say(f"topics: {len(created)} created" if created else "topics: all present")
+    if with_services:
+        from appeals_tools.tokens import ensure_keys
+
+        ensure_keys(layout.local / "keys")
+        for name, port in SERVICES.items():
+            start_service(layout, name, port)
+        wait_for_services(layout, list(SERVICES))
+
+
+def down(layout: Layout) -> None:
+    stop_process("demo", layout, timeout=5)
+    for name in SERVICES:
+        stop_process(name, layout)
+    stop_process("kafka", layout, timeout=60)
+    stop_postgres(layout)
+    say("all stopped")
+
+
+def status(layout: Layout) -> int:
+    rows = [
+        ("postgres", pg_port(), "up" if port_open(pg_port()) else "down", str(pg_data_dir(layout))),
+        (
+            "kafka",
+            kafka_port(),
+            "up" if port_open(kafka_port()) else "down",
+            str(read_pid(layout.pid_file("kafka")) or "-"),
+        ),
+    ]
+    for name, port in SERVICES.items():
+        state = "ready" if service_ready(port) else ("up" if port_open(port) else "down")
+        rows.append((name, port, state, str(read_pid(layout.pid_file(name)) or "-")))
+    for name, port, state, detail in rows:
+        print(f"{name:10} 127.0.0.1:{port:<6} {state:6} {detail}")
+    return 0 if all(r[2] != "down" for r in rows) else 1
+
+
+def logs(layout: Layout, name: str, follow: bool) -> None:
+    path = pg_log_file(layout) if name == "postgres" else layout.log_file(name)
+    if name == "kafka" and not path.exists():
+        path = layout.log_file("kafka-stdout")
+    if not path.exists():
+        raise SystemExit(f"appeals-stack: no log for {name} at {path}")
+    os.execvp("tail", ["tail", "-n", "200", *(["-f"] if follow else []), str(path)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="appeals-stack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up_parser = sub.add_parser("up", help="start PostgreSQL, Kafka, topics and the services")
+    up_parser.add_argument("--infra", action="store_true", help="only PostgreSQL, Kafka, topics")
+    sub.add_parser("down", help="stop everything this checkout started")
+    topics_parser = sub.add_parser("topics", help="create the missing topics on a running broker")
+    topics_parser.add_argument("--bootstrap", default=None, help="host:port (default: local)")
+    sub.add_parser("status", help="what runs where")
+    logs_parser = sub.add_parser("logs", help="show a component's log")
+    logs_parser.add_argument("name", choices=["kafka", "postgres", *SERVICES])
+    logs_parser.add_argument("-f", "--follow", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "topics":
+        created = asyncio.run(ensure_topics(args.bootstrap))
+        say(f"topics: {len(created)} created" if created else "topics: all present")
+        return 0
+    layout = Layout(project_root())
+    if args.command == "up":
+        up(layout, with_services=not args.infra)
+    elif args.command == "down":
+        down(layout)
+    elif args.command == "status":
+        return status(layout)
+    elif args.command == "logs":
+        logs(layout, args.name, args.follow)
+    return 0

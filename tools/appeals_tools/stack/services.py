@@ -1,0 +1,67 @@
+"""The three services as local processes, each `python -m <service>` with its log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Sequence
+
+from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.layout import Layout, read_pid, say, wait_until
+from appeals_tools.stack.postgres import database_url
+
+SERVICES = {"intake": 8000, "routing": 8001, "deadlines": 8002}
+
+
+def service_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start_service(layout: Layout, name: str, port: int) -> None:
+    pid = read_pid(layout.pid_file(name))
+    if pid and service_ready(port):
+        say(f"{name} already running (pid {pid}, http://127.0.0.1:{port})")
+        return
+    say(f"starting {name} on http://127.0.0.1:{port} ...")
+    env = {
+        **os.environ,
+        f"{name.upper()}_PORT": str(port),
+        f"{name.upper()}_KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(),
+        f"{name.upper()}_DATABASE_URL": database_url(),
+        f"{name.upper()}_JWT_PUBLIC_KEY_FILE": str(layout.local / "keys" / "jwt-public.pem"),
+    }
+    with layout.log_file(name).open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", name],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            cwd=layout.root,
+        )
+    layout.pid_file(name).write_text(str(process.pid))
+
+
+def wait_for_services(layout: Layout, names: Sequence[str]) -> None:
+    for name in names:
+        port = SERVICES[name]
+        wait_until(
+            f"{name} /ready",
+            lambda port=port, name=name: (
+                service_ready(port) or read_pid(layout.pid_file(name)) is None
+            ),
+            120,
+        )
+        if not service_ready(port):
+            raise SystemExit(f"appeals-stack: {name} exited; see {layout.log_file(name)}")
+        say(f"{name} ready: http://127.0.0.1:{port}/docs")
+
+
+# ---------------------------------------------------------------- commands
