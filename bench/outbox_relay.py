@@ -59,7 +59,7 @@ async def new_topic(admin: AIOKafkaAdminClient) -> str:
 
 
 async def raw_producer_rate(topic: str, rows: list[OutboxMessage], batch: int) -> float:
-    producer = create_producer(bootstrap_servers(), "bench-raw")
+    producer = create_producer({"bootstrap_servers": bootstrap_servers()}, "bench-raw")
     await producer.start()
     payloads = [(m.key.encode(), payload_bytes(m.event)) for m in rows]
     try:
@@ -82,7 +82,7 @@ async def relay_rate(
         for start in range(0, len(rows), 5000):
             async with conn.transaction():
                 await outbox.add(conn, rows[start : start + 5000])
-    producer = create_producer(bootstrap_servers(), "bench-relay")
+    producer = create_producer({"bootstrap_servers": bootstrap_servers()}, "bench-relay")
     await producer.start()
     relay = OutboxRelay(pool, producer, schema="bench", batch_size=batch)
     try:

@@ -96,9 +96,10 @@ FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
 DELETE_SQL = "DELETE FROM outbox WHERE seq = ANY($1::bigint[])"
 
 
-def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+def create_producer(options: dict[str, Any], client_id: str) -> AIOKafkaProducer:
+    """The relay's producer; `options` from `appeals_platform.kafka.client_options`."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **options,
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

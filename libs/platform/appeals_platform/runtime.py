@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
-from appeals_platform import workers
+from appeals_platform import kafka, workers
 from appeals_platform.api import BodyLimit, Metrics, health_router, install_error_handlers
 from appeals_platform.auth import TokenVerifier
 from appeals_platform.logs import configure_logging
@@ -95,7 +95,7 @@ class Runtime:
             applied = await migrate(conn, s.db_schema, [self.migrations])
         if applied:
             log.info("applied %d migrations", len(applied), extra={"count": len(applied)})
-        self._producer = create_producer(s.kafka_bootstrap_servers, f"{self.name}-outbox")
+        self._producer = create_producer(kafka.client_options(s), f"{self.name}-outbox")
         await self._producer.start()
         self._relay = OutboxRelay(
             self._pool,
