@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from cloudevents.v1.kafka import KafkaMessage, from_structured
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import envelope, event_id
 from appeals_platform.auth import Role
+from appeals_platform.logs import JsonFormatter
 from tests.conftest import Stack
 from tests.intake.conftest import Intake, dev_submissions, fresh
 from tests.intake_contract.hostile import HOSTILE, VALID_ODD, as_json
@@ -242,20 +244,58 @@ async def test_applicant_history_is_for_monitoring_and_the_submitting_integratio
     iin = bodies[0]["applicant"]["iin"]
     await intake.post(bodies[0], source="egov-portal")
     await intake.post(fresh(bodies[0]), source="egov-mobile")
-    url = f"/v1/applicants/{iin}/appeals"
-    monitoring = await intake.client.get(url, headers=intake.auth(Role.MONITORING))
+    url = "/v1/applicants/search"
+    monitoring = await intake.client.post(
+        url, json={"iin": iin}, headers=intake.auth(Role.MONITORING)
+    )
     assert monitoring.status_code == 200
     assert len(monitoring.json()["appeals"]) == 2
     assert monitoring.json()["applicant"] == iin[:4] + "******" + iin[-2:]
     assert iin not in monitoring.text
-    portal = await intake.client.get(url, headers=intake.auth(source="egov-portal"))
+    portal = await intake.client.post(url, json={"iin": iin}, headers=intake.auth())
     assert len(portal.json()["appeals"]) == 1
-    agency = intake.auth(Role.AGENCY, agency="KRG-POLICE")
-    assert (await intake.client.get(url, headers=agency)).status_code == 403
-    bad = await intake.client.get(
-        "/v1/applicants/123456789012/appeals", headers=intake.auth(Role.MONITORING)
+    one = await intake.client.post(
+        url, json={"iin": iin, "limit": 1}, headers=intake.auth(Role.MONITORING)
     )
-    assert bad.status_code == 422
+    assert len(one.json()["appeals"]) == 1
+    agency = intake.auth(Role.AGENCY, agency="KRG-POLICE")
+    assert (await intake.client.post(url, json={"iin": iin}, headers=agency)).status_code == 403
+    assert (await intake.client.post(url, json={"iin": iin})).status_code == 401
+    for wrong in ({"iin": "123456789012"}, {"iin": iin, "extra": 1}, {"limit": 5}, {"iin": 1}):
+        bad = await intake.client.post(url, json=wrong, headers=intake.auth(Role.MONITORING))
+        assert bad.status_code == 422, wrong
+        assert "123456789012" not in bad.text
+
+
+async def test_the_old_applicant_path_is_gone_and_never_echoes_or_logs_the_iin(
+    intake: Intake, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = fresh(next(b for b in dev_submissions() if b["applicant"]["kind"] == "individual"))
+    iin = body["applicant"]["iin"]
+    await intake.post(body)
+    caplog.set_level(logging.DEBUG)
+    for headers in ({}, intake.auth(Role.MONITORING)):
+        gone = await intake.client.get(f"/v1/applicants/{iin}/appeals", headers=headers)
+        assert gone.status_code == 410
+        assert gone.headers["content-type"] == "application/problem+json"
+        assert "/v1/applicants/search" in gone.json()["detail"]
+        assert gone.headers["link"] == '</v1/applicants/search>; rel="successor-version"'
+        assert iin not in gone.text and iin[:6] not in gone.text
+    found = await intake.client.post(
+        "/v1/applicants/search", json={"iin": iin}, headers=intake.auth(Role.MONITORING)
+    )
+    assert len(found.json()["appeals"]) == 1
+    metrics = (await intake.client.get("/metrics")).text
+    assert iin not in metrics
+    assert 'route="/v1/applicants/{identifier}/appeals"' in metrics
+    assert 'route="/v1/applicants/search"' in metrics
+    # Every record of the service (httpx's are this test's own client, which sent the URL).
+    logged = "\n".join(
+        JsonFormatter("intake").format(record) + record.getMessage()
+        for record in caplog.records
+        if not record.name.startswith("httpx")
+    )
+    assert iin not in logged
 
 
 async def test_submission_dated_in_the_future_is_422_and_times_are_local(intake: Intake) -> None:

@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appeals_contracts import topics
 from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AnswerGiven, AppealReceived
-from appeals_contracts.identity import iin_is_valid, mask_iin
-from appeals_contracts.submission import AnswerSubmission, AppealSubmission
+from appeals_contracts.identity import mask_iin
+from appeals_contracts.submission import AnswerSubmission, AppealSubmission, Iin
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
 from appeals_platform.api import OrjsonResponse
@@ -56,6 +56,20 @@ def parse_json(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
+
+
+# Error bodies are RFC 9457 problem documents.
+PROBLEM_CONTENT: dict[str, Any] = {"application/problem+json": {}}
+
+
+class ApplicantSearch(BaseModel):
+    """The body of `POST /v1/applicants/search`: whose appeals, and how many at most."""
+
+    # hide_input_in_errors: a rejected IIN must not come back in a message or a log line.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    iin: Iin
+    limit: int = Field(100, ge=1, le=1000, strict=True)
 
 
 def can_see(principal: Principal, appeal: Any) -> bool:
@@ -161,20 +175,29 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
             timeline = await db.timeline(conn, appeal_id)
         return appeal_view(appeal, timeline)
 
-    @router.get("/applicants/{iin}/appeals")
-    async def applicant_history(
-        iin: str,
-        limit: int = Query(100, ge=1, le=1000),
+    @router.post(
+        "/applicants/search",
+        responses={
+            200: {"description": "The applicant's appeals, newest first (the IIN masked)."},
+            400: {"description": "The body is not JSON.", "content": PROBLEM_CONTENT},
+            401: {"description": "No valid bearer token.", "content": PROBLEM_CONTENT},
+            403: {"description": "Not monitoring or an integration.", "content": PROBLEM_CONTENT},
+            422: {"description": "The IIN or limit is not valid.", "content": PROBLEM_CONTENT},
+        },
+    )
+    async def applicant_search(
+        search: ApplicantSearch = Body(...),
         principal: Principal = Depends(require(Role.MONITORING, Role.INTEGRATION)),
     ) -> dict[str, Any]:
-        """The applicant's appeals; an integration sees only those it submitted."""
-        if not (len(iin) == 12 and iin.isdigit() and iin_is_valid(iin)):
-            raise HTTPException(422, "the IIN must be 12 digits with a valid checksum")
+        """The applicant's appeals; an integration sees only those it submitted.
+
+        The IIN travels in the body, never in the URL: proxies and access logs keep URLs.
+        """
         source = principal.source if principal.role is Role.INTEGRATION else None
         async with runtime.pool.acquire() as conn:
-            rows = await db.applicant_appeals(conn, iin, source, limit)
+            rows = await db.applicant_appeals(conn, search.iin, source, search.limit)
         return {
-            "applicant": mask_iin(iin),
+            "applicant": mask_iin(search.iin),
             "appeals": [
                 {
                     "appeal_id": str(r["id"]),
@@ -190,6 +213,30 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
                 for r in rows
             ],
         }
+
+    @router.get(
+        "/applicants/{identifier}/appeals",
+        deprecated=True,
+        status_code=410,
+        responses={
+            410: {
+                "description": "Gone: the history is `POST /v1/applicants/search`, the IIN in "
+                "the body. The identifier in the path is neither read nor echoed.",
+                "content": PROBLEM_CONTENT,
+            }
+        },
+    )
+    async def applicant_history_gone(identifier: str) -> OrjsonResponse:
+        """Gone: an IIN must not travel in a URL (proxies and access logs keep URLs)."""
+        # `identifier` is deliberately unused: not validated, logged or echoed.
+        response = problem(
+            410,
+            "applicant history moved to POST /v1/applicants/search",
+            detail="send the IIN in the JSON body of POST /v1/applicants/search: "
+            '{"iin": "...", "limit": 100}; an IIN never goes in a URL',
+        )
+        response.headers["Link"] = '</v1/applicants/search>; rel="successor-version"'
+        return response
 
     @router.post("/appeals/{appeal_id}/answer", status_code=201)
     async def answer_appeal(
