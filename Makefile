@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) -m appeals_tools.stack
 PACKAGES := libs/contracts libs/reference libs/law libs/platform services/intake services/routing services/deadlines tools
 STAMP := $(VENV)/.installed
-NATIVE := services/routing/routing/locality.native services/routing/routing/_margins.native
+NATIVE := services/routing/routing/_compiled_locality.native services/routing/routing/_margins.native
 # The stamp of a compiled module: its source's hash and this machine's (see routing/native.py).
 NATIVE_STAMP = $(CURDIR)/$(PY) -c "import sys; from routing.native import HERE, stamp; print(stamp(HERE / sys.argv[1]))"
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
@@ -50,17 +50,20 @@ install: $(STAMP) $(NATIVE)
 # Routing's place matcher compiled with mypyc (about twice as fast, same source), and its
 # classifier's arithmetic with Cython for this machine's CPU (about three times faster than
 # numpy); with no C compiler both stay Python. A build of another source is not used.
-services/routing/routing/locality.native: services/routing/routing/locality.py $(STAMP)
+# The place matcher is compiled from a copy named _compiled_locality.py, so the build is a
+# module of its own and `routing.locality` stays the source (routing.native picks one).
+services/routing/routing/_compiled_locality.native: services/routing/routing/locality.py $(STAMP)
 	@echo "[make] compiling routing's place matcher with mypyc (once per change of locality.py) ..."
 	@mkdir -p .local
-	@cd services/routing && rm -f routing/locality*.so && \
-	  if MYPYPATH=$(CURDIR)/libs/reference $(CURDIR)/$(VENV)/bin/mypyc routing/locality.py \
+	@cd services/routing && rm -f routing/locality*.so routing/locality.native routing/_compiled_locality*.so && \
+	  cp routing/locality.py routing/_compiled_locality.py && \
+	  if MYPYPATH=$(CURDIR)/libs/reference $(CURDIR)/$(VENV)/bin/mypyc routing/_compiled_locality.py \
 	       > $(CURDIR)/.local/mypyc.log 2>&1; then \
-	    $(NATIVE_STAMP) locality.py > routing/locality.native; \
+	    $(NATIVE_STAMP) locality.py > routing/_compiled_locality.native; \
 	  else \
-	    rm -f routing/locality*.so; echo pure-python > routing/locality.native; \
+	    rm -f routing/_compiled_locality*.so; echo pure-python > routing/_compiled_locality.native; \
 	    echo "[make] mypyc failed (see .local/mypyc.log): the place matcher runs as Python"; \
-	  fi; rm -rf build
+	  fi; rm -rf build routing/_compiled_locality.py
 
 services/routing/routing/_margins.native: services/routing/routing/_margins.pyx $(STAMP)
 	@echo "[make] compiling routing's classifier arithmetic with Cython (once per change) ..."

@@ -10,7 +10,6 @@ probabilities. It is trained on the packaged hand-written corpus plus operator-l
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -21,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Final, NamedTuple, TypeVar
 
 import joblib
@@ -232,22 +230,10 @@ class _Compiled(NamedTuple):
 def _compiled_margins(classes: int) -> _Compiled | None:
     """The compiled loops of `_margins.pyx`, if `make install` built them from this source on
     this machine and they take this many classes."""
-    module = _compiled_module()
+    module = native.compiled("margins")
     if module is None or classes > module.MAX_CLASSES:
         return None
     return _Compiled(module.add_margins, module.word_columns)
-
-
-@functools.cache
-def _compiled_module() -> ModuleType | None:
-    # Looked for once per process: a classifier is built at every load and retraining.
-    if not native.is_current("_margins", "_margins.pyx"):
-        return None
-    try:
-        from routing import _margins
-    except ImportError:
-        return None
-    return _margins
 
 
 class _Arithmetic:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 import orjson
@@ -34,7 +34,14 @@ from appeals_reference import (
     competent_agencies,
     competent_agency,
 )
-from routing.locality import How, LocalityMatch, key, keyed_words_headed, resolve_locality
+from routing import native
+
+if TYPE_CHECKING:  # mypy reads the source; at run time it is the build made from it, if current
+    from routing.locality import How, LocalityMatch, key, keyed_words_headed, resolve_locality
+else:
+    _locality = native.load("locality")
+    key, keyed_words_headed = _locality.key, _locality.keyed_words_headed
+    resolve_locality = _locality.resolve_locality
 
 Method = Literal["rule", "classifier", "hint", "manual", "safety"]
 FloatMatrix = np.ndarray[Any, np.dtype[np.float64]]
