@@ -8,8 +8,6 @@ in reverse. Subscribers and routes open transactions; handlers get the connectio
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
-from appeals_platform import kafka, workers
+from appeals_platform import heap, kafka, workers
 from appeals_platform.api import BodyLimit, Metrics, health_router, install_error_handlers
 from appeals_platform.auth import TokenVerifier
 from appeals_platform.logs import configure_logging
@@ -148,50 +146,6 @@ class Runtime:
         return None
 
 
-# Allocations between two young-generation collections (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def settle_heap() -> None:
-    """Keep the collector off what was loaded at start-up, and let it run less often.
-
-    A service's start-up leaves hundreds of thousands of long-lived objects (models,
-    reference data, libraries) that every older-generation collection would walk again,
-    and handling a batch allocates many short-lived ones, which at the default threshold
-    start a collection every 700. Measured on routing's decisions (1 Dec 2026): 237 µs per
-    appeal with the defaults, 207 after freezing the start-up heap, 192 with this threshold
-    too (188 with no collector at all).
-    """
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
-    keep_freed_memory()
-
-
-# glibc's mallopt parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-
-
-def keep_freed_memory() -> None:
-    """Let the C allocator keep what a batch freed for the next batch, up to 64 MB.
-
-    A consumer's batch allocates megabytes of short-lived buffers (events, payloads, arrays)
-    and frees them together; by default glibc handed the top of the heap back to the system
-    and the next batch faulted it in again, zeroed: measured on routing's event writing (2 Dec
-    2026), 25 µs an appeal against 14 with this. Without glibc (no mallopt) nothing changes.
-    """
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_TRIM_THRESHOLD, 64 << 20)
-    mallopt(_M_TOP_PAD, 16 << 20)
-    # Setting the others fixes this one too (no more dynamic adjustment): buffers of a whole
-    # chunk (arrays, joined bytes) come from the heap as well, not from fresh mappings.
-    mallopt(_M_MMAP_THRESHOLD, 16 << 20)
-
-
 def service_app(
     runtime: Runtime,
     routers: Sequence[APIRouter],
@@ -211,7 +165,7 @@ def service_app(
         await runtime.start(consume=consume)
         for hook in on_start:
             await hook(runtime)
-        settle_heap()
+        heap.tune(settings)
         log.info("%s ready on port %d", runtime.name, settings.port)
         try:
             yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,3 +35,10 @@ class ServiceSettings(BaseSettings):
     # Put in front of every topic the relay publishes to (the outbox rows keep the plain
     # names): a benchmark on a shared broker writes to topics of its own, not the real ones.
     outbox_topic_prefix: str = ""
+    # Heap tuning once the service has started (appeals_platform.heap), off unless a service
+    # measured it useful (routing turns all three on): move the start-up heap out of the
+    # collector's way; allocations between young-generation collections (None: CPython's
+    # 700); megabytes of freed memory glibc keeps for the next batch (0: glibc's default).
+    gc_freeze: bool = False
+    gc_young_threshold: int | None = Field(default=None, ge=1)
+    malloc_keep_freed_mb: int = Field(default=0, ge=0, le=1024)
