@@ -23,7 +23,7 @@ def main() -> None:
     }
     print("\nThe appeals platform is running.\n")
     for name, port in SERVICES.items():
-        print(f"  {name:10} http://127.0.0.1:{port}/docs   (/health /ready /metrics)")
+        print(f"  {name:10} http://127.0.0.1:{port}/   (links: /docs /health /ready /metrics)")
     print("  dashboard  http://127.0.0.1:8002/dashboard  (sign in with the monitoring token)")
     print(f"  kafka      {bootstrap_servers()}")
     print(f"  postgres   {database_url()}")

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,6 +66,52 @@ def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+class Index(BaseModel):
+    """What `GET /` answers: the service, and where its documents, probes and APIs are."""
+
+    service: str
+    title: str
+    links: dict[str, str] = Field(
+        description="Paths on this port: `docs`, `openapi`, `health`, `ready`, `metrics`, "
+        "then the service's API roots (`{...}` is a path parameter)"
+    )
+
+
+def index_router(index: Index, *, browser_home: str | None = None) -> APIRouter:
+    """`GET /` answers `index` as JSON; with `browser_home`, a client that asks for HTML
+    (a browser's `Accept: text/html`) is sent there instead."""
+    router = APIRouter(tags=["operations"])
+    responses: dict[int | str, dict[str, Any]] = {}
+    if browser_home:
+        responses[307] = {"description": f"A client asking for HTML is sent to {browser_home}"}
+
+    @router.get("/", response_model=Index, responses=responses, summary="Links of this service")
+    async def root(request: Request) -> Response:
+        if browser_home and _prefers_html(request.headers.get("accept", "")):
+            return RedirectResponse(browser_home, status_code=307)
+        return OrjsonResponse(index.model_dump())
+
+    return router
+
+
+def _prefers_html(accept: str) -> bool:
+    """`text/html` named in Accept and weighted at least as high as `application/json`."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[media.lower()] = q
+    html = weights.get("text/html", 0.0)
+    return html > 0 and html >= weights.get("application/json", 0.0)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,14 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
 from appeals_platform import heap, kafka, workers
-from appeals_platform.api import BodyLimit, Metrics, health_router, install_error_handlers
+from appeals_platform.api import (
+    BodyLimit,
+    Index,
+    Metrics,
+    health_router,
+    index_router,
+    install_error_handlers,
+)
 from appeals_platform.auth import TokenVerifier
 from appeals_platform.logs import configure_logging
 from appeals_platform.migrations import migrate
@@ -155,7 +162,11 @@ def service_app(
     on_start: Sequence[Hook] = (),
     body_limit: int = 256 * 1024,
     consume: bool = True,
+    links: Mapping[str, str] | None = None,
+    browser_home: str | None = None,
 ) -> FastAPI:
+    """The service's FastAPI app; `GET /` lists its documents, probes and `links` (its API
+    roots), and sends a browser to `browser_home` when there is one."""
     settings = runtime.settings
 
     @asynccontextmanager
@@ -175,6 +186,19 @@ def service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    index = Index(
+        service=runtime.name,
+        title=title,
+        links={
+            "docs": app.docs_url or "",
+            "openapi": app.openapi_url or "",
+            "health": "/health",
+            "ready": "/ready",
+            "metrics": "/metrics",
+            **(links or {}),
+        },
+    )
+    app.include_router(index_router(index, browser_home=browser_home))
     app.include_router(
         health_router(
             runtime.name, {"postgres": runtime.database_problem, "kafka": runtime.kafka_problem}

@@ -21,6 +21,7 @@ from deadlines.clocks import Clock, SystemClock
 from deadlines.config import Settings
 from deadlines.context import new_context, refresh_calendar
 from deadlines.dashboard.mount import mount_dashboard
+from deadlines.dashboard.pages import PREFIX as DASHBOARD
 from deadlines.ticker import Ticker
 
 
@@ -100,6 +101,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description="Legal clocks on the Kazakhstan working-day calendar (Asia/Almaty), alerts "
         "before and after the due date, term extensions, calendar overrides, compliance.",
         on_start=[start],
+        links={
+            "clock": "/v1/appeals/{appeal_id}/clock",
+            "alerts": "/v1/alerts",
+            "calendar": "/v1/calendar",
+            "compliance": "/v1/compliance",
+            "dashboard": DASHBOARD,
+        },
+        browser_home=DASHBOARD,
     )
     app.state.deadlines = service
     return app

@@ -322,4 +322,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The appeal registry of Karaganda region: e-gov integrations file appeals "
         "(contract v1), agencies answer them. Open311 GeoReport v2 under /open311/v2.",
         body_limit=settings.max_body_bytes,
+        links={
+            "appeals": "/v1/appeals",
+            "appeal": "/v1/appeals/{appeal_id}",
+            "applicants": "/v1/applicants/search",
+            "open311": "/open311/v2/services.json",
+        },
     )

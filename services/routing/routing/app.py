@@ -304,6 +304,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Automatic determination of the addressee agency, triage and redirects.",
         on_start=[service.start],
         consume=False,
+        links={
+            "routing": "/v1/appeals/{appeal_id}/routing",
+            "triage": "/v1/triage",
+            "reference": "/v1/reference",
+        },
     )
     app.state.service = service
     return app
