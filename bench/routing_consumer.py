@@ -200,10 +200,8 @@ def consumer_process(
     async def run() -> None:
         async with app.router.lifespan_context(app):
             while not stop.is_set():
-                consumers = [
-                    getattr(s, "consumer", None) for s in app.state.runtime.broker.subscribers
-                ]
-                partitions[index] = sum(len(c.assignment()) for c in consumers if c is not None)
+                consumers = app.state.runtime.consumers
+                partitions[index] = sum(len(c.assignment) for c in consumers)
                 await asyncio.sleep(0.1)
 
     # On uvloop, as uvicorn runs the service (loop="auto" picks it when installed).
@@ -218,6 +216,7 @@ async def routing_rate(
     options: dict[str, Any] = {
         "database_url": dsn,
         "kafka_bootstrap_servers": bootstrap_servers(),
+        # Read from and publish to the bench's own topics: <prefix><topic>.
         "appeals_topic": topic,
         "consumer_group": f"bench-{uuid.uuid4().hex[:8]}",
         "consumer_offset_reset": "earliest",
@@ -225,7 +224,7 @@ async def routing_rate(
         "model_path": "/nonexistent/bench-model.joblib",
         "jwt_public_key_file": str(project_root() / ".local" / "keys" / "jwt-public.pem"),
         "log_level": "WARNING",
-        "outbox_topic_prefix": prefix,
+        "topic_prefix": prefix,
     }
     # The first instance migrates the scratch database before the others join.
     watcher = await asyncpg.connect(dsn)
@@ -284,14 +283,14 @@ async def routing_rate(
 
 async def main() -> int:
     database = f"bench_routing_{uuid.uuid4().hex[:6]}"
-    topic = f"bench.routing.{uuid.uuid4().hex[:8]}"
+    # Routing reads and publishes topics of the bench's own (the services' topic prefix): the
+    # real ones keep events forever, and each run would leave about a gigabyte in them.
+    prefix = f"bench.routing.{uuid.uuid4().hex[:8]}."
+    topic = prefix + "input"
     admin_db = await asyncpg.connect(database_url())
     await admin_db.execute(f'CREATE DATABASE "{database}"')
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
     await admin.start()
-    # Routing publishes to topics of the bench's own (the relay's topic prefix): the real
-    # ones keep events forever, and each run would leave about a gigabyte in them.
-    prefix = f"{topic}."
     outputs = [
         NewTopic(prefix + spec.name, spec.partitions, 1)
         for spec in all_topic_specs([a.code for a in load_reference().agencies])
@@ -313,20 +312,20 @@ async def main() -> int:
         decided, version = await asyncio.to_thread(decide_rate, subs)
         say(f"  decide_many alone (classifier {version}): {decided:,.0f} appeals/s")
         rate, busy, drained, cpu = await routing_rate(
-            topic, database_url(database), APPEALS, prefix
+            "input", database_url(database), APPEALS, prefix
         )
         say(
             f"  routing consumer: {rate:,.0f} appeals/s ({busy:.1f}s for the backlog; "
             f"outbox drained {drained:.1f}s after the first commit, 2 events per assignment; "
             f"{cpu:.3f} ms of machine CPU per appeal)"
         )
-        stub_topic = f"{topic}.stub"
+        stub_topic = prefix + "stub"
         await admin.create_topics([NewTopic(stub_topic, PARTITIONS, 1)])
         try:
             await fill(stub_topic, records)
             await admin_db.execute(f'CREATE DATABASE "{database}_stub"')
             wiring, _, _, wiring_cpu = await routing_rate(
-                stub_topic, database_url(f"{database}_stub"), APPEALS, prefix, stub=True
+                "stub", database_url(f"{database}_stub"), APPEALS, prefix, stub=True
             )
         finally:
             await admin.delete_topics([stub_topic])

@@ -34,7 +34,7 @@ async def running(
     """Start the app's lifespan (pool, migrations, relay, consumers) and give an HTTP client."""
     async with app.router.lifespan_context(app):
         runtime: Runtime = app.state.runtime
-        if wait_for_consumers and runtime.broker.subscribers:
+        if wait_for_consumers and runtime.subscriptions:
             await runtime.wait_until_assigned()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from appeals_contracts import event_types
 from appeals_contracts.envelope import event_id
 from deadlines.clocks import SettableClock
-from deadlines.webhook import WebhookSender
+from deadlines.webhook import Backoff, WebhookSender
 from tests.conftest import Stack, TokenFactory
 from tests.deadlines_service.conftest import Topics, local, start_deadlines
 from tests.kafka_probe import EventProbe
@@ -135,43 +135,71 @@ async def test_an_alert_the_webhook_refuses_goes_to_the_dead_letter_topic(
     assert len(receiver.calls) == 1
 
 
-def mock_sender(
-    statuses: list[int | Exception], max_attempts: int = 4
-) -> tuple[WebhookSender, list[int]]:
-    seen: list[int] = []
+@pytest.mark.infra
+async def test_a_failing_receiver_never_holds_the_alerts_consumer(
+    stack: Stack, database: str, key_dir: Path, token: TokenFactory, topics: Topics
+) -> None:
+    """Retries wait in the queue table, not in the poll loop: every alert is queued while the
+    receiver keeps failing, and a give-up after the last attempt is a dead letter."""
+    receiver = Receiver([503] * 100)
+    async with (
+        serving(receiver) as url,
+        start_deadlines(
+            stack,
+            database,
+            key_dir,
+            token,
+            topics,
+            SettableClock(local(2022, 5, 26, 9)),
+            webhook_url=url,
+            webhook_offset_reset="earliest",
+            webhook_max_attempts=1000,
+            webhook_backoff_initial=0.2,
+        ) as service,
+    ):
+        appeals = [await service.assign(local(2022, 5, 26, 9)) for _ in range(3)]
+        for appeal in appeals:
+            await service.wait_for(appeal)
+        await service.tick(local(2022, 6, 16, 0, 0, 1))
+        breaches = {event_id(appeal, "breached", 1) for appeal in appeals}
+        for _ in range(400):
+            rows = await service.rows("SELECT event_id, attempts FROM webhook_deliveries")
+            queued = {r["event_id"]: r["attempts"] for r in rows}
+            if breaches <= set(queued) and min(queued[b] for b in breaches) >= 2:
+                break
+            await asyncio.sleep(0.05)
+    assert breaches <= set(queued)
+    assert all(queued[b] >= 2 for b in breaches)  # each failed and waits for its next attempt
 
+
+def mock_sender(statuses: list[int | Exception]) -> WebhookSender:
     def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(len(seen) + 1)
         outcome = statuses.pop(0) if statuses else 200
         if isinstance(outcome, Exception):
             raise outcome
         return httpx.Response(outcome)
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
-    sender = WebhookSender(
-        "http://receiver/alerts",
-        client=client,
-        backoff_initial=0,
-        max_attempts=max_attempts,
-    )
-    return sender, seen
+    return WebhookSender("http://receiver/alerts", client=client)
 
 
-async def test_the_sender_retries_server_errors_and_connection_failures() -> None:
-    sender, seen = mock_sender([503, httpx.ConnectError("refused"), 429])
-    result = await sender.deliver(b"{}", "id", "type")
-    assert (result.delivered, result.attempts, len(seen)) == (True, 4, 4)
+async def test_server_errors_and_connection_failures_are_worth_another_attempt() -> None:
+    sender = mock_sender([503, httpx.ConnectError("refused"), 429, 200])
+    outcomes = [await sender.attempt(b"{}", "id", "type") for _ in range(4)]
+    assert [(o.delivered, o.retryable) for o in outcomes] == [
+        (False, True),
+        (False, True),
+        (False, True),
+        (True, False),
+    ]
+    assert outcomes[0].error == "HTTP 503"
 
 
-async def test_the_sender_gives_up_after_the_last_attempt_and_on_a_client_error() -> None:
-    sender, seen = mock_sender([500, 500, 500], max_attempts=3)
-    result = await sender.deliver(b"{}", "id", "type")
-    assert (result.delivered, result.attempts, result.error) == (False, 3, "HTTP 500")
-    sender, seen = mock_sender([404])
-    result = await sender.deliver(b"{}", "id", "type")
-    assert (result.delivered, len(seen)) == (False, 1)
+async def test_a_client_error_is_not_retried() -> None:
+    outcome = await mock_sender([404]).attempt(b"{}", "id", "type")
+    assert (outcome.delivered, outcome.retryable, outcome.error) == (False, False, "HTTP 404")
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
-    sender = WebhookSender("http://x", backoff_initial=0.5, backoff_max=3)
-    assert [sender.backoff(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    backoff = Backoff(initial=0.5, cap=3)
+    assert [backoff.after(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]

@@ -89,3 +89,30 @@ async def test_invalid_submissions_go_to_the_rejection_topic_and_the_consumer_mo
     assert no_source["data"]["errors"][0]["field"] == "headers.source"
     assert garbage["data"]["errors"][0]["field"] == "body"
     assert await intake.count() == 1
+
+
+async def test_seven_submissions_with_a_non_utf8_header_on_the_fourth_are_all_registered(
+    intake: Intake, stack: Stack
+) -> None:
+    """The probe of the fault issue: before the platform's consumer path, FastStream decoded
+    every header strictly and six of these seven were neither stored nor rejected."""
+    bodies = [fresh(dev_submissions()[20 + n]) for n in range(7)]
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    await producer.start()
+    try:
+        for n, body in enumerate(bodies):
+            headers = [("source", b"egov-portal")]
+            if n == 3:
+                headers.append(("applicant", "Иван".encode("cp1251")))
+            await producer.send_and_wait(
+                topics.APPEAL_SUBMISSIONS,
+                json.dumps(body, ensure_ascii=False).encode(),
+                key=body["external_id"].encode(),
+                headers=headers,
+                partition=0,
+            )
+    finally:
+        await producer.stop()
+    for body in bodies:
+        await registered_id(intake, "egov-portal", body["external_id"])
+    assert await intake.count() == 7

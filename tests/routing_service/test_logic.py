@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from appeals_contracts import topics
 from appeals_reference import load_reference
 from routing import handlers, reference_versions
 from routing.classifier import CategoryClassifier, LabelledText, load_training_examples
@@ -132,15 +131,16 @@ class Record:
         self.key, self.value, self.headers = b"k", value, ()
 
 
-def test_unparseable_records_become_dead_letters_and_good_ones_are_kept() -> None:
+def test_unparseable_records_are_refused_as_values_and_good_ones_are_kept() -> None:
     good = received(submission())
-    incoming, dead = handlers.parse(
-        [Record(0, b"{}"), Record(1, b"not json"), Record(2, received_event_bytes(good))]
-    )
-    assert [str(i.appeal.appeal_id) for i in incoming] == [good.appeal_id]
+    for bad in (b"{}", b"not json"):
+        # The consumer dead-letters a ValueError (bad JSON, a validation error) at once.
+        with pytest.raises(ValueError, match=r"expected|validation error"):
+            handlers.parse(Record(0, bad))
+    incoming = handlers.parse(Record(2, received_event_bytes(good)))
+    assert incoming is not None and str(incoming.appeal.appeal_id) == good.appeal_id
     # The payload travels on as it came, to be stored and put on the agency's topic.
-    assert incoming[0].data == good.model_dump(mode="json")
-    assert [d.topic for d in dead] == [topics.dead_letter_topic("t")] * 2
+    assert incoming.data == good.model_dump(mode="json")
 
 
 def test_an_appeal_whose_decision_fails_comes_back_as_an_error_and_the_rest_are_decided() -> None:
@@ -154,8 +154,11 @@ def test_an_appeal_whose_decision_fails_comes_back_as_an_error_and_the_rest_are_
             return [self.rank(t) for t in texts]
 
     good, bad = received(submission()), received(submission(text="взорвись"))
-    incoming, _ = handlers.parse([Record(0, received_event_bytes(a)) for a in (good, bad)])
-    results = handlers.decide_all(incoming, load_reference(), Brittle({}), 0.5)
+    incoming = [handlers.parse(Record(0, received_event_bytes(a))) for a in (good, bad)]
+    assert None not in incoming
+    results = handlers.decide_all(
+        [i for i in incoming if i is not None], load_reference(), Brittle({}), 0.5
+    )
     assert not isinstance(results[0], Exception) and results[0].agency is not None
     assert isinstance(results[1], RuntimeError)
     row = handlers.failed_triage(

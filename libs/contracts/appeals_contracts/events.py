@@ -165,3 +165,33 @@ class AlertAcknowledged(_Event):
     acknowledged_by: str
     acknowledged_at: datetime
     comment: str | None = None
+
+
+class DeadLetterHeader(_Event):
+    """A header of the original record: `value` when it is UTF-8 text, else `value_base64`."""
+
+    key: str
+    value: str | None = None
+    value_base64: str | None = None
+
+
+class DeadLetter(_Event):
+    """`<topic>.dlq`: a record its consumer could not handle, kept whole so it can be replayed.
+
+    `value_base64` is the record's value; values over the dead-letter limit keep only their
+    first bytes (`value_truncated`) and cannot be replayed from here.
+    """
+
+    error: str
+    attempts: int
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None = None
+    key: str | None = None  # as text, for reading; `key_base64` is exact
+    key_base64: str | None = None
+    value_base64: str | None = None
+    value_bytes: int = 0
+    value_truncated: bool = False
+    headers: list[DeadLetterHeader] = []

@@ -1,23 +1,28 @@
-"""Reading Kafka records: headers, and dead letters for the ones that cannot be parsed."""
+"""Kafka records as the services read them, and dead letters for the ones they cannot handle."""
 
 from __future__ import annotations
 
 import base64
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import ValidationError
 
+from appeals_contracts import event_types
 from appeals_contracts.envelope import envelope
+from appeals_contracts.events import DeadLetter, DeadLetterHeader
 from appeals_contracts.topics import dead_letter_topic
 from appeals_platform.outbox import OutboxMessage
 
-DEAD_LETTER_TYPE = "kz.appeals.dead-letter.v1"
+# A dead letter carries the original value, base64-encoded, inside a JSON event that must fit
+# the broker's default record limit (1 MB): larger values keep their first 512 KB only.
+DEAD_LETTER_VALUE_LIMIT = 512 * 1024
 
 
 class KafkaRecord(Protocol):
-    """What we read of aiokafka's ConsumerRecord."""
+    """What the services read of a record (a `Record`, or a stand-in built from an outbox row)."""
 
     @property
     def topic(self) -> str: ...
@@ -30,7 +35,21 @@ class KafkaRecord(Protocol):
     @property
     def value(self) -> bytes | None: ...
     @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+    def headers(self) -> Sequence[tuple[str, bytes | None]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A consumed record. `topic` is the platform's name for it (without a run's topic prefix);
+    header values stay bytes, so a header that is not UTF-8 never fails anything."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...]
+    timestamp: int | None = None
 
 
 def describe(exc: ValidationError) -> str:
@@ -41,33 +60,72 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def dead_letter(record: KafkaRecord, error: str, source: str) -> OutboxMessage:
-    """A poison message goes to `<topic>.dlq` through the outbox, committed with the offset."""
-    key = (record.key or b"").decode(errors="replace")
-    data: dict[str, Any] = {
-        "error": error,
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "key": key,
-        "value_base64": base64.b64encode(record.value or b"").decode(),
-        "headers": {k: v.decode(errors="replace") for k, v in record.headers},
-    }
-    event_id = uuid.uuid5(
-        uuid.NAMESPACE_URL, f"dlq/{record.topic}/{record.partition}/{record.offset}"
+def problem_of(exc: BaseException) -> str:
+    """A dead letter's `error`: the field paths of a validation error, else type and message."""
+    if isinstance(exc, ValidationError):
+        return describe(exc)
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _header(key: str, value: bytes | None) -> DeadLetterHeader:
+    if value is None:
+        return DeadLetterHeader(key=key)
+    try:
+        return DeadLetterHeader(key=key, value=value.decode())
+    except UnicodeDecodeError:
+        return DeadLetterHeader(key=key, value_base64=_b64(value))
+
+
+def dead_letter(
+    record: KafkaRecord,
+    error: str,
+    source: str,
+    *,
+    consumer: str = "",
+    attempts: int = 1,
+) -> OutboxMessage:
+    """A record its consumer gave up on, for `<topic>.dlq`, through the outbox.
+
+    The id is the consumer and the record's coordinates, so a redelivery of the same poison
+    record does not add a second dead letter while the first is still in the outbox.
+    """
+    value = record.value or b""
+    letter = DeadLetter(
+        error=error,
+        attempts=attempts,
+        consumer=consumer,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp=getattr(record, "timestamp", None),
+        key=record.key.decode(errors="replace") if record.key is not None else None,
+        key_base64=_b64(record.key) if record.key is not None else None,
+        value_base64=_b64(value[:DEAD_LETTER_VALUE_LIMIT]) if record.value is not None else None,
+        value_bytes=len(value),
+        value_truncated=len(value) > DEAD_LETTER_VALUE_LIMIT,
+        headers=[_header(k, v) for k, v in record.headers],
     )
+    event_id = uuid.uuid5(
+        uuid.NAMESPACE_URL, f"dlq/{consumer}/{record.topic}/{record.partition}/{record.offset}"
+    )
+    key = (record.key or b"").decode(errors="replace")
     event = envelope(
-        event_type=DEAD_LETTER_TYPE,
+        event_type=event_types.DEAD_LETTER,
         source=source,
         subject=key or "unknown",
-        data=data,
+        data=letter.model_dump(mode="json"),
         id=str(event_id),
     )
     return OutboxMessage(dead_letter_topic(record.topic), key or str(event_id), event)
 
 
 def header(record: KafkaRecord, name: str) -> str | None:
+    """A header as text (undecodable bytes replaced), or None when absent."""
     for key, value in record.headers:
         if key == name:
-            return value.decode(errors="replace")
+            return None if value is None else value.decode(errors="replace")
     return None

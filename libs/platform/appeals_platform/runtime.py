@@ -30,6 +30,7 @@ from appeals_platform.api import (
     install_error_handlers,
 )
 from appeals_platform.auth import TokenVerifier
+from appeals_platform.consumer import Consumer, Policy, Subscription
 from appeals_platform.logs import configure_logging
 from appeals_platform.migrations import migrate
 from appeals_platform.outbox import OutboxRelay, create_producer
@@ -43,33 +44,52 @@ Hook = Callable[["Runtime"], Awaitable[None]]
 
 @dataclass
 class Runtime:
+    """A service's plumbing. `broker` is a FastStream broker that is never started: the
+    channels declared on it (`subscribe`, `documents_publication`) make the AsyncAPI document,
+    while records are read by `appeals_platform.consumer` and written by the outbox relay."""
+
     name: str
     settings: ServiceSettings
     migrations: str
     broker: KafkaBroker
+    source: str = ""
+    consumer_policy: Policy = field(default_factory=Policy)
     _pool: asyncpg.Pool | None = None
     _producer: AIOKafkaProducer | None = None
     _relay: OutboxRelay | None = None
+    subscriptions: list[Subscription[Any]] = field(default_factory=list)
+    consumers: list[Consumer[Any]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def create(cls, name: str, settings: ServiceSettings, migrations: str) -> Runtime:
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
-            client_id=f"{name}-consumer",
-            # FastStream's own lines go through our JSON root handler; "faststream" is at
-            # WARNING there, so per-message and partition-assignment chatter stays out.
-            logger=logging.getLogger("faststream"),
-            log_level=logging.DEBUG,
+            settings.kafka_bootstrap_servers, logger=logging.getLogger("faststream")
         )
-        return cls(name=name, settings=settings, migrations=migrations, broker=broker)
+        return cls(
+            name=name,
+            settings=settings,
+            migrations=migrations,
+            broker=broker,
+            source=f"/appeals/{name}",
+        )
+
+    def subscribe(self, subscription: Subscription[Any], payload: Any, description: str) -> None:
+        """Consume with the platform's consumer path once started; document the channel with
+        its payload schema in the AsyncAPI document."""
+        self.subscriptions.append(subscription)
+
+        async def handler(body: Any) -> None:  # never called: documentation only
+            return None
+
+        handler.__annotations__ = {"body": payload, "return": None}
+        handler.__name__ = handler.__qualname__ = "on_" + subscription.name.replace("-", "_")
+        self.broker.subscriber(
+            *subscription.topics, group_id=subscription.group, description=description
+        )(handler)
 
     def documents_publication(self, topic: str, schema: Any, description: str) -> None:
-        """List a topic this service writes (through its outbox) in the AsyncAPI document.
-
-        The outbox relay publishes with its own producer; this FastStream publisher is never
-        called, it only puts the channel and its payload schema into the specification.
-        """
+        """List a topic this service writes (through its outbox) in the AsyncAPI document."""
         self.broker.publisher(topic, schema=schema, description=description)
 
     @property
@@ -108,37 +128,55 @@ class Runtime:
             schema=s.db_schema,
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_interval,
-            topic_prefix=s.outbox_topic_prefix,
+            topic_prefix=s.topic_prefix,
         )
         self.tasks.append(asyncio.create_task(self._relay.run(), name=f"{self.name}-outbox"))
         if consume:
-            await self.broker.start()
+            self.start_consumers()
+
+    def start_consumers(self) -> None:
+        """One consumer task per subscription; each retries on its own while Kafka is away."""
+        s = self.settings
+        for subscription in self.subscriptions:
+            consumer = Consumer(
+                subscription,
+                pool=self.pool,
+                kafka_options=kafka.client_options(s),
+                source=self.source,
+                topic_prefix=s.topic_prefix,
+                client_id=self.name,
+                on_commit=self.relay.wake,
+                policy=self.consumer_policy,
+            )
+            self.consumers.append(consumer)
+            self.tasks.append(
+                asyncio.create_task(consumer.run(), name=f"{self.name}-{subscription.name}")
+            )
 
     async def stop(self) -> None:
-        await self.broker.stop()
+        for consumer in self.consumers:
+            consumer.stop()
         if self._relay is not None:
             self._relay.stop()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
+        self.consumers.clear()
         if self._producer is not None:
             await self._producer.stop()
         if self._pool is not None:
             await self._pool.close()
 
     async def wait_until_assigned(self, timeout: float = 30) -> None:
-        """Until every subscriber's consumer holds partitions (a new group joins in seconds)."""
+        """Until every consumer holds partitions (a new group joins in seconds)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            found = [getattr(sub, "consumer", None) for sub in self.broker.subscribers]
-            consumers = [c for c in found if c is not None]
-            if len(consumers) == len(found) and all(c.assignment() for c in consumers):
+            if len(self.consumers) == len(self.subscriptions) and all(
                 # "latest" is resolved lazily; asking for the positions pins it now, so a
                 # message produced after this returns is never skipped.
-                for consumer in consumers:
-                    for partition in consumer.assignment():
-                        await consumer.position(partition)
+                [await consumer.positions_resolved() for consumer in self.consumers]
+            ):
                 return
             await asyncio.sleep(0.1)
         raise TimeoutError(f"{self.name}: consumers not assigned within {timeout}s")

@@ -32,9 +32,10 @@ class ServiceSettings(BaseSettings):
     # CPU per event than at 2,000 (measured 2 Dec 2026, 41 topics of 6 partitions).
     outbox_batch_size: int = 2000
     outbox_poll_interval: float = 0.5
-    # Put in front of every topic the relay publishes to (the outbox rows keep the plain
-    # names): a benchmark on a shared broker writes to topics of its own, not the real ones.
-    outbox_topic_prefix: str = ""
+    # Put in front of every topic the service reads and the relay writes (code and outbox rows
+    # keep the plain names): a test run or a benchmark on a shared broker uses topics of its
+    # own, never those of the stack `make run` started.
+    topic_prefix: str = ""
     # Heap tuning once the service has started (appeals_platform.heap), off unless a service
     # measured it useful (routing turns all three on): move the start-up heap out of the
     # collector's way; allocations between young-generation collections (None: CPython's

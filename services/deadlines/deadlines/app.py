@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import FastAPI
-from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
 
+from appeals_contracts.envelope import CloudEvent
+from appeals_contracts.events import AnswerGiven, AppealAssigned, AppealRedirected, DeadlineAlert
+from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime, service_app
 from deadlines import inputs, webhook
 from deadlines.api import (
@@ -32,43 +33,35 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ctx = new_context(settings)
     service = Service(runtime, settings, ctx, clock or SystemClock())
     names = inputs.TopicNames.from_settings(settings)
-    broker = runtime.broker
 
-    @broker.subscriber(
-        *names.live,
-        group_id=f"{settings.consumer_group}-clocks",
-        batch=True,
-        max_records=500,
-        auto_offset_reset=settings.consumer_offset_reset,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+    runtime.subscribe(
+        Subscription(
+            name=inputs.CONSUMER,
+            topics=names.live,
+            group=f"{settings.consumer_group}-clocks",
+            parse=lambda record: inputs.parse(record, names),
+            handle=inputs.clocks_handler(ctx),
+            event_id=lambda item: item.event_id,
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        CloudEvent[AppealAssigned | AppealRedirected | AnswerGiven],
+        "Assignments open clocks, redirects close hops, answers stop clocks.",
     )
-    async def on_appeal_events(message: KafkaMessage) -> None:
-        """Assignments open clocks, redirects close hops, answers stop clocks."""
-        await inputs.consume(runtime, message.raw_message, ctx, names)
 
-    sender: webhook.WebhookSender | None = None
     if settings.webhook_url:
-        sender = webhook.WebhookSender(
-            settings.webhook_url,
-            secret=settings.webhook_secret,
-            timeout=settings.webhook_timeout,
-            max_attempts=settings.webhook_max_attempts,
-            backoff_initial=settings.webhook_backoff_initial,
-            backoff_max=settings.webhook_backoff_max,
+        runtime.subscribe(
+            Subscription(
+                name=webhook.CONSUMER,
+                topics=(names.alerts,),
+                group=f"{settings.consumer_group}-webhook",
+                parse=webhook.parse,
+                handle=webhook.queue,
+                event_id=lambda item: item.event_id,
+                offset_reset=settings.webhook_offset_reset,
+            ),
+            CloudEvent[DeadlineAlert],
+            "Alerts queued for the configured webhook.",
         )
-        alert_sender = sender
-
-        @broker.subscriber(
-            names.alerts,
-            group_id=f"{settings.consumer_group}-webhook",
-            batch=True,
-            max_records=100,
-            auto_offset_reset=settings.webhook_offset_reset,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-        )
-        async def on_alerts(message: KafkaMessage) -> None:
-            """Deliver alerts to the configured webhook."""
-            await webhook.consume(runtime, alert_sender, message.raw_message)
 
     async def start(runtime: Runtime) -> None:
         async with runtime.pool.acquire() as conn:
@@ -85,8 +78,22 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             runtime.tasks.append(
                 asyncio.create_task(ticker.run(settings.ticker_interval), name="ticker")
             )
-        if sender is not None:
-            runtime.tasks.append(asyncio.create_task(_close_on_stop(sender), name="webhook"))
+        if settings.webhook_url:
+            dispatcher = webhook.Dispatcher(
+                runtime.pool,
+                webhook.WebhookSender(
+                    settings.webhook_url,
+                    secret=settings.webhook_secret,
+                    timeout=settings.webhook_timeout,
+                ),
+                webhook.Backoff(
+                    settings.webhook_max_attempts,
+                    settings.webhook_backoff_initial,
+                    settings.webhook_backoff_max,
+                ),
+                wake=runtime.relay.wake,
+            )
+            runtime.tasks.append(asyncio.create_task(dispatcher.run(), name="webhook"))
 
     app = service_app(
         runtime,
@@ -112,11 +119,3 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.deadlines = service
     return app
-
-
-async def _close_on_stop(sender: webhook.WebhookSender) -> None:
-    # Runtime.stop cancels its tasks: this one's only job is to close the HTTP client then.
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await sender.close()

@@ -7,7 +7,7 @@ own topics (extensions, alerts, acknowledgements) to restore what it decided its
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,9 +26,8 @@ from appeals_contracts.events import (
     DeadlineExtended,
 )
 from appeals_platform import outbox
-from appeals_platform.inbox import first_seen
+from appeals_platform.consumer import Poison
 from appeals_platform.records import KafkaRecord, dead_letter, describe
-from appeals_platform.runtime import Runtime
 from deadlines import alerts, extensions, handlers
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
@@ -110,7 +109,8 @@ def _kind(topic: str, event_type: str, names: TopicNames) -> tuple[str, type[Bas
 def parse(record: KafkaRecord, names: TopicNames) -> Input | None:
     """The typed event, or None for an event type this service does not use.
 
-    Raises ValidationError for a record that is not a CloudEvent with the right data.
+    Raises ValidationError (a ValueError) for a record that is not a CloudEvent with the
+    right data: the consumer dead-letters it.
     """
     event = CloudEvent[dict[str, Any]].model_validate_json(record.value or b"")
     known = _kind(record.topic, event.type, names)
@@ -141,6 +141,7 @@ async def apply(conn: asyncpg.Connection, item: Input, ctx: Context) -> list[ale
 def parse_batch(
     records: Sequence[KafkaRecord], names: TopicNames
 ) -> tuple[list[Input], list[outbox.OutboxMessage]]:
+    """Typed events and dead letters for the records that are not (a rebuild's reading)."""
     items: list[Input] = []
     dead: list[outbox.OutboxMessage] = []
     for record in records:
@@ -154,36 +155,18 @@ def parse_batch(
     return items, dead
 
 
-async def apply_batch(
-    conn: asyncpg.Connection, items: Sequence[Input], ctx: Context
-) -> tuple[list[alerts.Alert], list[outbox.OutboxMessage]]:
-    """Apply the events not seen before, each in a savepoint; (alerts raised, dead letters)."""
-    fresh = await first_seen(conn, CONSUMER, [item.event_id for item in items])
-    raised: list[alerts.Alert] = []
-    dead: list[outbox.OutboxMessage] = []
-    for item in items:
-        if item.event_id not in fresh:
-            continue
-        fresh.discard(item.event_id)  # a duplicate inside the batch is a duplicate too
-        try:
-            async with conn.transaction():
-                raised += await apply(conn, item, ctx)
-        except ValueError as exc:
-            # An unknown appeal type, an impossible date: the event cannot make a clock.
-            dead.append(dead_letter(item.record, f"{type(exc).__name__}: {exc}", handlers.SOURCE))
-    return raised, dead
-
-
-async def consume(
-    runtime: Runtime, records: Sequence[KafkaRecord], ctx: Context, names: TopicNames
-) -> None:
-    items, dead = parse_batch(records, names)
-    async with runtime.pool.acquire() as conn, conn.transaction():
+def clocks_handler(
+    ctx: Context,
+) -> Callable[[asyncpg.Connection, list[Input]], Awaitable[None]]:
+    async def handle(conn: asyncpg.Connection, items: list[Input]) -> None:
+        """Apply new events to the clocks; the alerts they raise are already in the outbox."""
         # One cheap query: a calendar change made by the CLI or another instance applies here.
         await refresh_calendar(conn, ctx.law)
-        raised, failed = await apply_batch(conn, items, ctx)
-        await outbox.add(conn, dead + failed)
-    if raised or dead or failed:
-        runtime.relay.wake()
-    if dead or failed:
-        log.warning("dead letters", extra={"count": len(dead) + len(failed)})
+        for item in items:
+            try:
+                await apply(conn, item, ctx)
+            except ValueError as exc:
+                # An unknown appeal type, an impossible date: the event can never make a clock.
+                raise Poison(f"{type(exc).__name__}: {exc}") from exc
+
+    return handle

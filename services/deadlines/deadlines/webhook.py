@@ -1,42 +1,50 @@
-"""Optional HTTP delivery of alerts: a consumer of the alerts topic posting each alert,
-as a structured CloudEvent, to a configured URL, retrying with exponential backoff.
+"""Optional HTTP delivery of alerts: every alert, as a structured CloudEvent, to a configured URL.
 
-Delivery is at least once: receivers drop repeats by the CloudEvent id (also in the
-`ce-id` header). With a secret, `X-Appeals-Signature: sha256=<hex HMAC of the body>` lets the
-receiver check the sender. An alert still refused after the last attempt, or refused with a
-4xx that retrying cannot fix, goes to the alerts dead-letter topic and the consumer moves on.
+Alerts are read from the alerts topic by a consumer that only queues them
+(`webhook_deliveries`, in its transaction); a dispatcher posts what is due, one attempt per
+row at a time, outside any transaction and outside the poll loop, and retries with
+exponential backoff. So a slow or failing receiver never holds the Kafka consumer.
+
+Delivery is at least once: receivers drop repeats by the CloudEvent id (also in the `ce-id`
+header). With a secret, `X-Appeals-Signature: sha256=<hex HMAC of the body>` lets the receiver
+check the sender. An alert still refused after the last attempt, or refused with a 4xx that
+retrying cannot fix, goes to the alerts dead-letter topic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 from prometheus_client import Counter
 
 from appeals_platform import outbox
-from appeals_platform.records import KafkaRecord, dead_letter, header
-from appeals_platform.runtime import Runtime
+from appeals_platform.availability import database_unavailable
+from appeals_platform.records import KafkaRecord, Record, dead_letter, header
 from deadlines import alerts
 
 log = logging.getLogger(__name__)
 
 DELIVERED = Counter("deadlines_webhook_deliveries_total", "Alert webhook outcomes", ["outcome"])
 
+CONSUMER = "deadlines-webhook"
+
 # Worth retrying: the receiver is down, overloaded or timing out.
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
-class Delivery:
+class Attempt:
     delivered: bool
-    attempts: int
+    retryable: bool
     error: str | None = None
 
 
@@ -47,16 +55,10 @@ class WebhookSender:
         *,
         secret: str | None = None,
         timeout: float = 10.0,
-        max_attempts: int = 8,
-        backoff_initial: float = 0.5,
-        backoff_max: float = 60.0,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = url
         self._secret = secret.encode() if secret else None
-        self._max_attempts = max_attempts
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
         self._client = client or httpx.AsyncClient(timeout=timeout)
 
     async def close(self) -> None:
@@ -73,27 +75,38 @@ class WebhookSender:
             headers["x-appeals-signature"] = f"sha256={digest}"
         return headers
 
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1, 2, ...)."""
-        return float(min(self._backoff_max, self._backoff_initial * 2 ** (attempt - 1)))
+    async def attempt(self, body: bytes, event_id: str, event_type: str) -> Attempt:
+        """One POST; whether it was accepted, and whether another try could help."""
+        try:
+            response = await self._client.post(
+                self.url, content=body, headers=self._headers(body, event_id, event_type)
+            )
+        except httpx.HTTPError as exc:
+            return Attempt(False, True, f"{type(exc).__name__}: {exc}")
+        if response.is_success:
+            return Attempt(True, False)
+        return Attempt(False, response.status_code in RETRYABLE, f"HTTP {response.status_code}")
 
-    async def deliver(self, body: bytes, event_id: str, event_type: str) -> Delivery:
-        headers = self._headers(body, event_id, event_type)
-        error = "not attempted"
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                response = await self._client.post(self.url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.is_success:
-                    return Delivery(True, attempt)
-                error = f"HTTP {response.status_code}"
-                if response.status_code not in RETRYABLE:
-                    return Delivery(False, attempt, error)
-            if attempt < self._max_attempts:
-                await asyncio.sleep(self.backoff(attempt))
-        return Delivery(False, self._max_attempts, error)
+
+@dataclass(frozen=True)
+class Backoff:
+    max_attempts: int = 8
+    initial: float = 0.5
+    cap: float = 60.0
+
+    def after(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1, 2, ...)."""
+        return float(min(self.cap, self.initial * 2 ** (attempt - 1)))
+
+
+# ----------------------------------------------------------------------------- the queue
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    event_id: str
+    event_type: str
+    record: KafkaRecord
 
 
 def identity(record: KafkaRecord) -> tuple[str, str]:
@@ -111,25 +124,156 @@ def identity(record: KafkaRecord) -> tuple[str, str]:
     return event_id, event_type
 
 
-async def consume(runtime: Runtime, sender: WebhookSender, records: Sequence[KafkaRecord]) -> None:
-    """Post the batch's alerts (acknowledgements are not alerts), a few at a time."""
-    gate = asyncio.Semaphore(8)
+def parse(record: KafkaRecord) -> QueuedAlert | None:
+    """Alerts to deliver; acknowledgements (and anything else on the topic) are not alerts."""
+    event_id, event_type = identity(record)
+    if event_type not in alerts.KINDS:
+        return None
+    if not event_id:
+        raise ValueError("an alert without an id cannot be delivered at least once")
+    return QueuedAlert(event_id, event_type, record)
 
-    async def one(record: KafkaRecord) -> outbox.OutboxMessage | None:
-        event_id, event_type = identity(record)
-        if event_type not in alerts.KINDS:
-            return None
-        async with gate:
-            result = await sender.deliver(record.value or b"", event_id, event_type)
-        DELIVERED.labels("delivered" if result.delivered else "failed").inc()
-        if result.delivered:
-            return None
-        log.error("webhook gave up after %d attempts: %s", result.attempts, result.error)
-        reason = f"webhook {sender.url}: {result.error} after {result.attempts} attempts"
-        return dead_letter(record, reason, alerts.SOURCE)
 
-    failed = [m for m in await asyncio.gather(*(one(r) for r in records)) if m is not None]
-    if failed:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            await outbox.add(conn, failed)
-        runtime.relay.wake()
+QUEUE_SQL = """
+INSERT INTO webhook_deliveries
+    (event_id, event_type, body, topic, kafka_partition, kafka_offset, kafka_key)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::int[], $6::bigint[],
+                     $7::bytea[])
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+async def queue(conn: asyncpg.Connection, items: list[QueuedAlert]) -> None:
+    """The consumer's handler: queue the batch's alerts for the dispatcher."""
+    await conn.execute(
+        QUEUE_SQL,
+        [i.event_id for i in items],
+        [i.event_type for i in items],
+        [i.record.value or b"" for i in items],
+        [i.record.topic for i in items],
+        [i.record.partition for i in items],
+        [i.record.offset for i in items],
+        [i.record.key for i in items],
+    )
+
+
+# A claimed row is not due again for this long: if the dispatcher dies mid-post, another
+# (or the restarted one) tries it after the lease.
+CLAIM_SQL = """
+UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $2)
+WHERE event_id IN (
+    SELECT event_id FROM webhook_deliveries WHERE next_attempt_at <= now()
+    ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+)
+RETURNING event_id, event_type, body, topic, kafka_partition, kafka_offset, kafka_key, attempts
+"""
+DELIVERED_SQL = "DELETE FROM webhook_deliveries WHERE event_id = $1"
+RETRY_SQL = """
+UPDATE webhook_deliveries
+SET attempts = $2, last_error = $3, next_attempt_at = now() + make_interval(secs => $4)
+WHERE event_id = $1
+"""
+
+
+async def claim_due(conn: asyncpg.Connection, limit: int, lease: float) -> list[asyncpg.Record]:
+    return list(await conn.fetch(CLAIM_SQL, limit, lease))
+
+
+async def pending(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM webhook_deliveries"))
+
+
+class Dispatcher:
+    """Posts due deliveries, a few at a time, and records each outcome in a short statement."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sender: WebhookSender,
+        backoff: Backoff,
+        *,
+        wake: Any = None,
+        batch: int = 50,
+        concurrency: int = 8,
+        poll_interval: float = 0.5,
+        lease: float = 60.0,
+    ) -> None:
+        self._pool = pool
+        self._sender = sender
+        self._backoff = backoff
+        self._wake_relay = wake
+        self._batch = batch
+        self._gate = asyncio.Semaphore(concurrency)
+        self._poll_interval = poll_interval
+        self._lease = lease
+        self._due = asyncio.Event()
+
+    def wake(self) -> None:
+        self._due.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    sent = await self.dispatch_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not database_unavailable(exc):
+                        log.exception("webhook dispatch failed")
+                    sent = 0
+                if sent < self._batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._due.wait(), self._poll_interval)
+                    self._due.clear()
+        finally:
+            await self._sender.close()
+
+    async def dispatch_once(self) -> int:
+        async with self._pool.acquire() as conn:
+            rows = await claim_due(conn, self._batch, self._lease)
+        await asyncio.gather(*(self._deliver(row) for row in rows))
+        return len(rows)
+
+    async def _deliver(self, row: asyncpg.Record) -> None:
+        async with self._gate:
+            result = await self._sender.attempt(row["body"], row["event_id"], row["event_type"])
+        attempts = row["attempts"] + 1
+        async with self._pool.acquire() as conn:
+            if result.delivered:
+                DELIVERED.labels("delivered").inc()
+                await conn.execute(DELIVERED_SQL, row["event_id"])
+                return
+            if result.retryable and attempts < self._backoff.max_attempts:
+                DELIVERED.labels("retried").inc()
+                await conn.execute(
+                    RETRY_SQL,
+                    row["event_id"],
+                    attempts,
+                    result.error,
+                    self._backoff.after(attempts),
+                )
+                return
+            DELIVERED.labels("failed").inc()
+            log.error("webhook gave up after %d attempts: %s", attempts, result.error)
+            reason = f"webhook {self._sender.url}: {result.error} after {attempts} attempts"
+            record = Record(
+                row["topic"],
+                row["kafka_partition"],
+                row["kafka_offset"],
+                row["kafka_key"],
+                row["body"],
+                (),
+            )
+            async with conn.transaction():
+                await outbox.add(
+                    conn,
+                    [
+                        dead_letter(
+                            record, reason, alerts.SOURCE, consumer=CONSUMER, attempts=attempts
+                        )
+                    ],
+                )
+                await conn.execute(DELIVERED_SQL, row["event_id"])
+        if self._wake_relay is not None:
+            self._wake_relay()

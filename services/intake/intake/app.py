@@ -9,8 +9,6 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
-from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appeals_contracts import topics
@@ -22,6 +20,7 @@ from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
 from appeals_platform.api import OrjsonResponse
 from appeals_platform.auth import Principal, Role, require
+from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime, service_app
 from intake import channel, db, handlers, open311
 from intake.channel import Rejection
@@ -270,7 +269,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     numbers = handlers.RegistrationNumbers(settings.registration_prefix)
     codes = Codes()
     registrar = Registrar(runtime, numbers, law, topic=settings.received_topic)
-    broker = runtime.broker
     runtime.documents_publication(
         settings.received_topic,
         CloudEvent[AppealReceived],
@@ -288,29 +286,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "(key: the original key).",
     )
 
-    @broker.subscriber(
-        *FOREIGN_TOPICS,
-        group_id=f"{settings.consumer_group}-timeline",
-        batch=True,
-        max_records=500,
-        auto_offset_reset=settings.consumer_offset_reset,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+    runtime.subscribe(
+        Subscription(
+            name="intake-timeline",
+            topics=FOREIGN_TOPICS,
+            group=f"{settings.consumer_group}-timeline",
+            parse=channel.parse_foreign_event,
+            handle=handlers.apply_foreign_events,
+            event_id=lambda event: event.id,
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        CloudEvent[dict[str, Any]],
+        "Routing's and deadlines' events about an appeal: its timeline, status, agency and due "
+        "date.",
     )
-    async def on_foreign_events(message: KafkaMessage) -> None:
-        await channel.consume_foreign_events(runtime, message.raw_message)
-
-    @broker.subscriber(
-        topics.APPEAL_SUBMISSIONS,
-        group_id=f"{settings.consumer_group}-submissions",
-        batch=True,
-        max_records=500,
-        auto_offset_reset=settings.consumer_offset_reset,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+    runtime.subscribe(
+        Subscription(
+            name="intake-submissions",
+            topics=(topics.APPEAL_SUBMISSIONS,),
+            group=f"{settings.consumer_group}-submissions",
+            parse=channel.submission_parser(codes),
+            handle=channel.submissions_handler(numbers, law, settings.received_topic),
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        AppealSubmission,
+        "Submissions (contract v1) produced by integrations: registered like HTTP ones, or "
+        "answered on intake.appeal-rejections.",
     )
-    async def on_submissions(message: KafkaMessage) -> None:
-        await channel.consume_submissions(
-            runtime, message.raw_message, numbers, law, codes, settings.received_topic
-        )
 
     return service_app(
         runtime,

@@ -1,13 +1,16 @@
-"""Intake's Kafka side: submissions produced by integrations, and other services' events."""
+"""Intake's Kafka side: submissions produced by integrations, and other services' events,
+as the parse and handle functions of its two subscriptions."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from pydantic import BaseModel, ValidationError
 
@@ -15,9 +18,8 @@ from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent, envelope
 from appeals_contracts.submission import AppealSubmission
 from appeals_platform import outbox
-from appeals_platform.inbox import first_seen
-from appeals_platform.records import KafkaRecord, dead_letter, describe, header
-from appeals_platform.runtime import Runtime
+from appeals_platform.consumer import Poison
+from appeals_platform.records import KafkaRecord, header
 from intake import handlers
 from intake.errors import FieldProblem, validation_problems
 from intake.reference import Codes
@@ -99,39 +101,53 @@ def validate(
     return submission, source, []
 
 
-async def consume_submissions(
-    runtime: Runtime,
-    records: Sequence[KafkaRecord],
-    numbers: handlers.RegistrationNumbers,
-    law: handlers.Law,
-    codes: Codes,
-    topic: str = topics.APPEAL_RECEIVED,
-) -> None:
-    """Register valid submissions exactly like HTTP ones; reject the rest and move on."""
-    messages: list[outbox.OutboxMessage] = []
-    valid: list[tuple[KafkaRecord, str, handlers.Application]] = []
-    for record in records:
+@dataclass(frozen=True)
+class Submitted:
+    """A record of intake.appeal-submissions: an application to register, or its problems."""
+
+    record: KafkaRecord
+    source: str | None
+    application: handlers.Application | None
+    problems: list[FieldProblem]
+
+
+def submission_parser(codes: Codes) -> Callable[[KafkaRecord], Submitted]:
+    """Every record becomes a `Submitted`: an invalid one is answered by a rejection event."""
+
+    def parse(record: KafkaRecord) -> Submitted:
         submission, source, problems = validate(record, codes)
         if submission is None or source is None:
-            messages.append(rejection(record, source, problems))
-            continue
-        valid.append(
-            (record, source, handlers.Application(submission, source, "kafka", datetime.now(UTC)))
-        )
-    async with runtime.pool.acquire() as conn, conn.transaction():
+            return Submitted(record, source, None, problems)
+        application = handlers.Application(submission, source, "kafka", datetime.now(UTC))
+        return Submitted(record, source, application, [])
+
+    return parse
+
+
+def submissions_handler(
+    numbers: handlers.RegistrationNumbers, law: handlers.Law, topic: str = topics.APPEAL_RECEIVED
+) -> Callable[[asyncpg.Connection, list[Submitted]], Awaitable[None]]:
+    async def handle(conn: asyncpg.Connection, items: list[Submitted]) -> None:
+        """Register valid submissions exactly like HTTP ones; reject the rest."""
+        valid = [item for item in items if item.application is not None]
         registrations = await handlers.register_many(
             conn,
-            [application for _, _, application in valid],
+            [item.application for item in valid if item.application is not None],
             numbers=numbers,
             law=law,
             topic=topic,
         )
-        for (record, source, _), registration in zip(valid, registrations, strict=True):
+        messages = [
+            rejection(item.record, item.source, item.problems)
+            for item in items
+            if item.application is None
+        ]
+        for item, registration in zip(valid, registrations, strict=True):
             if registration.outcome == "conflict":
                 messages.append(
                     rejection(
-                        record,
-                        source,
+                        item.record,
+                        item.source,
                         [
                             FieldProblem(
                                 field=path,
@@ -143,20 +159,17 @@ async def consume_submissions(
                     )
                 )
         await outbox.add(conn, messages)
-    runtime.relay.wake()
+
+    return handle
 
 
-async def consume_foreign_events(runtime: Runtime, records: Sequence[KafkaRecord]) -> None:
-    events: list[CloudEvent[dict[str, Any]]] = []
-    dead: list[outbox.OutboxMessage] = []
-    for record in records:
-        try:
-            events.append(CloudEvent[dict[str, Any]].model_validate_json(record.value or b""))
-        except ValidationError as exc:
-            dead.append(dead_letter(record, describe(exc), handlers.SOURCE))
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        fresh = await first_seen(conn, "intake-timeline", [e.id for e in events])
-        await handlers.apply_foreign_events(conn, [e for e in events if e.id in fresh])
-        await outbox.add(conn, dead)
-    if dead:
-        runtime.relay.wake()
+def parse_foreign_event(record: KafkaRecord) -> CloudEvent[dict[str, Any]] | None:
+    """Routing's and deadlines' events that change an appeal's timeline; None for the others."""
+    event = CloudEvent[dict[str, Any]].model_validate_json(record.value or b"")
+    if event.type not in handlers.KINDS:
+        return None
+    try:
+        uuid.UUID(event.subject or "")
+    except ValueError as exc:
+        raise Poison(f"subject: not an appeal id: {event.subject!r}") from exc
+    return event

@@ -13,15 +13,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
-from appeals_platform import outbox
+from appeals_contracts.envelope import CloudEvent
 from appeals_platform.auth import Principal, Role, require
+from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime, service_app
 from routing import db, handlers, history, reference_versions
 from routing.config import Settings
@@ -82,28 +82,24 @@ class Service:
             )
         )
         # Consumers start only now: a batch must never arrive before the data to route it.
-        await runtime.broker.start()
+        runtime.start_consumers()
 
-    async def consume(self, records: tuple[Any, ...]) -> None:
-        """Decide and record one batch in one transaction, committed before the offsets.
+    async def route(self, conn: asyncpg.Connection, incoming: list[handlers.Incoming]) -> None:
+        """Decide and record a batch of new appeals in the consumer's transaction.
 
         Decisions run on the event loop, in chunks with the chunk's writes in between, so
         HTTP requests and the relay get their turn every chunk. A worker thread was measured
         slower: it fights the loop for the GIL. More cores are used by more processes
         (ROUTING_WORKERS), each consuming its share of the partitions.
         """
-        incoming, dead = handlers.parse(records)
         knowledge = self.knowledge
         # One snapshot for the batch; each decision records the versions it used.
         ref, classifier = knowledge.reference, knowledge.classifier
         size = self.settings.decision_chunk_size
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            for start in range(0, len(incoming), size):
-                chunk = incoming[start : start + size]
-                decisions = handlers.decide_all(chunk, ref, classifier, knowledge.threshold)
-                await handlers.record_decisions(conn, chunk, decisions, ref, datetime.now(UTC))
-            await outbox.add(conn, dead)
-        self.runtime.relay.wake()
+        for start in range(0, len(incoming), size):
+            chunk = incoming[start : start + size]
+            decisions = handlers.decide_all(chunk, ref, classifier, knowledge.threshold)
+            await handlers.record_decisions(conn, chunk, decisions, ref, datetime.now(UTC))
 
 
 def routing_router(service: Service) -> APIRouter:
@@ -274,28 +270,24 @@ def routing_router(service: Service) -> APIRouter:
     return router
 
 
-async def records_only(message: Any) -> None:
-    """The handler parses `message.raw_message` itself; FastStream's JSON decoding of every
-    record of the batch would be thrown away (and costs as much as the parse)."""
-    return None
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime.create("routing", settings, "routing.migrations")
     service = Service(runtime, settings)
-
-    @runtime.broker.subscriber(
-        settings.appeals_topic,
-        group_id=settings.consumer_group,
-        batch=True,
-        max_records=settings.consumer_batch_size,
-        auto_offset_reset=settings.consumer_offset_reset,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=records_only,
+    runtime.subscribe(
+        Subscription(
+            name=handlers.CONSUMER,
+            topics=(settings.appeals_topic,),
+            group=settings.consumer_group,
+            parse=handlers.parse,
+            handle=service.route,
+            event_id=lambda incoming: incoming.event_id,
+            max_records=settings.consumer_batch_size,
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        CloudEvent[handlers.ReceivedAppeal],
+        "Every registered appeal: decided, assigned to its agency or sent to triage.",
     )
-    async def on_appeals_received(message: KafkaMessage) -> None:
-        await service.consume(message.raw_message)
 
     app = service_app(
         runtime,

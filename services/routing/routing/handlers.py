@@ -17,14 +17,14 @@ from typing import Any, Literal
 
 import asyncpg
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from appeals_contracts import event_types
 from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AppealAssigned
 from appeals_contracts.submission import AppealType
 from appeals_platform import outbox
-from appeals_platform.inbox import first_seen
-from appeals_platform.records import KafkaRecord, dead_letter, describe
+from appeals_platform.records import KafkaRecord
 from appeals_reference import NoCompetentAgencyError, ReferenceData, competent_agency
 from routing import db, publications
 from routing.decision import (
@@ -132,22 +132,14 @@ class Incoming:
     data: dict[str, Any]  # the AppealReceived payload as received: stored and published on
 
 
-def parse(records: Sequence[KafkaRecord]) -> tuple[list[Incoming], list[outbox.OutboxMessage]]:
-    """AppealReceived events, and dead letters for the records that are not."""
-    incoming: list[Incoming] = []
-    dead: list[outbox.OutboxMessage] = []
-    for record in records:
-        try:
-            raw = orjson.loads(record.value or b"")
-            event = _RECEIVED_EVENT.model_validate(raw)
-        except orjson.JSONDecodeError as exc:
-            dead.append(dead_letter(record, f"(body): not JSON: {exc}", publications.SOURCE))
-            continue
-        except ValidationError as exc:
-            dead.append(dead_letter(record, describe(exc), publications.SOURCE))
-            continue
-        incoming.append(Incoming(event.id, event.data, raw["data"]))
-    return incoming, dead
+def parse(record: KafkaRecord) -> Incoming | None:
+    """An AppealReceived event; None for another type. Raises ValueError for a record that is
+    not one (bad JSON, a missing or mistyped field): the consumer dead-letters it."""
+    raw = orjson.loads(record.value or b"")
+    event = _RECEIVED_EVENT.model_validate(raw)
+    if event.type != event_types.APPEAL_RECEIVED:
+        return None
+    return Incoming(event.id, event.data, raw["data"])
 
 
 def decide_all(
@@ -217,12 +209,15 @@ async def record_decisions(
     ref: ReferenceData,
     at: datetime,
 ) -> Recorded:
-    """Store hop 1 of every appeal not seen before and queue its events: set-based writes."""
-    fresh = await first_seen(conn, CONSUMER, [i.event_id for i in incoming])
+    """Store hop 1 of every appeal not stored before and queue its events: set-based writes.
+
+    The consumer has dropped the events seen before (inbox); an appeal already stored (the
+    same appeal under another event id) is left as it is.
+    """
     chosen: dict[uuid.UUID, tuple[Incoming, Decision | Exception]] = {}
     for item, decision in zip(incoming, decisions, strict=True):
         appeal_id = item.appeal.appeal_id
-        if item.event_id in fresh and appeal_id not in chosen:
+        if appeal_id not in chosen:
             chosen[appeal_id] = (item, decision)
     # Dumped once: stored in the appeals row and carried by the agency's copy of the event.
     received = {appeal_id: orjson.dumps(item.data) for appeal_id, (item, _) in chosen.items()}

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pydantic import ValidationError
-
 from appeals_contracts import event_types
 from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AlertAcknowledged, DeadlineAlert
@@ -99,28 +97,38 @@ class AlertFeed:
             subscription.offer(CLOSED)
 
 
+def feed_item(record: KafkaRecord) -> dict[str, Any] | None:
+    """An alert or an acknowledgement as a feed item; None for anything else on the topic.
+
+    Raises ValueError for a record that is not a readable event: the live view skips it (the
+    service's own group consumers dead-letter it).
+    """
+    event = CloudEvent[dict[str, Any]].model_validate_json(record.value or b"")
+    if event.type in ALERT_TYPES:
+        alert = DeadlineAlert.model_validate(event.data)
+        return {"event": "alert", "id": event.id, **alert.model_dump(mode="json")}
+    if event.type == event_types.ALERT_ACKNOWLEDGED:
+        ack = AlertAcknowledged.model_validate(event.data)
+        return {"event": "acknowledged", "id": event.id, **ack.model_dump(mode="json")}
+    return None
+
+
 def feed_items(records: Sequence[KafkaRecord]) -> list[dict[str, Any]]:
     """Alerts and acknowledgements from raw records; anything else is not for the dashboard."""
     items: list[dict[str, Any]] = []
     for record in records:
         try:
-            event = CloudEvent[dict[str, Any]].model_validate_json(record.value or b"")
-            if event.type in ALERT_TYPES:
-                alert = DeadlineAlert.model_validate(event.data)
-                items.append({"event": "alert", "id": event.id, **alert.model_dump(mode="json")})
-            elif event.type == event_types.ALERT_ACKNOWLEDGED:
-                ack = AlertAcknowledged.model_validate(event.data)
-                items.append(
-                    {"event": "acknowledged", "id": event.id, **ack.model_dump(mode="json")}
-                )
-        except ValidationError as exc:
-            # The service's own consumers dead-letter bad records; the live view skips them.
+            item = feed_item(record)
+        except ValueError as exc:
             log.debug("skipping an unreadable alert record: %s", exc)
+            continue
+        if item is not None:
+            items.append(item)
     return items
 
 
 async def on_alert_records(feed: AlertFeed, records: Sequence[KafkaRecord]) -> None:
-    """What the dashboard's `deadlines.alerts` subscriber does with a batch."""
+    """What the dashboard does with a batch of alert records."""
     items = feed_items(records)
     if items:
         await feed.publish(items)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from faststream.kafka.annotations import KafkaMessage
+from typing import Any
 
+import asyncpg
+from fastapi import APIRouter
+
+from appeals_contracts.envelope import CloudEvent
+from appeals_contracts.events import AlertAcknowledged, DeadlineAlert
+from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime
 from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context
-from deadlines.dashboard.feed import AlertFeed, on_alert_records
+from deadlines.dashboard.feed import AlertFeed, feed_item
 from deadlines.dashboard.pages import dashboard_router
 
 
@@ -21,9 +26,9 @@ def mount_dashboard(
     ctx: Context | None = None,
     feed: AlertFeed | None = None,
 ) -> APIRouter:
-    """Register the live-alerts subscriber on the runtime's broker; the dashboard's router.
+    """Register the live-alerts subscription on the runtime; the dashboard's router.
 
-    The subscriber has no consumer group: each process instance (each uvicorn worker too)
+    The subscription has no consumer group: each process instance (each uvicorn worker too)
     reads every partition of the alerts topic from the latest offset and commits nothing,
     so every open page sees every alert whichever instance serves it, and no group is left
     behind in Kafka by instances that come and go. A page that reconnects catches up from
@@ -31,14 +36,19 @@ def mount_dashboard(
     """
     live = feed or AlertFeed()
 
-    @runtime.broker.subscriber(
-        settings.alerts_topic,
-        batch=True,
-        max_records=500,
-        auto_offset_reset="latest",
+    async def publish(conn: asyncpg.Connection, items: list[dict[str, Any]]) -> None:
+        await live.publish(items)
+
+    runtime.subscribe(
+        Subscription(
+            name="dashboard-feed",
+            topics=(settings.alerts_topic,),
+            group=None,
+            parse=feed_item,
+            handle=publish,
+        ),
+        CloudEvent[DeadlineAlert | AlertAcknowledged],
+        "Alerts and acknowledgements to the open dashboard pages.",
     )
-    async def on_dashboard_alerts(message: KafkaMessage) -> None:
-        """Alerts and acknowledgements to the open dashboard pages."""
-        await on_alert_records(live, message.raw_message)
 
     return dashboard_router(runtime, settings, live, clock=clock, ctx=ctx)

@@ -1,0 +1,428 @@
+"""The one way a service reads Kafka, so the rules of consuming live in one place.
+
+A service describes each of its subscribers as a `Subscription`: the topics and the group,
+how a record becomes a typed item (`parse`), and what a batch of items does to its tables
+(`handle`). A `Consumer` runs it:
+
+- records are read with their header values as bytes: a header that is not UTF-8 never fails
+  anything;
+- a record that cannot be parsed (a `ValueError`: bad JSON, a validation error, `Poison`) is
+  a dead letter at once, since parsing it again gives the same answer; `parse` returning None
+  means "not for this consumer" (an event type it does not use);
+- the handler's effect, the inbox rows and the dead letters' outbox rows are written in one
+  transaction, and the offsets are committed after it;
+- a batch whose handler fails is taken again record by record, so the records around a bad
+  one are stored; a record that still fails after `max_attempts` tries, with backoff, goes to
+  `<topic>.dlq` with its coordinates, headers, the error and the attempt count, and its
+  partition goes on;
+- while PostgreSQL is unreachable nothing is dead-lettered: the consumer seeks back and polls
+  again after a backoff, for as long as the outage lasts. Every wait happens between polls, so
+  no handler call keeps the poll loop longer than one batch takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+
+from appeals_platform import outbox
+from appeals_platform.availability import database_unavailable
+from appeals_platform.inbox import first_seen
+from appeals_platform.records import Record, dead_letter, problem_of
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RECORDS = Counter(
+    "consumer_records_total",
+    "Records read, by what became of them (handled, duplicate, ignored, dead_letter, skipped)",
+    ["consumer", "outcome"],
+)
+REDELIVERED = Counter(
+    "consumer_redelivered_total",
+    "Records read again after a failed attempt or while the database was unavailable",
+    ["consumer"],
+)
+DEAD_LETTERS = Counter("dead_letters_total", "Records sent to <topic>.dlq", ["consumer", "topic"])
+LAG = Gauge(
+    "consumer_lag", "Records behind the end of the partition", ["group", "topic", "partition"]
+)
+
+
+class Poison(ValueError):
+    """Raised by `parse` or `handle` for a record that can never be handled: no more attempts."""
+
+
+@dataclass(frozen=True)
+class Subscription(Generic[T]):
+    """One subscriber of a service.
+
+    `event_id`, when given, is the item's id for the inbox: items seen before are dropped
+    before `handle` runs. Without it the handler is idempotent on its own (intake's
+    registrations, keyed by source and external id). `group=None` reads every partition from
+    the end and commits nothing: for views fed live in every process (the dashboard).
+    """
+
+    name: str
+    topics: Sequence[str]
+    group: str | None
+    parse: Callable[[Record], T | None]
+    handle: Callable[[asyncpg.Connection, list[T]], Awaitable[None]]
+    event_id: Callable[[T], str] | None = None
+    max_records: int = 500
+    offset_reset: Literal["earliest", "latest"] = "earliest"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Attempts and waits; tests shorten them."""
+
+    max_attempts: int = 3
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    poll_timeout_ms: int = 500
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_max, self.backoff_initial * 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class _Retry:
+    """Where each partition of a failed batch starts again, and how long to wait first."""
+
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    wait: float = 0.0
+
+    def at(self, record: Record, wait: float) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        self.offsets.setdefault(tp, record.offset)
+        self.wait = max(self.wait, wait)
+
+
+class Consumer(Generic[T]):
+    def __init__(
+        self,
+        subscription: Subscription[T],
+        *,
+        pool: asyncpg.Pool,
+        kafka_options: dict[str, Any],
+        source: str,
+        topic_prefix: str = "",
+        client_id: str = "appeals",
+        on_commit: Callable[[], None] | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        self.subscription = subscription
+        self._pool = pool
+        self._kafka_options = kafka_options
+        self._source = source
+        self._prefix = topic_prefix
+        self._client_id = client_id
+        self._on_commit = on_commit
+        self._policy = policy or Policy()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._attempts: dict[tuple[str, int, int], int] = {}
+        self._unavailable_since: float | None = None
+        self._outages = 0
+        self._lag_at = 0.0
+        self._stopping = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    @property
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
+
+    async def positions_resolved(self) -> bool:
+        """True once every assigned partition has a position ("latest" is resolved lazily)."""
+        consumer = self._consumer
+        if consumer is None or not consumer.assignment():
+            return False
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+        return True
+
+    async def run(self) -> None:
+        """Consume until stopped; a broker that is down or a crash is retried with backoff."""
+        failures = 0
+        while not self._stopping:
+            try:
+                await self._run_once()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.warning(
+                    "consumer %s stopped; starting again", self.subscription.name, exc_info=True
+                )
+                await asyncio.sleep(self._policy.backoff(failures))
+
+    async def _run_once(self) -> None:
+        sub = self.subscription
+        consumer = AIOKafkaConsumer(
+            **self._kafka_options,
+            group_id=sub.group,
+            client_id=f"{self._client_id}-{sub.name}",
+            enable_auto_commit=False,
+            auto_offset_reset=sub.offset_reset if sub.group else "latest",
+            max_poll_records=sub.max_records,
+        )
+        consumer.subscribe([self._prefix + t for t in sub.topics])
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            while not self._stopping:
+                batch = await consumer.getmany(
+                    timeout_ms=self._policy.poll_timeout_ms, max_records=sub.max_records
+                )
+                records = [self._record(r) for rs in batch.values() for r in rs]
+                if records:
+                    await self._consume(consumer, records)
+                await self._report_lag(consumer)
+        finally:
+            self._consumer = None
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    def _record(self, r: ConsumerRecord[bytes, bytes]) -> Record:
+        topic = r.topic[len(self._prefix) :] if r.topic.startswith(self._prefix) else r.topic
+        return Record(
+            topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()), r.timestamp
+        )
+
+    # ------------------------------------------------------------------ one batch
+
+    async def _consume(self, consumer: AIOKafkaConsumer, records: list[Record]) -> None:
+        if self.subscription.group is None:
+            await self._view(records)
+            return
+        retry = _Retry()
+        try:
+            await self._apply(records)
+            done = records
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if database_unavailable(exc):
+                self._database_down(exc, retry, records)
+                done = []
+            else:
+                log.warning(
+                    "consumer %s: a batch of %d failed (%s); taking it record by record",
+                    self.subscription.name,
+                    len(records),
+                    type(exc).__name__,
+                )
+                done = await self._one_by_one(records, retry)
+        if done:
+            self._database_up()
+        await self._commit(consumer, done)
+        if retry.offsets:
+            REDELIVERED.labels(self.subscription.name).inc(
+                sum(1 for r in records if TopicPartition(r.topic, r.partition) in retry.offsets)
+            )
+            for tp, offset in retry.offsets.items():
+                actual = TopicPartition(self._prefix + tp.topic, tp.partition)
+                if actual in consumer.assignment():
+                    consumer.seek(actual, offset)
+            await asyncio.sleep(retry.wait)
+
+    async def _view(self, records: list[Record]) -> None:
+        """A group-less subscription feeds a live view: what it cannot read or apply is
+        skipped (the topic's group consumers dead-letter it), and nothing is retried."""
+        sub = self.subscription
+        items: list[T] = []
+        for record in records:
+            try:
+                item = sub.parse(record)
+            except ValueError:
+                RECORDS.labels(sub.name, "skipped").inc()
+                continue
+            if item is not None:
+                items.append(item)
+        if not items:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                await sub.handle(conn, items)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            RECORDS.labels(sub.name, "skipped").inc(len(items))
+            log.warning("consumer %s: a batch for the live view failed", sub.name, exc_info=True)
+            return
+        RECORDS.labels(sub.name, "handled").inc(len(items))
+
+    async def _one_by_one(self, records: list[Record], retry: _Retry) -> list[Record]:
+        """Each record in its own transaction; returns those done (handled or dead-lettered)."""
+        done: list[Record] = []
+        for record in records:
+            coordinates = (record.topic, record.partition, record.offset)
+            if TopicPartition(record.topic, record.partition) in retry.offsets:
+                continue  # an earlier record of this partition waits: keep the order
+            try:
+                await self._apply([record])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._database_down(exc, retry, records[records.index(record) :])
+                    return done
+                attempt = self._attempts.get(coordinates, 0) + 1
+                if attempt < self._policy.max_attempts and not isinstance(exc, Poison):
+                    self._attempts[coordinates] = attempt
+                    log.warning(
+                        "consumer %s: %s:%d@%d failed (attempt %d of %d): %s",
+                        self.subscription.name,
+                        *coordinates,
+                        attempt,
+                        self._policy.max_attempts,
+                        type(exc).__name__,
+                    )
+                    retry.at(record, self._policy.backoff(attempt))
+                    continue
+                try:
+                    await self._bury(record, problem_of(exc), attempt)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as bury_exc:
+                    # Not even the dead letter could be written: try the record again later.
+                    log.error("consumer %s: dead letter not written", self.subscription.name)
+                    retry.at(record, self._policy.backoff(attempt))
+                    if database_unavailable(bury_exc):
+                        return done
+                    continue
+            self._attempts.pop(coordinates, None)
+            done.append(record)
+        return done
+
+    async def _apply(self, records: Sequence[Record]) -> None:
+        """Parse, then write the effect, the inbox rows and the dead letters in one transaction."""
+        sub = self.subscription
+        items: list[T] = []
+        dead: list[outbox.OutboxMessage] = []
+        ignored = 0
+        for record in records:
+            try:
+                item = sub.parse(record)
+            except ValueError as exc:
+                dead.append(self._letter(record, problem_of(exc), 1))
+                continue
+            if item is None:
+                ignored += 1
+            else:
+                items.append(item)
+        duplicates = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            if sub.event_id is not None and items:
+                ids = [sub.event_id(item) for item in items]
+                fresh = await first_seen(conn, sub.name, ids)
+                kept: list[T] = []
+                for item, event_id in zip(items, ids, strict=True):
+                    if event_id in fresh:
+                        fresh.discard(event_id)  # a repeat inside the batch is a duplicate too
+                        kept.append(item)
+                duplicates = len(items) - len(kept)
+                items = kept
+            if items:
+                await sub.handle(conn, items)
+            await outbox.add(conn, dead)
+        RECORDS.labels(sub.name, "handled").inc(len(items))
+        if duplicates:
+            RECORDS.labels(sub.name, "duplicate").inc(duplicates)
+        if ignored:
+            RECORDS.labels(sub.name, "ignored").inc(ignored)
+        for message in dead:
+            self._count_dead(message)
+        if self._on_commit is not None:
+            self._on_commit()
+
+    async def _bury(self, record: Record, error: str, attempts: int) -> None:
+        message = self._letter(record, error, attempts)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await outbox.add(conn, [message])
+        self._count_dead(message)
+        if self._on_commit is not None:
+            self._on_commit()
+
+    def _letter(self, record: Record, error: str, attempts: int) -> outbox.OutboxMessage:
+        return dead_letter(
+            record, error, self._source, consumer=self.subscription.name, attempts=attempts
+        )
+
+    def _count_dead(self, message: outbox.OutboxMessage) -> None:
+        RECORDS.labels(self.subscription.name, "dead_letter").inc()
+        DEAD_LETTERS.labels(self.subscription.name, message.topic).inc()
+        log.warning(
+            "dead letter: %s",
+            message.event.data["error"][:300],
+            extra={"topic": message.topic, "event_id": message.event.id},
+        )
+
+    # ------------------------------------------------------------------ outages and offsets
+
+    def _database_down(self, exc: BaseException, retry: _Retry, pending: list[Record]) -> None:
+        if self._unavailable_since is None:
+            self._unavailable_since = time.monotonic()
+            log.warning(
+                "consumer %s: PostgreSQL unavailable (%s); waiting for it",
+                self.subscription.name,
+                type(exc).__name__,
+            )
+        self._outages += 1
+        for record in pending:
+            retry.at(record, self._policy.backoff(self._outages))
+
+    def _database_up(self) -> None:
+        if self._unavailable_since is not None:
+            log.info(
+                "consumer %s: PostgreSQL back after %.1f s",
+                self.subscription.name,
+                time.monotonic() - self._unavailable_since,
+            )
+        self._unavailable_since = None
+        self._outages = 0
+
+    async def _commit(self, consumer: AIOKafkaConsumer, done: list[Record]) -> None:
+        if not done or self.subscription.group is None:
+            return
+        offsets: dict[TopicPartition, int] = {}
+        for record in done:
+            offsets[TopicPartition(self._prefix + record.topic, record.partition)] = (
+                record.offset + 1
+            )
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            # Rebalanced away, or the coordinator is gone: the effects are committed, so a
+            # redelivery to whoever reads next is dropped by the inbox.
+            log.warning("consumer %s: commit failed: %s", self.subscription.name, exc)
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        now = time.monotonic()
+        if self.subscription.group is None or now - self._lag_at < 1.0:
+            return
+        self._lag_at = now
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            position = await consumer.position(tp)
+            LAG.labels(self.subscription.group, tp.topic, str(tp.partition)).set(
+                max(0, end - position)
+            )

@@ -1,0 +1,227 @@
+"""The one consumer path, against the real broker and PostgreSQL: lenient headers, dead letters
+for records that cannot be parsed or applied, and waiting out a database that is away."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import BaseModel
+
+from appeals_platform.consumer import Consumer, Policy, Subscription
+from appeals_platform.migrations import migrate
+from appeals_platform.pool import create_pool
+from appeals_platform.records import Record
+from tests.conftest import Stack
+
+pytestmark = pytest.mark.infra
+
+SCHEMA = "consumer_test"
+LETTERS = "SELECT payload FROM outbox WHERE type = 'kz.appeals.dead-letter.v1'"
+FAST = Policy(max_attempts=3, backoff_initial=0.05, backoff_max=0.5, poll_timeout_ms=100)
+
+
+class Note(BaseModel):
+    n: int
+    text: str
+
+
+def parse(record: Record) -> Note:
+    return Note.model_validate_json(record.value or b"")
+
+
+async def store(conn: asyncpg.Connection, notes: list[Note]) -> None:
+    # A NUL character is refused by PostgreSQL's text type: a record the database rejects.
+    await conn.executemany(
+        "INSERT INTO notes (n, text) VALUES ($1, $2)", [(n.n, n.text) for n in notes]
+    )
+
+
+@dataclass
+class Bench:
+    topic: str
+    dsn: str
+    produce: Callable[..., Awaitable[None]]
+
+    async def rows(self, sql: str) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(self.dsn, server_settings={"search_path": SCHEMA})
+        try:
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    async def wait_for(self, sql: str, check: Callable[[list[asyncpg.Record]], bool]) -> list[Any]:
+        for _ in range(300):
+            rows = await self.rows(sql)
+            if check(rows):
+                return rows
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never true: {sql} -> {rows}")
+
+    async def letters(self) -> list[dict[str, Any]]:
+        rows = await self.rows(
+            "SELECT payload FROM outbox WHERE type = 'kz.appeals.dead-letter.v1'"
+        )
+        return [orjson.loads(r["payload"])["data"] for r in rows]
+
+
+@pytest.fixture
+async def bench(stack: Stack, database: str) -> AsyncIterator[Bench]:
+    conn = await asyncpg.connect(database)
+    try:
+        await migrate(conn, SCHEMA, [])
+        await conn.execute(f"CREATE TABLE {SCHEMA}.notes (n int PRIMARY KEY, text text NOT NULL)")
+    finally:
+        await conn.close()
+    topic = f"test.consumer.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 2, 1), NewTopic(f"{topic}.dlq", 1, 1)])
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    await producer.start()
+
+    async def produce(value: bytes, *, partition: int = 0, headers: Any = ()) -> None:
+        await producer.send_and_wait(topic, value, partition=partition, headers=list(headers))
+
+    try:
+        yield Bench(topic, database, produce)
+    finally:
+        await producer.stop()
+        await admin.delete_topics([topic, f"{topic}.dlq"])
+        await admin.close()
+
+
+@asynccontextmanager
+async def consuming(stack: Stack, bench: Bench, dsn: str | None = None) -> AsyncIterator[None]:
+    pool = await create_pool(dsn or bench.dsn, SCHEMA, min_size=1, max_size=2)
+    consumer = Consumer(
+        Subscription(
+            name="notes",
+            topics=(bench.topic,),
+            group=f"test-{uuid.uuid4().hex[:8]}",
+            parse=parse,
+            handle=store,
+            event_id=lambda note: str(note.n),
+        ),
+        pool=pool,
+        kafka_options={"bootstrap_servers": stack.bootstrap},
+        source="/appeals/test",
+        policy=FAST,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(300):
+            if await consumer.positions_resolved():
+                break
+            await asyncio.sleep(0.05)
+        yield
+    finally:
+        consumer.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+
+
+def note(n: int, text: str = "ok") -> bytes:
+    return orjson.dumps({"n": n, "text": text})
+
+
+async def test_a_header_that_is_not_utf8_loses_no_record_of_its_batch(
+    stack: Stack, bench: Bench
+) -> None:
+    """The probe from the issue: seven records on one partition, the fourth with a header in
+    cp1251. FastStream's batch parser decoded headers strictly and the batch was lost."""
+    for n in range(1, 8):
+        headers = [("applicant", "Иван".encode("cp1251"))] if n == 4 else []
+        await bench.produce(note(n), headers=headers)
+    async with consuming(stack, bench):
+        rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 7)
+    assert [r["n"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+    assert await bench.letters() == []
+
+
+async def test_every_neighbour_of_a_bad_record_is_stored_and_the_bad_ones_are_dead_letters(
+    stack: Stack, bench: Bench
+) -> None:
+    await bench.produce(note(1))
+    await bench.produce(b"{not json", headers=[("name", "Иван".encode("cp1251"))])
+    await bench.produce(note(2))
+    await bench.produce(orjson.dumps({"n": "three", "text": "wrong type"}))
+    await bench.produce(note(3))
+    await bench.produce(note(4, "NUL \x00 inside"))
+    await bench.produce(note(5))
+    await bench.produce(note(6), partition=1)
+    async with consuming(stack, bench):
+        rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 5)
+        letters = await bench.wait_for(LETTERS, lambda r: len(r) == 3)
+    assert [r["n"] for r in rows] == [1, 2, 3, 5, 6]
+    by_offset = {d["offset"]: d for d in (orjson.loads(r["payload"])["data"] for r in letters)}
+    assert sorted(by_offset) == [1, 3, 5]
+    unparseable, mistyped, refused = by_offset[1], by_offset[3], by_offset[5]
+    # Parsing again gives the same answer: one attempt. The record PostgreSQL refuses is
+    # tried again with backoff before it is given up.
+    assert (unparseable["attempts"], mistyped["attempts"], refused["attempts"]) == (1, 1, 3)
+    assert mistyped["error"].startswith("n:")
+    assert "UntranslatableCharacter" in refused["error"] or "0x00" in refused["error"]
+    for letter in (unparseable, mistyped, refused):
+        assert (letter["topic"], letter["partition"], letter["consumer"]) == (
+            bench.topic,
+            0,
+            "notes",
+        )
+    assert base64.b64decode(unparseable["value_base64"]) == b"{not json"
+    header = unparseable["headers"][0]
+    assert header["key"] == "name" and header["value"] is None
+    assert base64.b64decode(header["value_base64"]) == "Иван".encode("cp1251")
+    outbox_topics = await bench.rows("SELECT DISTINCT aggregatetype FROM outbox")
+    assert [r["aggregatetype"] for r in outbox_topics] == [f"{bench.topic}.dlq"]
+
+
+async def test_while_postgresql_refuses_connections_records_wait_and_none_is_dead_lettered(
+    stack: Stack, bench: Bench, database: str
+) -> None:
+    """A role whose connections are cut and refused (CONNECTION LIMIT 0, backends terminated)
+    stands for a database that is away; when it is back every record is stored once."""
+    role, password = f"consumer_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin = await asyncpg.connect(database)
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    await admin.execute(f"GRANT ALL ON SCHEMA {SCHEMA} TO {role}")
+    await admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA {SCHEMA} TO {role}")
+    await admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO {role}")
+    dsn = database.replace("://appeals@", f"://{role}:{password}@")
+    try:
+        async with consuming(stack, bench, dsn):
+            await bench.produce(note(1))
+            await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
+            await admin.execute(f"ALTER ROLE {role} CONNECTION LIMIT 0")
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+            )
+            for n in range(2, 12):
+                await bench.produce(note(n), partition=n % 2)
+            await asyncio.sleep(2)  # the consumer meets the outage several times
+            assert len(await bench.rows("SELECT n FROM notes")) == 1
+            await admin.execute(f"ALTER ROLE {role} CONNECTION LIMIT -1")
+            rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 11)
+        assert [r["n"] for r in rows] == list(range(1, 12))
+        assert await bench.letters() == []
+    finally:
+        await admin.execute(f"ALTER ROLE {role} CONNECTION LIMIT -1")
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+        )
+        await admin.execute(f"REVOKE ALL ON ALL TABLES IN SCHEMA {SCHEMA} FROM {role}")
+        await admin.execute(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {SCHEMA} FROM {role}")
+        await admin.execute(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM {role}")
+        await admin.execute(f"DROP ROLE {role}")
+        await admin.close()
