@@ -187,3 +187,27 @@ def test_bad_answers_are_rejected_on_the_field_at_fault(
     changes: dict[str, Any], field: str
 ) -> None:
     assert field in _answer_error_fields(_answer(**changes))
+
+
+def test_public_defaults_to_false_and_leaves_older_content_and_fingerprints_alone() -> None:
+    line = _dev_lines()[0]
+    private = AppealSubmission.model_validate_json(line)
+    assert private.public is False
+    assert "public" not in private.model_dump(mode="json")
+    # The fingerprint of content registered before the field existed does not move
+    # (computed with the contract as it was before `public`).
+    assert private.content_fingerprint() == (
+        "4bc5e3de3893e9f9fc07b7e07572e8158de9b4a1548ff2c6e2a8e5f9a05c11a2"
+    )
+    published = AppealSubmission.model_validate({**json.loads(line), "public": True})
+    assert published.public is True and published.model_dump(mode="json")["public"] is True
+    assert published.content_fingerprint() != private.content_fingerprint()
+    assert published.differences(private) == ["public"]
+    assert AppealSubmission.model_validate({**json.loads(line), "public": None}).public is False
+
+
+@pytest.mark.parametrize("value", ["true", 1, "yes", []])
+def test_public_must_be_a_json_boolean(value: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        AppealSubmission.model_validate({**json.loads(_dev_lines()[0]), "public": value})
+    assert [e["loc"] for e in caught.value.errors()] == [("public",)]

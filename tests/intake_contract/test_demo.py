@@ -46,6 +46,7 @@ def test_demo_mixes_languages_applicants_and_missing_fields() -> None:
     assert any(s.location.locality is None and s.location.address for s in subs)
     assert any(s.location.lat is not None for s in subs)
     assert any(s.attachments for s in subs)
+    assert any(s.public for s in subs) and not all(s.public for s in subs)
     kazakh = next(s for s in subs if s.language is Language.KK)
     assert set("әғқңөұүі") & set(kazakh.text)
 

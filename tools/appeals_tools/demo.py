@@ -690,6 +690,8 @@ def _submission(draw: _Draw, ref: _Reference, external_id: str) -> AppealSubmiss
         ),
         addressee=draw.pick(ref.agencies) if draw.chance() < 0.05 else None,
         attachments=_attachments(draw, external_id) if draw.chance() < 0.1 else (),
+        # Some applicants publish their appeal: Open311's anonymous reads show them, redacted.
+        public=draw.chance() < 0.25,
     )
 
 

@@ -45,6 +45,12 @@ Attachments
   fetcher must still check the resolved address. sha256: 64 hex digits, stored lower-case.
   size: integer bytes, 0..100 MiB. name: a file name, without / or \\, not "." or "..".
 
+Publication
+- public: the applicant's choice to make the appeal readable by anyone (Open311's anonymous
+  reads, open data), redacted as `appeals_contracts.redaction` says; a JSON boolean, default
+  false. Added to v1 without a version change: it is optional, and false is left out of the
+  dumped submission, so content registered before it keeps its fingerprint.
+
 Null: `null` is accepted for every optional field; `location: null` and `attachments: null`
 mean an empty location and no attachments. Unknown fields are rejected at every level.
 """
@@ -464,6 +470,10 @@ class AppealSubmission(_Contract):
         Field(max_length=MAX_ATTACHMENTS),
         BeforeValidator(_attachment_list),
     ] = ()
+    # Left out when false: older content (and its fingerprint) stays exactly as it was.
+    public: Annotated[bool, Field(strict=True), _null_as(False)] = Field(
+        default=False, exclude_if=lambda value: value is False
+    )
 
     def canonical_content(self) -> dict[str, Any]:
         """The submission as JSON data with the time in UTC: equal content, equal data."""

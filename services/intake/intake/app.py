@@ -23,6 +23,7 @@ from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime, service_app
 from intake import channel, db, handlers, open311
+from intake.access import can_see
 from intake.channel import Rejection
 from intake.config import Settings
 from intake.errors import FieldProblem, problem_body, validation_problems
@@ -69,14 +70,6 @@ class ApplicantSearch(BaseModel):
 
     iin: Iin
     limit: int = Field(100, ge=1, le=1000, strict=True)
-
-
-def can_see(principal: Principal, appeal: Any) -> bool:
-    if principal.role in (Role.OPERATOR, Role.MONITORING):
-        return True
-    if principal.role is Role.INTEGRATION:
-        return bool(principal.source == appeal["source"])
-    return bool(principal.agency is not None and principal.agency == appeal["agency"])
 
 
 def appeal_view(appeal: Any, timeline: list[Any]) -> dict[str, Any]:

@@ -51,10 +51,12 @@ WITH input AS (
     INSERT INTO appeals (id, source, external_id, fingerprint, registration_number,
                          registered_at, type, language, applicant_kind, applicant_iin,
                          applicant_bin, category, locality, addressee, submission, channel,
-                         due_at)
+                         due_at, public)
     SELECT id, source, external_id, fingerprint, registration_number, registered_at, type,
            language, applicant_kind, applicant_iin, applicant_bin, category, locality,
-           addressee, event -> 'data' -> 'submission', channel, due_at
+           addressee, event -> 'data' -> 'submission', channel, due_at,
+           -- The submission leaves `public` out when it is false.
+           COALESCE((event -> 'data' -> 'submission' ->> 'public')::boolean, false)
     FROM input ORDER BY position
     ON CONFLICT (source, external_id) DO NOTHING
     RETURNING id, registration_number, registered_at, status, due_at
@@ -229,16 +231,27 @@ async def applicant_appeals(
 
 
 LIST_REQUESTS = """
-SELECT id, registration_number, registered_at, type, status, agency, due_at, answered_at,
-       category, submission, updated_at
+SELECT id, source, registration_number, registered_at, type, status, agency, due_at,
+       answered_at, category, submission, updated_at, public
 FROM appeals
 WHERE ($1::text[] IS NULL OR category = ANY($1))
   AND ($2::timestamptz IS NULL OR registered_at >= $2)
   AND ($3::timestamptz IS NULL OR registered_at <= $3)
   AND ($4::text IS NULL OR ($4 = 'closed') = (answered_at IS NOT NULL))
   AND ($5::uuid[] IS NULL OR id = ANY($5))
+  AND (public OR $7 OR source = $8 OR agency = $9)
 ORDER BY registered_at DESC LIMIT $6
 """
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Beside the public appeals, which others a reader may list: every one (`everything`),
+    an integration's own (`source`), or an agency's (`agency`); anonymous: none."""
+
+    everything: bool = False
+    source: str | None = None
+    agency: str | None = None
 
 
 async def list_requests(
@@ -250,5 +263,19 @@ async def list_requests(
     status: str | None,
     ids: list[uuid.UUID] | None,
     limit: int,
+    visible: Visibility,
 ) -> list[asyncpg.Record]:
-    return list(await conn.fetch(LIST_REQUESTS, categories, start, end, status, ids, limit))
+    return list(
+        await conn.fetch(
+            LIST_REQUESTS,
+            categories,
+            start,
+            end,
+            status,
+            ids,
+            limit,
+            visible.everything,
+            visible.source,
+            visible.agency,
+        )
+    )

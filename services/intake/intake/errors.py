@@ -88,6 +88,7 @@ _MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
     "datetime_parsing": _datetime,
     "datetime_from_date_parsing": _datetime,
     "datetime_type": _datetime,
+    "bool_type": _fixed("must be true or false"),
     "int_type": _fixed("must be an integer"),
     "int_parsing": _fixed("must be an integer"),
     "int_from_float": _fixed("must be an integer"),
