@@ -1,5 +1,6 @@
 """The one consumer path, against the real broker and PostgreSQL: lenient headers, dead letters
-for records that cannot be parsed or applied, and waiting out a database that is away."""
+for records that cannot be parsed or applied, waiting out a database that is away, and
+`appeals-dlq` replaying a dead letter after the fix."""
 
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ from pydantic import BaseModel
 
 from appeals_platform.consumer import Consumer, Policy, Subscription
 from appeals_platform.migrations import migrate
+from appeals_platform.outbox import OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
 from appeals_platform.records import Record
+from appeals_tools import dlq
 from tests.conftest import Stack
+from tests.kafka_probe import EventProbe
 
 pytestmark = pytest.mark.infra
 
@@ -102,7 +106,12 @@ async def bench(stack: Stack, database: str) -> AsyncIterator[Bench]:
 
 
 @asynccontextmanager
-async def consuming(stack: Stack, bench: Bench, dsn: str | None = None) -> AsyncIterator[None]:
+async def consuming(
+    stack: Stack,
+    bench: Bench,
+    dsn: str | None = None,
+    handle: Callable[[asyncpg.Connection, list[Note]], Awaitable[None]] | None = None,
+) -> AsyncIterator[None]:
     pool = await create_pool(dsn or bench.dsn, SCHEMA, min_size=1, max_size=2)
     consumer = Consumer(
         Subscription(
@@ -110,7 +119,7 @@ async def consuming(stack: Stack, bench: Bench, dsn: str | None = None) -> Async
             topics=(bench.topic,),
             group=f"test-{uuid.uuid4().hex[:8]}",
             parse=parse,
-            handle=store,
+            handle=handle or store,
             event_id=lambda note: str(note.n),
         ),
         pool=pool,
@@ -225,3 +234,44 @@ async def test_while_postgresql_refuses_connections_records_wait_and_none_is_dea
         await admin.execute(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM {role}")
         await admin.execute(f"DROP ROLE {role}")
         await admin.close()
+
+
+async def test_a_dead_letter_replayed_after_the_fix_is_stored_with_its_original_headers(
+    stack: Stack, bench: Bench, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Dead letters reach `<topic>.dlq` through the real relay; `appeals-dlq replay` writes the
+    record back unchanged (the cp1251 header too) and the fixed consumer stores it."""
+    poisoned = note(7, "NUL \x00")
+    await bench.produce(poisoned, headers=[("applicant", "Иван".encode("cp1251"))])
+    pool = await create_pool(bench.dsn, SCHEMA, min_size=1, max_size=2)
+    producer = create_producer({"bootstrap_servers": stack.bootstrap}, "test-dlq-relay")
+    await producer.start()
+    relay = OutboxRelay(pool, producer, schema=SCHEMA, poll_interval=0.05)
+    relaying = asyncio.create_task(relay.run())
+    try:
+        async with consuming(stack, bench):
+            await bench.wait_for("SELECT count(*) AS n FROM outbox", lambda r: r[0]["n"] == 1)
+            await bench.wait_for("SELECT count(*) AS n FROM outbox", lambda r: r[0]["n"] == 0)
+    finally:
+        relay.stop()
+        await asyncio.gather(relaying, return_exceptions=True)
+        await producer.stop()
+        await pool.close()
+    options = ["--bootstrap", stack.bootstrap]
+    assert await asyncio.to_thread(dlq.main, [*options, "list", bench.topic]) == 0
+    captured = capsys.readouterr()
+    listed = captured.out + captured.err
+    assert listed.startswith(f"1 dead letter(s) on {bench.topic}.dlq"), listed
+    assert "attempts 3" in listed and "0x00" in listed
+
+    async def fixed(conn: asyncpg.Connection, notes: list[Note]) -> None:
+        await store(conn, [Note(n=n.n, text=n.text.replace("\x00", "")) for n in notes])
+
+    probe = EventProbe(stack.bootstrap, bench.topic)
+    async with probe, consuming(stack, bench, handle=fixed):
+        assert await asyncio.to_thread(dlq.main, [*options, "replay", bench.topic, "--all"]) == 0
+        replayed = await probe.wait_for(lambda e: True)
+        rows = await bench.wait_for("SELECT n, text FROM notes", lambda r: len(r) == 1)
+    assert (rows[0]["n"], rows[0]["text"]) == (7, "NUL ")
+    assert replayed["_raw"] == poisoned
+    assert replayed["_headers"] == {"applicant": "Иван".encode("cp1251")}
