@@ -80,9 +80,12 @@ async def test_extension_beyond_two_months_from_day_one_is_refused_naming_the_ca
     response = await extend(deadlines, fresh, new_due_date="2022-07-26")
     assert response.status_code == 422
     problem = response.json()
-    assert problem["violations"] == [
-        "new due date 2022-07-26 makes the whole term longer than 2 months from "
-        "2022-05-26 (latest 2022-07-25)"
+    assert problem["problems"] == [
+        {
+            "field": "body",
+            "message": "new due date 2022-07-26 makes the whole term longer than 2 months "
+            "from 2022-05-26 (latest 2022-07-25)",
+        }
     ]
     assert "2 months" in problem["detail"]
     clock = (await deadlines.clock_of(fresh))["current"]
@@ -93,7 +96,7 @@ async def test_a_second_extension_is_refused(deadlines: Deadlines, appeal: str) 
     assert (await extend(deadlines, appeal, new_due_date="2022-07-01")).status_code == 200
     response = await extend(deadlines, appeal, new_due_date="2022-07-08")
     assert response.status_code == 422
-    assert response.json()["violations"] == [
+    assert [p["message"] for p in response.json()["problems"]] == [
         "the term was already extended 1 time(s); at most 1 extension(s) allowed"
     ]
 
@@ -104,10 +107,10 @@ async def test_notifying_the_applicant_late_or_in_the_future_is_refused(
     deadlines.clock.set(local(2022, 6, 1, 10))
     late = await extend(deadlines, appeal, new_due_date="2022-07-01", notified_on="2022-06-07")
     assert late.status_code == 422
-    assert "more than 3 working days after" in late.json()["violations"][0]
+    assert "more than 3 working days after" in late.json()["problems"][0]["message"]
     ahead = await extend(deadlines, appeal, new_due_date="2022-07-01", notified_on="2022-06-02")
     assert ahead.status_code == 422
-    assert "has not come yet" in ahead.json()["violations"][0]
+    assert "has not come yet" in ahead.json()["problems"][0]["message"]
 
 
 async def test_a_date_not_after_the_current_one_or_an_expired_term_is_refused(
@@ -115,11 +118,11 @@ async def test_a_date_not_after_the_current_one_or_an_expired_term_is_refused(
 ) -> None:
     earlier = await extend(deadlines, appeal, new_due_date="2022-06-15")
     assert earlier.status_code == 422
-    assert "is not after the current due date" in earlier.json()["violations"][0]
+    assert "is not after the current due date" in earlier.json()["problems"][0]["message"]
     deadlines.clock.set(local(2022, 6, 16, 9))
     expired = await extend(deadlines, appeal, new_due_date="2022-07-01")
     assert expired.status_code == 422
-    assert "an expired term cannot be extended" in expired.json()["violations"][0]
+    assert "an expired term cannot be extended" in expired.json()["problems"][0]["message"]
 
 
 async def test_only_the_assigned_agency_may_extend_an_open_clock(

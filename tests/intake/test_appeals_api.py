@@ -64,7 +64,7 @@ async def test_same_key_with_different_content_is_409_naming_what_differs(intake
     }
     response = await intake.post(changed)
     assert response.status_code == 409
-    fields = {e["field"] for e in response.json()["errors"]}
+    fields = {e["field"] for e in response.json()["problems"]}
     assert fields == {"text", "applicant.phone"}
     assert await intake.count() == 1
 
@@ -106,11 +106,13 @@ async def test_hostile_submissions_get_a_clear_4xx_and_nothing_is_stored(intake:
         problem = response.json()
         assert problem["status"] == response.status_code
         if response.status_code == 422:
-            assert problem["errors"] and all(e["field"] and e["message"] for e in problem["errors"])
+            assert problem["problems"] and all(
+                e["field"] and e["message"] for e in problem["problems"]
+            )
             expected_field = description.split(":")[0]
             assert any(
-                e["field"].startswith(expected_field.split("[")[0]) for e in problem["errors"]
-            ), (description, problem["errors"])
+                e["field"].startswith(expected_field.split("[")[0]) for e in problem["problems"]
+            ), (description, problem["problems"])
     assert await intake.count() == 0
     assert await intake.count("outbox") == 0
 
@@ -147,7 +149,7 @@ async def test_bad_requests_get_400_401_403_413_and_store_nothing(intake: Intake
     unknown_code = {**body, "category": "NO-SUCH-CATEGORY"}
     response = await intake.post(unknown_code)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "category"
+    assert response.json()["problems"][0]["field"] == "category"
     assert await intake.count() == 0
 
 
@@ -226,7 +228,7 @@ async def test_only_the_assigned_agency_answers_once_and_answer_is_published(
     assert (await intake.client.post(url, json=answer, headers=integration)).status_code == 403
     akimat = intake.auth(Role.AGENCY, agency="KRG-KARAGANDA-AKIMAT")
     bad = await intake.client.post(url, json={**answer, "outcome": "terminated"}, headers=akimat)
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "ground"
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "ground"
     async with probe(topics.ANSWER_GIVEN) as given:
         first = await intake.client.post(url, json=answer, headers=akimat)
         assert first.status_code == 201, first.text
@@ -302,7 +304,7 @@ async def test_submission_dated_in_the_future_is_422_and_times_are_local(intake:
     body = fresh(dev_submissions()[8])
     future = await intake.post({**body, "submitted_at": "2099-01-01T10:00:00+05:00"})
     assert future.status_code == 422
-    assert future.json()["errors"][0]["field"] == "submitted_at"
+    assert future.json()["problems"][0]["field"] == "submitted_at"
     created = await intake.post(body)
     assert created.json()["registered_at"].endswith("+05:00")
     assert created.json()["due_at"].endswith("T23:59:59+05:00")

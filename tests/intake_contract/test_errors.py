@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission, check_codes
-from intake.errors import (
+from appeals_platform.problems import (
     MAX_PROBLEMS,
     FieldProblem,
     field_path,
@@ -104,8 +104,8 @@ def test_problem_body_is_an_rfc_9457_document_with_the_problems() -> None:
         "type": "about:blank",
         "title": "The submission is invalid",
         "status": 422,
-        "detail": "1 field failed validation; see errors.",
-        "errors": problems,
+        "detail": "1 field failed validation; see problems.",
+        "problems": problems,
     }
 
 
@@ -113,7 +113,7 @@ def test_check_codes_results_go_into_a_problem_body_unchanged() -> None:
     sub = AppealSubmission.model_validate(valid_body() | {"category": "NO-SUCH"})
     problems = check_codes(sub, set(), {"KRG-KARAGANDA"}, set())
     body = problem_body(422, "Unknown codes", problems, detail="See the reference data.")
-    assert body["errors"] == [
+    assert body["problems"] == [
         {"field": "category", "message": "NO-SUCH is not a category code of the reference data"}
     ]
     assert body["detail"] == "See the reference data."

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from appeals_contracts.submission import AppealSubmission
-from intake.errors import FieldProblem, validation_problems
+from appeals_platform.problems import FieldProblem, validation_problems
 from tests.intake_contract.hostile import HOSTILE, VALID_ODD, as_json, valid_body
 
 TWELVE_DIGITS = re.compile(r"[0-9]{12}")

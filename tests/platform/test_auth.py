@@ -11,6 +11,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
+from appeals_platform.api import install_error_handlers
 from appeals_platform.auth import AuthError, Principal, Role, TokenVerifier, require
 from appeals_tools.tokens import ensure_keys, issue_token
 
@@ -64,6 +65,7 @@ def test_require_answers_401_without_token_and_403_for_another_role(
 ) -> None:
     app = FastAPI()
     app.state.verifier = keys[1]
+    install_error_handlers(app)
 
     @app.get("/only-monitoring")
     def only_monitoring(principal: Principal = Depends(require(Role.MONITORING))) -> str:

@@ -96,7 +96,7 @@ def test_reference_document_without_a_region_body_for_a_category_is_rejected() -
     document["agencies"] = [a for a in document["agencies"] if a["code"] != "KRG-LANGUAGES"]
     with pytest.raises(reference_versions.ReferenceRejected) as rejected:
         reference_versions.validated(document)
-    assert any("SOCIETY-LANGUAGE" in p for p in rejected.value.problems)
+    assert any("SOCIETY-LANGUAGE" in p["message"] for p in rejected.value.problems)
     with pytest.raises(reference_versions.ReferenceRejected):
         reference_versions.validated([1, 2, 3])
     assert reference_versions.validated(load_reference().to_document()).version == (

@@ -91,7 +91,7 @@ async def test_data_that_breaks_the_routing_invariants_is_refused_with_every_pro
         "/v1/reference", json=document, headers=routing.auth(Role.OPERATOR)
     )
     assert response.status_code == 422
-    problems = " | ".join(response.json()["problems"])
+    problems = " | ".join(p["message"] for p in response.json()["problems"])
     assert "SAFETY-POLICE" in problems and "KRG-SANITARY" in problems
     broken = await routing.client.put(
         "/v1/reference", json={"agencies": []}, headers=routing.auth(Role.OPERATOR)

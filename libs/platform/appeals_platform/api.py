@@ -1,11 +1,13 @@
-"""HTTP conventions shared by the services: health, readiness, metrics, and 4xx for bad input."""
+"""HTTP conventions shared by the services: health, readiness, metrics, and every refusal as
+one problem+json shape (documented on every operation)."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -15,6 +17,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from appeals_platform.problems import (
+    MEDIA_TYPE,
+    FieldProblem,
+    Refused,
+    error_problems,
+    problem_body,
+)
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "route", "status"])
 LATENCY = Histogram(
@@ -35,6 +45,12 @@ class OrjsonResponse(JSONResponse):
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 
 
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    service: str
+    checks: dict[str, str] = Field(description="ok, or what is wrong, per dependency")
+
+
 def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
     """`/health` says the process answers; `/ready` asks PostgreSQL and Kafka for real."""
     router = APIRouter(tags=["operations"])
@@ -44,7 +60,11 @@ def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
         # The worker process that answered: with several, each has its own socket.
         return {"status": "ok", "service": service, "worker": os.getpid()}
 
-    @router.get("/ready")
+    @router.get(
+        "/ready",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "A dependency does not answer"}},
+    )
     async def ready() -> JSONResponse:
         problems: dict[str, str] = {}
         for name, check in checks.items():
@@ -61,7 +81,13 @@ def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
         }
         return JSONResponse(body, status_code=200 if not problems else 503)
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}
+        },
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -114,45 +140,67 @@ def _prefers_html(accept: str) -> bool:
     return html > 0 and html >= weights.get("application/json", 0.0)
 
 
+async def json_body(request: Request) -> Any:
+    """The request's JSON body, for routes that validate it themselves (their own messages).
+
+    415 when the body says it is something else, 400 when it is not JSON.
+    """
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise Refused(415, "unsupported media type", "the body must be application/json")
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise Refused(400, "malformed JSON body", f"the body is not valid JSON: {exc}") from exc
+
+
+def problem_response(
+    status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def _request_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    # FastAPI puts where the value came from first: a body field is named as in the body,
+    # a parameter as "query.limit" or "path.appeal_id".
+    errors = [
+        {**error, "loc": tuple(error["loc"][1:] if error["loc"][:1] == ("body",) else error["loc"])}
+        for error in exc.errors()
+    ]
+    return error_problems(errors)  # type: ignore[arg-type]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """A malformed body is 400 and an invalid one 422, each with the field path; never a 500."""
+    """Every refusal of every service as one problem+json shape (appeals_platform.problems):
+    `Refused` from handlers and routes, FastAPI's validation errors (400 for a malformed JSON
+    body, 422 with the fields otherwise) and Starlette's own (404 no route, 405 method)."""
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        return problem_response(exc.status, exc.body(), exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": str(exc.detail),
-                "status": exc.status_code,
-                "detail": str(exc.detail),
-            },
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-            media_type="application/problem+json",
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code < 400:
+            return Response(status_code=exc.status_code, headers=headers)  # a redirect
+        phrase = HTTPStatus(exc.status_code).phrase
+        detail = str(exc.detail) if exc.detail and exc.detail != phrase else None
+        return problem_response(
+            exc.status_code, problem_body(exc.status_code, phrase.lower(), detail=detail), headers
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse(
-                {
-                    "title": "malformed JSON body",
-                    "status": 400,
-                    "detail": "; ".join(str(e.get("msg")) for e in errors[:3]),
-                },
-                status_code=400,
+        malformed = [e for e in errors if e.get("type") == "json_invalid"]
+        if malformed:
+            detail = "; ".join(str(e.get("ctx", {}).get("error", e.get("msg"))) for e in malformed)
+            body = problem_body(
+                400, "malformed JSON body", detail=f"the body is not valid JSON: {detail}"
             )
-        problems = [
-            {
-                "field": ".".join(str(p) for p in e["loc"] if p != "body") or "(body)",
-                "message": str(e["msg"]),
-            }
-            for e in errors
-        ]
-        return JSONResponse(
-            {"title": "invalid request", "status": 422, "problems": problems}, status_code=422
-        )
+            return problem_response(400, body)
+        return problem_response(422, problem_body(422, "invalid request", _request_problems(exc)))
 
 
 class Metrics:
@@ -215,16 +263,15 @@ class BodyLimit:
             await self._too_large(send)
 
     async def _too_large(self, send: Send) -> None:
-        body = (
-            b'{"title":"request body too large","status":413,'
-            b'"detail":"the limit is ' + str(self.limit).encode() + b' bytes"}'
+        body = orjson.dumps(
+            problem_body(413, "request body too large", detail=f"the limit is {self.limit} bytes")
         )
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", MEDIA_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

@@ -14,8 +14,11 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi import HTTPException, Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
+
+from appeals_platform.problems import Refused
 
 ALGORITHM = "EdDSA"
 AUDIENCE = "appeals-platform"
@@ -93,6 +96,10 @@ class TokenVerifier:
         return principal, float(claims["exp"])
 
 
+# Declares the scheme in the OpenAPI documents; the 401 itself is ours (problem+json).
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT")
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -102,26 +109,41 @@ def bearer_token(request: Request) -> str | None:
 def authenticate(request: Request, token: str | None) -> Principal:
     verifier: TokenVerifier = request.app.state.verifier
     if token is None:
-        raise HTTPException(
+        raise Refused(
             401, "missing bearer token", headers={"WWW-Authenticate": 'Bearer realm="appeals"'}
         )
     try:
         return verifier.verify(token)
     except AuthError as exc:
-        raise HTTPException(
-            401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        raise Refused(
+            401,
+            "invalid bearer token",
+            str(exc),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from exc
 
 
-def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
-    """A FastAPI dependency: 401 without a valid token, 403 for a token of another role."""
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A FastAPI dependency: 401 without a valid token, 403 for a token of another role.
+
+    The roles go into the OpenAPI document as the bearer requirement's roles (OpenAPI 3.1
+    lets a non-OAuth scheme list the roles an operation needs).
+    """
+    names = [role.value for role in roles]
 
     # async, so FastAPI calls it on the event loop instead of a worker thread per request.
-    async def dependency(request: Request) -> Principal:
-        principal = authenticate(request, bearer_token(request))
+    async def dependency(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Security(BEARER, scopes=names),
+    ) -> Principal:
+        token = credentials.credentials.strip() if credentials is not None else None
+        principal = authenticate(request, token or None)
         if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise HTTPException(403, f"role '{principal.role.value}' may not do this ({allowed})")
+            raise Refused(
+                403,
+                "role not allowed",
+                f"role '{principal.role.value}' may not do this ({', '.join(names)})",
+            )
         return principal
 
     return dependency

@@ -33,6 +33,7 @@ from appeals_platform.auth import TokenVerifier
 from appeals_platform.consumer import Consumer, Policy, Subscription
 from appeals_platform.logs import configure_logging
 from appeals_platform.migrations import migrate
+from appeals_platform.openapi import install_openapi
 from appeals_platform.outbox import OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
 from appeals_platform.settings import ServiceSettings
@@ -237,6 +238,7 @@ def service_app(
         },
     )
     app.include_router(index_router(index, browser_home=browser_home))
+    install_openapi(app)
     app.include_router(
         health_router(
             runtime.name, {"postgres": runtime.database_problem, "kafka": runtime.kafka_problem}

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from appeals_law.calendar import ALMATY, CalendarOverride
 from appeals_platform import outbox
 from appeals_platform.auth import Principal, Role, require
+from appeals_platform.openapi import refusals
+from appeals_platform.problems import FieldProblem, Refused
 from appeals_platform.runtime import Runtime
 from deadlines import compliance, db, extensions, handlers, overrides
 from deadlines.clocks import Clock
@@ -113,16 +115,11 @@ def may_see(principal: Principal, clocks: list[Any]) -> bool:
     return principal.role is Role.AGENCY and principal.agency in current
 
 
-def problem(status: int, title: str, **extra: Any) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, **extra}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
-
-
 def clocks_router(service: Service) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["clocks"])
     ctx, runtime = service.ctx, service.runtime
 
-    @router.get("/appeals/{appeal_id}/clock")
+    @router.get("/appeals/{appeal_id}/clock", responses=refusals(404))
     async def get_clock(
         appeal_id: uuid.UUID,
         principal: Principal = Depends(require(Role.AGENCY, *STAFF)),
@@ -132,13 +129,10 @@ def clocks_router(service: Service) -> APIRouter:
             clocks = await db.get_clocks(conn, appeal_id)
         if not clocks or not may_see(principal, clocks):
             # The same answer for "absent" and "not yours": ids are not an oracle.
-            raise HTTPException(404, "no clock for this appeal")
+            raise Refused(404, "no clock for this appeal")
         return appeal_view(clocks, service.clock.now())
 
-    @router.post(
-        "/appeals/{appeal_id}/extend",
-        responses={403: {}, 404: {}, 409: {}, 422: {"description": "the rules it breaks"}},
-    )
+    @router.post("/appeals/{appeal_id}/extend", responses=refusals(404, 409))
     async def extend(
         appeal_id: uuid.UUID,
         request: extensions.ExtensionRequest,
@@ -149,18 +143,12 @@ def clocks_router(service: Service) -> APIRouter:
         after the current one, the applicant notified within 3 working days."""
         assert principal.agency is not None
         now = service.clock.now()
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                await refresh_calendar(conn, ctx.law)
-                _, message = await extensions.extend(
-                    conn, appeal_id, principal.agency, request, now, ctx
-                )
-                await outbox.add(conn, [message])
-        except extensions.ExtensionRefused as exc:
-            extra: dict[str, Any] = {}
-            if exc.violations:
-                extra = {"detail": "; ".join(exc.violations), "violations": exc.violations}
-            return problem(exc.status, exc.title, **extra)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await refresh_calendar(conn, ctx.law)
+            _, message = await extensions.extend(
+                conn, appeal_id, principal.agency, request, now, ctx
+            )
+            await outbox.add(conn, [message])
         runtime.relay.wake()
         async with runtime.pool.acquire() as conn:
             clocks = await db.get_clocks(conn, appeal_id)
@@ -222,7 +210,7 @@ def alerts_router(service: Service) -> APIRouter:
             )
         return {"alerts": [alert_view(r) for r in rows]}
 
-    @router.post("/alerts/{alert_id}/acknowledge")
+    @router.post("/alerts/{alert_id}/acknowledge", responses=refusals(404, 409))
     async def acknowledge(
         alert_id: uuid.UUID,
         body: Acknowledgement | None = None,
@@ -241,8 +229,8 @@ def alerts_router(service: Service) -> APIRouter:
                 await outbox.add(conn, [done[1]])
         if done is None:
             if existing is None:
-                raise HTTPException(404, "no such alert")
-            raise HTTPException(409, "the alert was already acknowledged")
+                raise Refused(404, "no such alert")
+            raise Refused(409, "the alert was already acknowledged")
         runtime.relay.wake()
         return done[0].model_dump(mode="json")
 
@@ -322,12 +310,12 @@ def calendar_router(service: Service) -> APIRouter:
             status_code=201 if created else 200,
         )
 
-    @router.delete("/overrides/{day}")
+    @router.delete("/overrides/{day}", responses=refusals(404))
     async def remove_override(day: date, _: Principal = Depends(require(*STAFF))) -> dict[str, Any]:
         async with runtime.pool.acquire() as conn, conn.transaction():
             existed, moved, law = await overrides.remove_override(conn, ctx, day)
         if not existed:
-            raise HTTPException(404, f"no override for {day.isoformat()}")
+            raise Refused(404, "no such override", f"no override for {day.isoformat()}")
         ctx.law.follow(law)
         return {
             "day": day.isoformat(),
@@ -352,10 +340,21 @@ def compliance_router(service: Service) -> APIRouter:
                 else compliance.period_containing(local_day(now), "quarter")
             )
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise Refused(
+                422,
+                "invalid period",
+                problems=[FieldProblem(field="query.period", message=str(exc))],
+            ) from exc
         if by not in compliance.DIMENSIONS:
-            raise HTTPException(
-                422, f"by must be one of {', '.join(compliance.DIMENSIONS)}, not {by!r}"
+            raise Refused(
+                422,
+                "invalid grouping",
+                problems=[
+                    FieldProblem(
+                        field="query.by",
+                        message=f"must be one of {', '.join(compliance.DIMENSIONS)}",
+                    )
+                ],
             )
         async with runtime.pool.acquire() as conn:
             return await compliance.report(

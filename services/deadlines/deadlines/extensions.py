@@ -4,7 +4,7 @@ announced as DeadlineExtended; and replayed from that topic by a rebuild."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from appeals_contracts.events import DeadlineExtended
 from appeals_law.calendar import ALMATY
 from appeals_law.due import check_extension, working_days_late
 from appeals_platform.outbox import OutboxMessage
+from appeals_platform.problems import BODY_FIELD, FieldProblem, Refused
 from deadlines import db
 from deadlines.alerts import SOURCE
 from deadlines.context import Context
@@ -36,12 +37,7 @@ class ExtensionRequest(BaseModel):
     )
 
 
-class ExtensionRefused(Exception):
-    def __init__(self, status: int, title: str, violations: Sequence[str] = ()) -> None:
-        super().__init__(title)
-        self.status = status
-        self.title = title
-        self.violations = list(violations)
+EXTENSION_REFUSED = "the extension breaks АППК art. 76(2)"
 
 
 def _local_iso(moment: datetime) -> str:
@@ -60,13 +56,13 @@ async def extend(
     rules, calendar = ctx.law.rules, ctx.law.calendar
     clocks = await db.lock_clocks(conn, appeal_id)
     if not clocks:
-        raise ExtensionRefused(404, "no clock for this appeal")
+        raise Refused(404, "no clock for this appeal")
     mine = [c for c in clocks if c["agency"] == agency]
     if not mine:
-        raise ExtensionRefused(403, "the appeal is not assigned to your agency")
+        raise Refused(403, "the appeal is not assigned to your agency")
     open_clocks = [c for c in mine if c["state"] == "open"]
     if not open_clocks:
-        raise ExtensionRefused(409, f"your agency's clock is closed ({mine[-1]['state']})")
+        raise Refused(409, "your agency's clock is closed", f"the clock is {mine[-1]['state']}")
     clock = open_clocks[-1]
     decided_on = local_day(now)
     violations: list[str] = []
@@ -90,7 +86,13 @@ async def extend(
             f"come yet (today is {decided_on.isoformat()})"
         )
     if violations:
-        raise ExtensionRefused(422, "the extension breaks АППК art. 76(2)", violations)
+        # The rules concern the extension as a whole, not one field of the request.
+        raise Refused(
+            422,
+            EXTENSION_REFUSED,
+            "; ".join(violations),
+            problems=[FieldProblem(field=BODY_FIELD, message=v) for v in violations],
+        )
     data = DeadlineExtended(
         appeal_id=str(appeal_id),
         hop=clock["hop"],

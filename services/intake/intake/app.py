@@ -7,8 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appeals_contracts import topics
@@ -18,15 +17,16 @@ from appeals_contracts.identity import mask_iin
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission, Iin
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
-from appeals_platform.api import OrjsonResponse
+from appeals_platform.api import OrjsonResponse, json_body
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
+from appeals_platform.openapi import json_request, refusals
+from appeals_platform.problems import FieldProblem, Refused, validation_problems
 from appeals_platform.runtime import Runtime, service_app
 from intake import channel, db, handlers, open311
 from intake.access import can_see
 from intake.channel import Rejection
 from intake.config import Settings
-from intake.errors import FieldProblem, problem_body, validation_problems
 from intake.reference import Codes
 from intake.registrar import Registrar
 
@@ -41,25 +41,7 @@ FOREIGN_TOPICS = (
 )
 
 
-def problem(
-    status: int, title: str, problems: list[FieldProblem] | None = None, detail: str | None = None
-) -> OrjsonResponse:
-    return OrjsonResponse(
-        problem_body(status, title, problems or [], detail=detail),
-        status_code=status,
-        media_type="application/problem+json",
-    )
-
-
-def parse_json(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
-
-
-# Error bodies are RFC 9457 problem documents.
-PROBLEM_CONTENT: dict[str, Any] = {"application/problem+json": {}}
+CONTRACT_REFUSED = "the submission does not meet contract v1"
 
 
 class ApplicantSearch(BaseModel):
@@ -109,24 +91,26 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
     @router.post(
         "/appeals",
         status_code=201,
-        responses={200: {}, 400: {}, 401: {}, 403: {}, 409: {}, 413: {}, 422: {}},
+        responses={
+            200: {"description": "Registered before: the same content again"},
+            **refusals(409),
+        },
+        openapi_extra=json_request(AppealSubmission),
     )
     async def submit_appeal(
         request: Request, principal: Principal = Depends(require(Role.INTEGRATION))
     ) -> OrjsonResponse:
         """Register an appeal (contract v1). A retry with the same content returns it with 200."""
-        body = parse_json(await request.body())
+        body = await json_body(request)
         try:
             submission = AppealSubmission.model_validate(body)
         except ValidationError as exc:
-            return problem(
-                422, "the submission does not meet contract v1", validation_problems(exc)
-            )
+            raise Refused(422, CONTRACT_REFUSED, problems=validation_problems(exc)) from None
         received_at = datetime.now(UTC)
         if future := handlers.future_problems(submission, received_at):
-            return problem(422, "the submission does not meet contract v1", future)
+            raise Refused(422, CONTRACT_REFUSED, problems=future)
         if unknown := codes.problems(submission):
-            return problem(422, "the submission uses unknown reference codes", unknown)
+            raise Refused(422, "the submission uses unknown reference codes", problems=unknown)
         assert principal.source is not None
         registration = await registrar.register(
             handlers.Application(submission, principal.source, "http", received_at)
@@ -140,18 +124,18 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
             )
         if registration.outcome == "existing":
             return OrjsonResponse(registration.body(), status_code=200)
-        return problem(
+        raise Refused(
             409,
             "this external_id was already used for a different appeal",
-            [
+            f"({principal.source}, external_id) is registered as "
+            f"{registration.registration_number}; a retry must send the same content",
+            problems=[
                 FieldProblem(field=path, message="differs from the registered appeal")
                 for path in registration.differences[:50]
             ],
-            detail=f"({principal.source}, external_id) is registered as "
-            f"{registration.registration_number}; a retry must send the same content",
         )
 
-    @router.get("/appeals/{appeal_id}")
+    @router.get("/appeals/{appeal_id}", responses=refusals(404))
     async def get_appeal(
         appeal_id: uuid.UUID,
         principal: Principal = Depends(
@@ -163,19 +147,13 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
             appeal = await db.get_appeal(conn, appeal_id)
             if appeal is None or not can_see(principal, appeal):
                 # The same answer for "absent" and "not yours": ids are not an oracle.
-                raise HTTPException(404, "no such appeal")
+                raise Refused(404, "no such appeal")
             timeline = await db.timeline(conn, appeal_id)
         return appeal_view(appeal, timeline)
 
     @router.post(
         "/applicants/search",
-        responses={
-            200: {"description": "The applicant's appeals, newest first (the IIN masked)."},
-            400: {"description": "The body is not JSON.", "content": PROBLEM_CONTENT},
-            401: {"description": "No valid bearer token.", "content": PROBLEM_CONTENT},
-            403: {"description": "Not monitoring or an integration.", "content": PROBLEM_CONTENT},
-            422: {"description": "The IIN or limit is not valid.", "content": PROBLEM_CONTENT},
-        },
+        responses={200: {"description": "The applicant's appeals, newest first (the IIN masked)."}},
     )
     async def applicant_search(
         search: ApplicantSearch = Body(...),
@@ -214,23 +192,26 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
             410: {
                 "description": "Gone: the history is `POST /v1/applicants/search`, the IIN in "
                 "the body. The identifier in the path is neither read nor echoed.",
-                "content": PROBLEM_CONTENT,
             }
         },
     )
     async def applicant_history_gone(identifier: str) -> OrjsonResponse:
         """Gone: an IIN must not travel in a URL (proxies and access logs keep URLs)."""
         # `identifier` is deliberately unused: not validated, logged or echoed.
-        response = problem(
+        raise Refused(
             410,
             "applicant history moved to POST /v1/applicants/search",
-            detail="send the IIN in the JSON body of POST /v1/applicants/search: "
+            "send the IIN in the JSON body of POST /v1/applicants/search: "
             '{"iin": "...", "limit": 100}; an IIN never goes in a URL',
+            headers={"Link": '</v1/applicants/search>; rel="successor-version"'},
         )
-        response.headers["Link"] = '</v1/applicants/search>; rel="successor-version"'
-        return response
 
-    @router.post("/appeals/{appeal_id}/answer", status_code=201)
+    @router.post(
+        "/appeals/{appeal_id}/answer",
+        status_code=201,
+        responses=refusals(404, 409),
+        openapi_extra=json_request(AnswerSubmission),
+    )
     async def answer_appeal(
         appeal_id: uuid.UUID,
         request: Request,
@@ -238,17 +219,16 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
     ) -> OrjsonResponse:
         """The assigned agency's answer; publishes AnswerGiven. A second answer is 409."""
         try:
-            body = AnswerSubmission.model_validate(parse_json(await request.body()))
+            body = AnswerSubmission.model_validate(await json_body(request))
         except ValidationError as exc:
-            return problem(422, "the answer is not valid", validation_problems(exc))
+            raise Refused(
+                422, "the answer is not valid", problems=validation_problems(exc)
+            ) from None
         assert principal.agency is not None
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                given = await handlers.answer(
-                    conn, appeal_id, principal.agency, body, datetime.now(UTC)
-                )
-        except handlers.AnswerRefused as exc:
-            return problem(exc.status, str(exc))
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            given = await handlers.answer(
+                conn, appeal_id, principal.agency, body, datetime.now(UTC)
+            )
         runtime.relay.wake()
         return OrjsonResponse(given.model_dump(mode="json"), status_code=201)
 

@@ -19,9 +19,9 @@ from appeals_contracts.envelope import CloudEvent, envelope
 from appeals_contracts.submission import AppealSubmission
 from appeals_platform import outbox
 from appeals_platform.consumer import Poison
+from appeals_platform.problems import FieldProblem, validation_problems
 from appeals_platform.records import KafkaRecord, header
 from intake import handlers
-from intake.errors import FieldProblem, validation_problems
 from intake.reference import Codes
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ from appeals_law.calendar import ALMATY, WorkingCalendar
 from appeals_law.due import compute_due
 from appeals_law.rules import RuleSet
 from appeals_platform import outbox
+from appeals_platform.problems import Refused
 from intake import db
 
 SOURCE = "/appeals/intake"
@@ -242,12 +243,6 @@ async def register_many(
     return registrations
 
 
-class AnswerRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 async def answer(
     conn: asyncpg.Connection,
     appeal_id: uuid.UUID,
@@ -258,11 +253,13 @@ async def answer(
     """Only the agency the appeal is currently assigned to may answer, and only once."""
     appeal = await db.lock_appeal(conn, appeal_id)
     if appeal is None:
-        raise AnswerRefused(404, "no such appeal")
+        raise Refused(404, "no such appeal")
     if appeal["agency"] != agency:
-        raise AnswerRefused(403, "the appeal is not assigned to your agency")
+        raise Refused(403, "the appeal is not assigned to your agency")
     if appeal["answered_at"] is not None:
-        raise AnswerRefused(409, f"the appeal was already answered at {appeal['answered_at']}")
+        raise Refused(
+            409, "the appeal was already answered", f"answered at {local(appeal['answered_at'])}"
+        )
     data = AnswerGiven(
         appeal_id=str(appeal_id),
         registration_number=appeal["registration_number"],

@@ -27,10 +27,10 @@ from pydantic import BaseModel, ValidationError
 from appeals_contracts.redaction import coarse, redact_text, street_level
 from appeals_contracts.submission import AppealSubmission
 from appeals_platform.auth import AuthError, Principal, Role, TokenVerifier, bearer_token
+from appeals_platform.problems import validation_problems
 from appeals_platform.runtime import Runtime
 from intake import db, handlers
 from intake.access import can_see
-from intake.errors import validation_problems
 from intake.reference import Codes
 from intake.registrar import Registrar
 

@@ -14,15 +14,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from appeals_contracts.envelope import CloudEvent
+from appeals_platform.api import json_body
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
+from appeals_platform.openapi import json_request, refusals
+from appeals_platform.problems import Refused, validation_problems
 from appeals_platform.runtime import Runtime, service_app
+from appeals_reference import ReferenceData
 from routing import db, handlers, history, reference_versions
 from routing.config import Settings
 from routing.knowledge import Knowledge
@@ -30,27 +33,6 @@ from routing.knowledge import Knowledge
 log = logging.getLogger(__name__)
 
 ANY_ROLE = (Role.INTEGRATION, Role.AGENCY, Role.OPERATOR, Role.MONITORING)
-
-
-def problem(status: int, title: str, problems: list[str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"title": title, "status": status, "detail": title}
-    if problems is not None:
-        body["problems"] = problems
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
-
-
-def parse_json(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
-
-
-def validation_problems(exc: ValidationError) -> list[str]:
-    return [
-        f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}"
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
 
 
 class Service:
@@ -64,7 +46,7 @@ class Service:
     @property
     def knowledge(self) -> Knowledge:
         if self._knowledge is None:
-            raise HTTPException(503, "routing is starting")
+            raise Refused(503, "routing is starting", headers={"Retry-After": "5"})
         return self._knowledge
 
     async def start(self, runtime: Runtime) -> None:
@@ -137,7 +119,12 @@ def routing_router(service: Service) -> APIRouter:
             ]
         }
 
-    @router.post("/appeals/{appeal_id}/assign", status_code=201)
+    @router.post(
+        "/appeals/{appeal_id}/assign",
+        status_code=201,
+        responses=refusals(404, 409),
+        openapi_extra=json_request(handlers.AssignRequest),
+    )
     async def assign(
         appeal_id: uuid.UUID,
         request: Request,
@@ -145,25 +132,27 @@ def routing_router(service: Service) -> APIRouter:
     ) -> JSONResponse:
         """An operator assigns a triaged appeal to an agency (method 'manual')."""
         try:
-            body = handlers.AssignRequest.model_validate(parse_json(await request.body()))
+            body = handlers.AssignRequest.model_validate(await json_body(request))
         except ValidationError as exc:
-            return problem(422, "invalid assignment", validation_problems(exc))
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                assigned = await handlers.assign_manually(
-                    conn,
-                    appeal_id,
-                    body,
-                    by=principal.subject,
-                    knowledge=service.knowledge,
-                    at=datetime.now(UTC),
-                )
-        except handlers.Refused as exc:
-            return problem(exc.status, str(exc))
+            raise Refused(422, "invalid assignment", problems=validation_problems(exc)) from None
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            assigned = await handlers.assign_manually(
+                conn,
+                appeal_id,
+                body,
+                by=principal.subject,
+                knowledge=service.knowledge,
+                at=datetime.now(UTC),
+            )
         runtime.relay.wake()
         return JSONResponse(assigned.model_dump(mode="json"), status_code=201)
 
-    @router.post("/appeals/{appeal_id}/redirect", status_code=201)
+    @router.post(
+        "/appeals/{appeal_id}/redirect",
+        status_code=201,
+        responses=refusals(404, 409),
+        openapi_extra=json_request(handlers.RedirectRequest),
+    )
     async def redirect(
         appeal_id: uuid.UUID,
         request: Request,
@@ -172,28 +161,25 @@ def routing_router(service: Service) -> APIRouter:
         """The assigned agency redirects the appeal (or a part) to a target, or asks routing
         to decide again without it (`target: null`)."""
         try:
-            body = handlers.RedirectRequest.model_validate(parse_json(await request.body()))
+            body = handlers.RedirectRequest.model_validate(await json_body(request))
         except ValidationError as exc:
-            return problem(422, "invalid redirect", validation_problems(exc))
+            raise Refused(422, "invalid redirect", problems=validation_problems(exc)) from None
         assert principal.agency is not None
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                outcome = await handlers.redirect(
-                    conn,
-                    appeal_id,
-                    body,
-                    agency=principal.agency,
-                    by=principal.subject,
-                    knowledge=service.knowledge,
-                    redirect_limit=settings.redirect_limit,
-                    at=datetime.now(UTC),
-                )
-        except handlers.Refused as exc:
-            return problem(exc.status, str(exc))
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            outcome = await handlers.redirect(
+                conn,
+                appeal_id,
+                body,
+                agency=principal.agency,
+                by=principal.subject,
+                knowledge=service.knowledge,
+                redirect_limit=settings.redirect_limit,
+                at=datetime.now(UTC),
+            )
         runtime.relay.wake()
         return JSONResponse(outcome.model_dump(mode="json"), status_code=201)
 
-    @router.get("/appeals/{appeal_id}/routing")
+    @router.get("/appeals/{appeal_id}/routing", responses=refusals(404))
     async def routing_history(
         appeal_id: uuid.UUID,
         principal: Principal = Depends(require(Role.AGENCY, Role.OPERATOR, Role.MONITORING)),
@@ -206,10 +192,10 @@ def routing_router(service: Service) -> APIRouter:
         )
         if hops is None or not visible:
             # The same answer for "absent" and "not yours": ids are not an oracle.
-            raise HTTPException(404, "no such appeal")
+            raise Refused(404, "no such appeal")
         return hops
 
-    @router.get("/reference")
+    @router.get("/reference", responses=refusals(404))
     async def reference(
         version: str | None = None,
         principal: Principal = Depends(require(*ANY_ROLE)),
@@ -220,7 +206,7 @@ def routing_router(service: Service) -> APIRouter:
         async with runtime.pool.acquire() as conn:
             row = await db.reference_version(conn, version)
         if row is None:
-            raise HTTPException(404, f"no reference version {version}")
+            raise Refused(404, "no such reference version")
         return {**row["document"], "version": row["version"]}
 
     @router.get("/reference/versions")
@@ -243,15 +229,12 @@ def routing_router(service: Service) -> APIRouter:
             ]
         }
 
-    @router.put("/reference")
+    @router.put("/reference", openapi_extra=json_request(ReferenceData))
     async def replace_reference(
         request: Request, principal: Principal = Depends(require(Role.OPERATOR))
     ) -> JSONResponse:
         """Replace the reference data with a full document; 422 lists every problem."""
-        try:
-            ref = reference_versions.validated(parse_json(await request.body()))
-        except reference_versions.ReferenceRejected as exc:
-            return problem(422, "the reference data is not valid", exc.problems)
+        ref = reference_versions.validated(await json_body(request))
         async with runtime.pool.acquire() as conn, conn.transaction():
             change = await reference_versions.change(
                 conn, ref, principal.subject, datetime.now(UTC)

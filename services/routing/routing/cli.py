@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from appeals_platform.migrations import migrate
 from appeals_platform.pool import connect
+from appeals_platform.problems import BODY_FIELD, FieldProblem, validation_problems
 from appeals_reference import ReferenceData, parse_reference_document, parse_reference_files
 from routing import db, reference_versions
 from routing.config import Settings
@@ -57,11 +58,11 @@ def read_reference(path: Path) -> ReferenceData:
         else:
             ref = parse_reference_document(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        raise reference_versions.ReferenceRejected(
-            [str(e["msg"]) for e in exc.errors(include_url=False, include_input=False)]
-        ) from exc
+        raise reference_versions.ReferenceRejected(validation_problems(exc)) from exc
     except ValueError as exc:
-        raise reference_versions.ReferenceRejected([str(exc)]) from exc
+        raise reference_versions.ReferenceRejected(
+            [FieldProblem(field=BODY_FIELD, message=str(exc))]
+        ) from exc
     # The same checks as PUT /v1/reference, on the same document form.
     return reference_versions.validated(ref.to_document())
 
@@ -99,7 +100,7 @@ async def import_file(settings: Settings, path: Path, by: str) -> int:
     except reference_versions.ReferenceRejected as exc:
         say(f"rejected: {len(exc.problems)} problem(s)")
         for problem in exc.problems:
-            say(f"  - {problem}")
+            say(f"  - {problem['field']}: {problem['message']}")
         return 1
     conn = await _connection(settings)
     try:

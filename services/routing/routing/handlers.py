@@ -24,6 +24,7 @@ from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AppealAssigned
 from appeals_contracts.submission import AppealType
 from appeals_platform import outbox
+from appeals_platform.problems import FieldProblem, Refused
 from appeals_platform.records import KafkaRecord
 from appeals_reference import NoCompetentAgencyError, ReferenceData, competent_agency
 from routing import db, publications
@@ -43,14 +44,6 @@ log = logging.getLogger(__name__)
 CONSUMER = "routing-decisions"
 
 TriageReason = Literal["low_confidence", "no_candidate", "ping_pong", "decision_failed"]
-
-
-class Refused(Exception):
-    """A request that cannot be carried out; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -320,6 +313,14 @@ class RedirectRequest(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+def unknown_code(field: str, what: str) -> Refused:
+    return Refused(
+        422,
+        "unknown reference code",
+        problems=[FieldProblem(field=field, message=f"is not {what} of the reference data")],
+    )
+
+
 def _manual_explanation(
     ref: ReferenceData,
     classifier: CategoryRanker,
@@ -364,9 +365,9 @@ async def assign_manually(
     """An operator assigns a triaged appeal: method 'manual', on the reserved hop."""
     ref, classifier = knowledge.reference, knowledge.classifier
     if not ref.has_agency(body.agency):
-        raise Refused(422, f"{body.agency} is not an agency of the reference data")
+        raise unknown_code("agency", "an agency")
     if body.category is not None and not ref.has_category(body.category):
-        raise Refused(422, f"{body.category} is not a category of the reference data")
+        raise unknown_code("category", "a category")
     appeal = await db.lock_appeal(conn, appeal_id)
     if appeal is None:
         raise Refused(404, "no such appeal")
@@ -457,9 +458,13 @@ async def redirect(
     ref, classifier = knowledge.reference, knowledge.classifier
     if body.target is not None:
         if not ref.has_agency(body.target):
-            raise Refused(422, f"{body.target} is not an agency of the reference data")
+            raise unknown_code("target", "an agency")
         if body.target == agency:
-            raise Refused(422, "an agency cannot redirect an appeal to itself")
+            raise Refused(
+                422,
+                "invalid redirect",
+                problems=[FieldProblem(field="target", message="is your own agency")],
+            )
     appeal = await db.lock_appeal(conn, appeal_id)
     if appeal is None:
         raise Refused(404, "no such appeal")

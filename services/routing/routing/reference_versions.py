@@ -18,6 +18,7 @@ from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import envelope
 from appeals_contracts.events import ReferenceChanged
 from appeals_platform import outbox
+from appeals_platform.problems import BODY_FIELD, FieldProblem, Refused, validation_problems
 from appeals_reference import ReferenceData, check_invariants, load_reference
 from routing import db
 
@@ -25,30 +26,30 @@ SOURCE = "/appeals/routing"
 SEEDED_BY = "packaged"
 
 
-class ReferenceRejected(ValueError):
+class ReferenceRejected(Refused):
     """The document is not valid reference data; `problems` lists every reason found."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__(422, "the reference data is not valid", problems=problems)
 
 
 def validated(document: Any) -> ReferenceData:
     """Reference data from a document shaped like `to_document()`, or ReferenceRejected."""
     if not isinstance(document, dict):
         raise ReferenceRejected(
-            ["expected an object with localities, groups, categories, agencies"]
+            [
+                FieldProblem(
+                    field=BODY_FIELD,
+                    message="expected an object with localities, groups, categories, agencies",
+                )
+            ]
         )
     try:
         ref = ReferenceData.model_validate(document)
     except ValidationError as exc:
-        raise ReferenceRejected(
-            [
-                f"{'.'.join(str(p) for p in e['loc']) or '(document)'}: {e['msg']}"
-                for e in exc.errors(include_url=False, include_input=False)[:50]
-            ]
-        ) from exc
-    problems = check_invariants(ref)
+        raise ReferenceRejected(validation_problems(exc)) from exc
+    # The invariants concern the document as a whole, not one field.
+    problems = [FieldProblem(field=BODY_FIELD, message=p) for p in check_invariants(ref)]
     if problems:
         raise ReferenceRejected(problems)
     return ref

@@ -1,6 +1,11 @@
-"""Validation failures as field problems an integration developer can act on, and problem bodies.
+"""Refusals: what a handler raises when it will not do what was asked, and the problem document
+(RFC 9457) every service answers with.
 
-Messages never carry what was sent: no IIN, name or text comes back, so a 422 body can be
+Handlers know nothing of HTTP: they raise `Refused` with a status, a title, and for invalid
+input the field problems; `appeals_platform.api` turns it (and FastAPI's own errors) into
+`application/problem+json`, in one place for every service.
+
+Messages never carry what was sent: no IIN, name or text comes back, so a problem body can be
 logged and shown anywhere. Field paths are dotted with list indexes in brackets
 (`attachments[3].url`); a problem with the body as a whole has the field `body`.
 """
@@ -8,10 +13,10 @@ logged and shown anywhere. Field paths are dotted with list indexes in brackets
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from appeals_contracts.identity import mask_identifiers_in_text
@@ -26,11 +31,83 @@ from appeals_contracts.submission import (
     FieldError,
 )
 
-# check_codes already returns this shape, so its results go into problem_body unchanged.
+# check_codes already returns this shape, so its results go into a refusal unchanged.
 FieldProblem = FieldError
 
+MEDIA_TYPE = "application/problem+json"
 BODY_FIELD = "body"
 MAX_PROBLEMS = 50
+
+
+class Refused(Exception):
+    """A request the service will not carry out, and why.
+
+    `status` is the HTTP status it maps to (the only HTTP notion a handler needs), `title` a
+    short summary that does not change between occurrences, `detail` this occurrence,
+    `problems` the fields at fault, `headers` what the answer must carry (WWW-Authenticate,
+    Link, Retry-After).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        problems: Sequence[FieldProblem] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(title if detail is None else f"{title}: {detail}")
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.problems = list(problems)
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return problem_body(self.status, self.title, self.problems, detail=self.detail)
+
+
+class ProblemField(BaseModel):
+    """One field at fault."""
+
+    field: str = Field(description="the path of the field, e.g. `attachments[3].url`; `body`")
+    message: str = Field(description="what is wrong with it; never echoes the value")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: every error of every service has this shape."""
+
+    type: str = Field("about:blank", description="always about:blank: the status says it")
+    title: str = Field(description="a short summary of the kind of problem")
+    status: int = Field(description="the HTTP status code")
+    detail: str | None = Field(None, description="this occurrence, when there is more to say")
+    problems: list[ProblemField] = Field(
+        default_factory=list, description="the fields at fault, for invalid input"
+    )
+
+
+def problem_body(
+    status: int,
+    title: str,
+    problems: Iterable[FieldProblem] = (),
+    *,
+    detail: str | None = None,
+) -> dict[str, Any]:
+    """The problem document (shaped as `Problem`) of a refusal."""
+    listed = [FieldProblem(field=p["field"], message=p["message"]) for p in problems]
+    if detail is None and listed:
+        count = len(listed)
+        detail = f"{count} field{'s' if count != 1 else ''} failed validation; see problems."
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body["problems"] = listed
+    return body
+
+
+# ------------------------------------------------------------------ validation errors
+
 _MAX_NAME_CHARS = 64
 _EXAMPLE_TIME = "2026-03-01T10:00:00+05:00"
 
@@ -80,6 +157,7 @@ def _fixed(message: str) -> Callable[[ErrorDetails], str]:
 _MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
     "missing": _fixed("is required"),
     "enum": _enum_message,
+    "literal_error": _enum_message,
     "string_type": _fixed("must be a string"),
     "string_too_short": _too_short,
     "string_too_long": lambda e: f"must be at most {_ctx(e, 'max_length')} characters long",
@@ -88,6 +166,12 @@ _MESSAGES: dict[str, Callable[[ErrorDetails], str]] = {
     "datetime_parsing": _datetime,
     "datetime_from_date_parsing": _datetime,
     "datetime_type": _datetime,
+    "date_parsing": _fixed("must be an ISO-8601 date, e.g. 2026-03-01"),
+    "date_from_datetime_parsing": _fixed("must be an ISO-8601 date, e.g. 2026-03-01"),
+    "date_type": _fixed("must be an ISO-8601 date, e.g. 2026-03-01"),
+    "uuid_parsing": _fixed("must be a UUID, e.g. 0b6f1e2c-3d4a-4b5c-8d9e-0f1a2b3c4d5e"),
+    "uuid_type": _fixed("must be a UUID, e.g. 0b6f1e2c-3d4a-4b5c-8d9e-0f1a2b3c4d5e"),
+    "bool_parsing": _fixed("must be true or false"),
     "bool_type": _fixed("must be true or false"),
     "int_type": _fixed("must be an integer"),
     "int_parsing": _fixed("must be an integer"),
@@ -116,7 +200,7 @@ def _safe_name(name: str) -> str:
     return mask_identifiers_in_text(printable)
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
+def field_path(loc: Sequence[int | str]) -> str:
     """("attachments", 3, "url") -> "attachments[3].url"; () -> "body"."""
     path = ""
     for part in loc:
@@ -130,19 +214,24 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 def _message(error: ErrorDetails, contract: str) -> str:
     if error["type"] == "extra_forbidden":
         name = _safe_name(str(error["loc"][-1])) if error["loc"] else "?"
-        return f"unknown field '{name}' is not part of the {contract} contract v{CONTRACT_VERSION}"
+        if contract in _CONTRACT_NAMES.values():
+            return (
+                f"unknown field '{name}' is not part of the {contract} contract v{CONTRACT_VERSION}"
+            )
+        return f"unknown field '{name}'"
     describe = _MESSAGES.get(error["type"])
     # The contract's own errors are written for integrators; pydantic's never echo the input.
     message = describe(error) if describe is not None else error["msg"]
     return mask_identifiers_in_text(message)
 
 
-def validation_problems(exc: ValidationError, limit: int = MAX_PROBLEMS) -> list[FieldProblem]:
+def error_problems(
+    errors: Iterable[ErrorDetails], contract: str = "request", limit: int = MAX_PROBLEMS
+) -> list[FieldProblem]:
     """One problem per failed field; past `limit` a last note says there are more."""
-    contract = _CONTRACT_NAMES.get(exc.title, exc.title)
     problems: list[FieldProblem] = []
     seen: set[tuple[str, str]] = set()
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in errors:
         problem = FieldProblem(field=field_path(error["loc"]), message=_message(error, contract))
         key = (problem["field"], problem["message"])
         if key in seen:
@@ -159,20 +248,7 @@ def validation_problems(exc: ValidationError, limit: int = MAX_PROBLEMS) -> list
     return problems
 
 
-def problem_body(
-    status: int,
-    title: str,
-    problems: list[FieldProblem],
-    *,
-    detail: str | None = None,
-    type_uri: str = "about:blank",
-) -> dict[str, Any]:
-    """An RFC 9457 (ex-7807) problem document with the field problems under `errors`."""
-    if detail is None and problems:
-        count = len(problems)
-        detail = f"{count} field{'s' if count != 1 else ''} failed validation; see errors."
-    body: dict[str, Any] = {"type": type_uri, "title": title, "status": status}
-    if detail is not None:
-        body["detail"] = detail
-    body["errors"] = list(problems)
-    return body
+def validation_problems(exc: ValidationError, limit: int = MAX_PROBLEMS) -> list[FieldProblem]:
+    """The field problems of a pydantic validation error (the input never echoed)."""
+    contract = _CONTRACT_NAMES.get(exc.title, exc.title)
+    return error_problems(exc.errors(include_url=False, include_input=False), contract, limit)
