@@ -36,10 +36,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from appeals_law.calendar import ALMATY
 from appeals_platform.auth import Role
+from appeals_platform.kafka import client_options
 from appeals_platform.migrations import migrate
 from appeals_reference.loader import load_reference
 from appeals_reference.models import ReferenceData
-from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.kafka import admin_access, bootstrap_servers, settings_of
+from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
 from appeals_tools.tokens import ensure_keys, issue_token
 from deadlines.api import Service
@@ -358,7 +360,7 @@ async def main() -> int:
     admin = await asyncpg.connect(admin_dsn)
     if not REUSE:
         await admin.execute(f'CREATE DATABASE "{name}"')
-    kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    kafka = AIOKafkaAdminClient(**client_options(admin_access(Layout(project_root()))))
     await kafka.start()
     suffix = uuid.uuid4().hex[:8]
     topic_names = {
@@ -396,7 +398,8 @@ async def measure(dsn: str, bootstrap: str, keys: Path, topic_names: dict[str, s
     token = issue_token((keys / "jwt-private.pem").read_bytes(), Role.MONITORING)
     settings = Settings(
         database_url=dsn,
-        kafka_bootstrap_servers=bootstrap,
+        # As admin: the bench's topics are its own, with no ACLs for svc-deadlines.
+        **settings_of(admin_access(Layout(project_root()), bootstrap)),
         jwt_public_key_file=keys / "jwt-public.pem",
         consumer_group=f"bench-{uuid.uuid4().hex[:8]}",
         consumer_offset_reset="latest",

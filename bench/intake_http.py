@@ -28,8 +28,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from appeals_contracts import topics
 from appeals_platform.auth import Role
-from appeals_tools.stack.kafka import bootstrap_servers
-from appeals_tools.stack.layout import project_root
+from appeals_tools.stack.kafka import admin_access, admin_options, environment_of
+from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
 from appeals_tools.tokens import ensure_keys, issue_token
 
@@ -100,7 +100,7 @@ def post_all(args: tuple[list[bytes], int, str]) -> list[tuple[float, str, int]]
 
 
 async def watch_received(topic: str, stop: asyncio.Event, seen: dict[str, float]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**admin_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         known = None
@@ -160,6 +160,8 @@ def start_server(dsn: str, key_file: Path, topic: str) -> subprocess.Popen[bytes
         "INTAKE_CONSUMER_OFFSET_RESET": "latest",
         "INTAKE_JWT_PUBLIC_KEY_FILE": str(key_file),
         "INTAKE_POOL_MAX_SIZE": "20",
+        # As admin: its received topic is the bench's own, with no ACLs for svc-intake.
+        **environment_of("INTAKE_", admin_access(Layout(project_root()))),
         # A topic of its own: the dev stack's routing must not route benchmark appeals.
         "INTAKE_RECEIVED_TOPIC": topic,
     }
@@ -204,7 +206,7 @@ async def main() -> int:
     admin = await asyncpg.connect(database_url())
     await admin.execute(f'CREATE DATABASE "{name}"')
     topic = f"bench.intake.appeal-received.{uuid.uuid4().hex[:6]}"
-    kafka = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    kafka = AIOKafkaAdminClient(**admin_options())
     await kafka.start()
     partitions = next(t.partitions for t in topics.TOPICS if t.name == topics.APPEAL_RECEIVED)
     await kafka.create_topics([NewTopic(topic, partitions, 1)])

@@ -22,7 +22,7 @@ from appeals_platform import outbox
 from appeals_platform.migrations import migrate
 from appeals_platform.outbox import OutboxMessage, OutboxRelay, create_producer, payload_bytes
 from appeals_platform.pool import create_pool
-from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.kafka import admin_options
 from appeals_tools.stack.postgres import database_url
 
 ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
@@ -59,7 +59,7 @@ async def new_topic(admin: AIOKafkaAdminClient) -> str:
 
 
 async def raw_producer_rate(topic: str, rows: list[OutboxMessage], batch: int) -> float:
-    producer = create_producer({"bootstrap_servers": bootstrap_servers()}, "bench-raw")
+    producer = create_producer(admin_options(), "bench-raw")
     await producer.start()
     payloads = [(m.key.encode(), payload_bytes(m.event)) for m in rows]
     try:
@@ -82,7 +82,7 @@ async def relay_rate(
         for start in range(0, len(rows), 5000):
             async with conn.transaction():
                 await outbox.add(conn, rows[start : start + 5000])
-    producer = create_producer({"bootstrap_servers": bootstrap_servers()}, "bench-relay")
+    producer = create_producer(admin_options(), "bench-relay")
     await producer.start()
     relay = OutboxRelay(pool, producer, schema="bench", batch_size=batch)
     try:
@@ -99,7 +99,7 @@ async def main() -> int:
     database = f"bench_outbox_{uuid.uuid4().hex[:6]}"
     admin_db = await asyncpg.connect(database_url())
     await admin_db.execute(f'CREATE DATABASE "{database}"')
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**admin_options())
     await admin.start()
     topics: list[str] = []
     try:

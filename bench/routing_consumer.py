@@ -38,8 +38,8 @@ from appeals_contracts.events import AppealReceived
 from appeals_contracts.submission import AppealSubmission
 from appeals_contracts.topics import all_topic_specs
 from appeals_reference import load_reference
-from appeals_tools.stack.kafka import bootstrap_servers
-from appeals_tools.stack.layout import project_root
+from appeals_tools.stack.kafka import admin_access, admin_options, settings_of
+from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
@@ -111,9 +111,7 @@ def events(subs: list[AppealSubmission]) -> list[tuple[bytes, bytes]]:
 
 
 async def fill(topic: str, records: list[tuple[bytes, bytes]]) -> float:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers(), linger_ms=5, max_batch_size=512 * 1024
-    )
+    producer = AIOKafkaProducer(**admin_options(), linger_ms=5, max_batch_size=512 * 1024)
     await producer.start()
     try:
         started = time.perf_counter()
@@ -130,7 +128,7 @@ async def fill(topic: str, records: list[tuple[bytes, bytes]]) -> float:
 
 async def raw_consume_rate(topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers(),
+        **admin_options(),
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -215,7 +213,8 @@ async def routing_rate(
     machine CPU milliseconds per appeal until drained)."""
     options: dict[str, Any] = {
         "database_url": dsn,
-        "kafka_bootstrap_servers": bootstrap_servers(),
+        # As admin: the bench's topics are its own, with no ACLs for svc-routing.
+        **settings_of(admin_access(Layout(project_root()))),
         # Read from and publish to the bench's own topics: <prefix><topic>.
         "appeals_topic": topic,
         "consumer_group": f"bench-{uuid.uuid4().hex[:8]}",
@@ -289,11 +288,11 @@ async def main() -> int:
     topic = prefix + "input"
     admin_db = await asyncpg.connect(database_url())
     await admin_db.execute(f'CREATE DATABASE "{database}"')
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers())
+    admin = AIOKafkaAdminClient(**admin_options())
     await admin.start()
     outputs = [
         NewTopic(prefix + spec.name, spec.partitions, 1)
-        for spec in all_topic_specs([a.code for a in load_reference().agencies])
+        for spec in all_topic_specs([a.code for a in load_reference().agencies], [])
         if spec.owner == "routing"
     ]
     await admin.create_topics([NewTopic(topic, PARTITIONS, 1), *outputs])

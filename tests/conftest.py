@@ -1,5 +1,10 @@
 """Fixtures: the real stack (started once through `appeals-stack up --infra`), one database per
-test cloned from a migrated template, tokens, unique topics, and a probe for Kafka messages."""
+test cloned from a migrated template, tokens, unique topics, and a probe for Kafka messages.
+
+Kafka has ACLs: services under test run as their own principals (svc-intake, ...), and a test
+that gives a service topics of its own grants that principal what it would have on the real
+ones (`Stack.grant`), taken back afterwards. Set-up, drivers and probes use `admin`.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,24 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from confluent_kafka.admin import AclBinding
 
+from appeals_contracts.topics import dead_letter_topic
 from appeals_platform.auth import Role
+from appeals_platform.kafka import KafkaAccess, client_options
 from appeals_platform.migrations import migrate
-from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools import provisioning
+from appeals_tools.principals import ADMIN, Grant
+from appeals_tools.stack.kafka import access, bootstrap_servers, settings_of
+from appeals_tools.stack.layout import Layout
 from appeals_tools.stack.postgres import database_url
 from appeals_tools.tokens import ensure_keys, issue_token
 from tests.kafka_probe import EventProbe
@@ -34,9 +46,37 @@ SERVICE_SCHEMAS = {
 class Stack:
     bootstrap: str
     admin_dsn: str
+    layout: Layout
 
     def dsn(self, database: str) -> str:
         return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
+
+    def access(self, user: str = ADMIN) -> KafkaAccess:
+        """How `user` (a principal of this checkout) reaches the broker."""
+        return access(self.layout, user, self.bootstrap)
+
+    def options(self, user: str = ADMIN) -> dict[str, Any]:
+        """aiokafka keyword arguments for `user` (admin: set-up, drivers and probes)."""
+        return client_options(self.access(user))
+
+    def kafka_settings(self, user: str) -> dict[str, Any]:
+        """The kafka_* settings of a service that runs as `user`."""
+        return settings_of(self.access(user))
+
+    def grant(
+        self, user: str, *, reads: Sequence[str] = (), writes: Sequence[str] = ()
+    ) -> list[AclBinding]:
+        """ACLs for `user` on a test's own topics: READ (and WRITE on the dead-letter twin,
+        as a reader has) and WRITE; returns what to pass to `revoke`."""
+        grants = [Grant("topic", t, "literal", "read") for t in reads]
+        grants += [Grant("topic", dead_letter_topic(t), "literal", "write") for t in reads]
+        grants += [Grant("topic", t, "literal", "write") for t in writes]
+        bindings = [provisioning.acl_binding(user, g) for g in grants]
+        provisioning.grant(provisioning.admin_client(self.access()), bindings)
+        return bindings
+
+    def revoke(self, bindings: Sequence[AclBinding]) -> None:
+        provisioning.revoke(provisioning.admin_client(self.access()), bindings)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +85,8 @@ def stack() -> Stack:
     subprocess.run(
         [sys.executable, "-m", "appeals_tools.stack", "up", "--infra"], check=True, cwd=ROOT
     )
-    return Stack(bootstrap=bootstrap_servers(), admin_dsn=database_url())
+    layout = Layout(ROOT)
+    return Stack(bootstrap=bootstrap_servers(layout), admin_dsn=database_url(), layout=layout)
 
 
 @pytest.fixture(scope="session")
@@ -100,27 +141,41 @@ def token(key_dir: Path) -> TokenFactory:
 
 @pytest.fixture
 async def topic(stack: Stack) -> AsyncIterator[Callable[..., object]]:
-    """A factory of unique topics, deleted after the test."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    """A factory of unique topics, deleted after the test: topic(prefix, partitions=6,
+    reader="svc-routing") also makes its dead-letter twin and lets that principal read it;
+    writer="svc-intake" lets that one write it."""
+    admin = AIOKafkaAdminClient(**stack.options())
     await admin.start()
     created: list[str] = []
+    granted: list[AclBinding] = []
 
-    async def make(prefix: str = "test", partitions: int = 6) -> str:
+    async def make(
+        prefix: str = "test",
+        partitions: int = 6,
+        reader: str | None = None,
+        writer: str | None = None,
+    ) -> str:
         name = f"{prefix}.{uuid.uuid4().hex[:10]}"
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-        created.append(name)
+        new = [name] if reader is None else [name, dead_letter_topic(name)]
+        await admin.create_topics([NewTopic(n, partitions if n == name else 1, 1) for n in new])
+        created.extend(new)
+        if reader is not None:
+            granted.extend(stack.grant(reader, reads=[name]))
+        if writer is not None:
+            granted.extend(stack.grant(writer, writes=[name]))
         return name
 
     yield make
     if created:
         await admin.delete_topics(created)
     await admin.close()
+    stack.revoke(granted)
 
 
 @pytest.fixture
 def probe(stack: Stack) -> Callable[[str], EventProbe]:
     """probe(topic) -> an EventProbe to use as `async with`."""
-    return lambda topic_name: EventProbe(stack.bootstrap, topic_name)
+    return lambda topic_name: EventProbe(stack.options(), topic_name)
 
 
 @pytest.fixture(scope="session")
@@ -158,13 +213,19 @@ async def topics(stack: Stack) -> AsyncIterator[Topics]:
         f"t.alerts.{suffix}",
     )
     every = list(names.settings().values())
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    admin = AIOKafkaAdminClient(**stack.options())
     await admin.start()
     await admin.create_topics(
         [NewTopic(n, 3, 1) for n in every] + [NewTopic(f"{n}.dlq", 1, 1) for n in every]
+    )
+    # What svc-deadlines has on the real topics: it reads all five (its own two to rebuild
+    # and for the webhook) and writes the dead-letter twins, extensions and alerts.
+    granted = stack.grant(
+        "svc-deadlines", reads=every, writes=[names.deadline_events, names.alerts]
     )
     try:
         yield names
     finally:
         await admin.delete_topics(every + [f"{n}.dlq" for n in every])
         await admin.close()
+        stack.revoke(granted)

@@ -16,10 +16,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 class EventProbe:
     """Start it before the action under test; it only sees messages written after that."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, kafka_options: dict[str, Any], topic: str) -> None:
         self.topic = topic
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka_options,
             enable_auto_commit=False,
             group_id=None,
             client_id=f"probe-{uuid.uuid4().hex[:6]}",

@@ -14,13 +14,16 @@ from fastapi import FastAPI
 from appeals_platform.runtime import Runtime
 
 
-def settings_for(cls: type[Any], database: str, bootstrap: str, key_dir: Path, **extra: Any) -> Any:
-    """The service's settings pointed at this test's database, with a fresh consumer group."""
+def settings_for(cls: type[Any], database: str, stack: Any, key_dir: Path, **extra: Any) -> Any:
+    """The service's settings pointed at this test's database, with a fresh consumer group;
+    it runs as its own Kafka principal (its default user), under its group prefix."""
+    user = cls.model_fields["kafka_username"].default
+    group = cls.model_fields["consumer_group"].default
     return cls(
         database_url=database,
-        kafka_bootstrap_servers=bootstrap,
+        **stack.kafka_settings(user),
         jwt_public_key_file=key_dir / "jwt-public.pem",
-        consumer_group=f"test-{uuid.uuid4().hex[:8]}",
+        consumer_group=f"{group}-test-{uuid.uuid4().hex[:8]}",
         consumer_offset_reset="latest",
         outbox_poll_interval=0.1,
         **extra,

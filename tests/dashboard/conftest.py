@@ -222,7 +222,7 @@ async def start_site(
     settings = settings_for(
         Settings,
         database,
-        stack.bootstrap,
+        stack,
         key_dir,
         ticker_enabled=True,
         ticker_interval=0.2,
@@ -234,7 +234,7 @@ async def start_site(
     # dashboard's live consumer always starts at the end.
     settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
     app = dashboard_app(settings, clock)
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    producer = AIOKafkaProducer(**stack.options(), linger_ms=0)
     await producer.start()
     try:
         async with serving(app) as url:

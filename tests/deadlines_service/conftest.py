@@ -218,7 +218,7 @@ async def start_deadlines(
     settings = settings_for(
         Settings,
         database,
-        stack.bootstrap,
+        stack,
         key_dir,
         ticker_enabled=False,
         **topics.settings(),
@@ -228,7 +228,7 @@ async def start_deadlines(
     # up anything old, and cannot miss an event sent before the first fetch resolved "latest".
     settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
     app = create_app(settings, clock)
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    producer = AIOKafkaProducer(**stack.options(), linger_ms=0)
     await producer.start()
     try:
         async with running(app) as client:

@@ -57,6 +57,6 @@ class Intake:
 async def intake(
     stack: Stack, database: str, key_dir: Path, token: TokenFactory
 ) -> AsyncIterator[Intake]:
-    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
+    app = create_app(settings_for(Settings, database, stack, key_dir))
     async with running(app) as client:
         yield Intake(client, database, token)

@@ -156,7 +156,7 @@ async def test_bad_requests_get_400_401_403_413_and_store_nothing(intake: Intake
 async def publish(stack: Stack, topic: str, key: str, event: object) -> None:
     from appeals_platform.outbox import payload_bytes
 
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    producer = AIOKafkaProducer(**stack.options())
     await producer.start()
     try:
         await producer.send_and_wait(topic, payload_bytes(event), key=key.encode())  # type: ignore[arg-type]

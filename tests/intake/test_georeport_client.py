@@ -34,7 +34,7 @@ async def open311_root(
     stack: Stack, database: str, key_dir: Path, token: TokenFactory
 ) -> AsyncIterator[str]:
     """Intake served over HTTP on 127.0.0.1 (a port the kernel picks); its Open311 root."""
-    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
+    app = create_app(settings_for(Settings, database, stack, key_dir))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -1,4 +1,5 @@
-"""Submissions produced to intake.appeal-submissions: registered like HTTP ones, or rejected."""
+"""Submissions produced to intake.appeal-submissions.<source>, each by its integration's own
+principal: registered like HTTP ones under the topic's source, or rejected."""
 
 from __future__ import annotations
 
@@ -19,13 +20,17 @@ from tests.kafka_probe import EventProbe
 pytestmark = pytest.mark.infra
 
 
-async def produce(stack: Stack, key: str, value: bytes, source: str | None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+async def produce(
+    stack: Stack, key: str, value: bytes, source: str, header: str | None = None
+) -> None:
+    """As integration `source` would: its own principal, its own topic, maybe a header."""
+    user = f"integration-{source}"
+    producer = AIOKafkaProducer(**stack.options(user), enable_idempotence=True)
     await producer.start()
     try:
-        headers = [("source", source.encode())] if source else []
+        headers = [("source", header.encode())] if header else []
         await producer.send_and_wait(
-            topics.APPEAL_SUBMISSIONS, value, key=key.encode(), headers=headers
+            topics.submission_topic(source), value, key=key.encode(), headers=headers
         )
     finally:
         await producer.stop()
@@ -55,7 +60,7 @@ async def test_valid_submission_on_kafka_is_registered_once_like_an_http_one(
     body = fresh(dev_submissions()[10])
     value = json.dumps(body, ensure_ascii=False).encode()
     async with probe(topics.APPEAL_RECEIVED) as received:
-        await produce(stack, body["external_id"], value, "cons-operator")
+        await produce(stack, body["external_id"], value, "cons-operator", header=None)
         appeal_id = await registered_id(intake, "cons-operator", body["external_id"])
         event = await received.wait_for_subject(appeal_id)
     assert event["data"]["channel"] == "kafka" and event["data"]["source"] == "cons-operator"
@@ -72,21 +77,30 @@ async def test_invalid_submissions_go_to_the_rejection_topic_and_the_consumer_mo
     bad_iin = fresh(dev_submissions()[11])
     bad_iin["applicant"] = {**bad_iin["applicant"], "iin": "123456789012"}
     good = fresh(dev_submissions()[12])
-    no_source_key, garbage_key = f"no-source-{uuid.uuid4().hex}", f"garbage-{uuid.uuid4().hex}"
+    forged_key, garbage_key = f"forged-{uuid.uuid4().hex}", f"garbage-{uuid.uuid4().hex}"
+    forged = fresh(dev_submissions()[13])
     async with probe(topics.APPEAL_REJECTIONS) as rejections:
         await produce(stack, bad_iin["external_id"], json.dumps(bad_iin).encode(), "egov-portal")
-        await produce(stack, no_source_key, json.dumps(good).encode(), None)
+        # egov-mobile's own topic, but its header claims the portal: not registered at all.
+        forged["external_id"] = forged_key
+        await produce(
+            stack, forged_key, json.dumps(forged).encode(), "egov-mobile", header="egov-portal"
+        )
         await produce(stack, garbage_key, b"{not json", "egov-portal")
-        await produce(stack, good["external_id"], json.dumps(good).encode(), "egov-portal")
+        await produce(
+            stack, good["external_id"], json.dumps(good).encode(), "egov-portal", "egov-portal"
+        )
         checksum = await rejections.wait_for(lambda e: e["_key"] == bad_iin["external_id"])
-        no_source = await rejections.wait_for(lambda e: e["_key"] == no_source_key)
+        disagreeing = await rejections.wait_for(lambda e: e["_key"] == forged_key)
         garbage = await rejections.wait_for(lambda e: e["_key"] == garbage_key)
         await registered_id(intake, "egov-portal", good["external_id"])
     assert checksum["type"] == event_types.SUBMISSION_REJECTED
     assert checksum["data"]["source"] == "egov-portal"
     assert [e["field"] for e in checksum["data"]["errors"]] == ["applicant.iin"]
     assert "123456789012" not in json.dumps(checksum["data"])
-    assert no_source["data"]["errors"][0]["field"] == "headers.source"
+    assert disagreeing["data"]["source"] == "egov-mobile"
+    assert disagreeing["data"]["topic"] == topics.submission_topic("egov-mobile")
+    assert [e["field"] for e in disagreeing["data"]["errors"]] == ["headers.source"]
     assert garbage["data"]["errors"][0]["field"] == "body"
     assert await intake.count() == 1
 
@@ -97,7 +111,7 @@ async def test_seven_submissions_with_a_non_utf8_header_on_the_fourth_are_all_re
     """The probe of the fault issue: before the platform's consumer path, FastStream decoded
     every header strictly and six of these seven were neither stored nor rejected."""
     bodies = [fresh(dev_submissions()[20 + n]) for n in range(7)]
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    producer = AIOKafkaProducer(**stack.options("integration-egov-portal"), linger_ms=0)
     await producer.start()
     try:
         for n, body in enumerate(bodies):
@@ -105,7 +119,7 @@ async def test_seven_submissions_with_a_non_utf8_header_on_the_fourth_are_all_re
             if n == 3:
                 headers.append(("applicant", "Иван".encode("cp1251")))
             await producer.send_and_wait(
-                topics.APPEAL_SUBMISSIONS,
+                topics.submission_topic("egov-portal"),
                 json.dumps(body, ensure_ascii=False).encode(),
                 key=body["external_id"].encode(),
                 headers=headers,

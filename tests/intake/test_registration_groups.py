@@ -88,8 +88,8 @@ async def test_appeal_received_goes_to_the_configured_topic(
     topic: Callable[..., Awaitable[str]],
     probe: Callable[[str], EventProbe],
 ) -> None:
-    own = await topic("test.received")
-    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir, received_topic=own))
+    own = await topic("test.received", writer="svc-intake")
+    app = create_app(settings_for(Settings, database, stack, key_dir, received_topic=own))
     async with running(app) as client, probe(own) as received:
         intake = Intake(client, database, token)
         response = await intake.post(fresh(dev_submissions()[2]))
@@ -115,7 +115,7 @@ async def test_a_row_postgresql_refuses_fails_alone_not_its_group(
         return await real(conn, applications, **kwargs)
 
     monkeypatch.setattr(registrar_module, "register_many", refusing)
-    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
+    app = create_app(settings_for(Settings, database, stack, key_dir))
     async with running(app):
         registrar = registrar_of(app)
         bodies = [fresh(b) for b in dev_submissions()[:12]]
@@ -144,7 +144,7 @@ async def test_a_row_postgresql_refuses_fails_alone_not_its_group(
 async def test_a_request_that_goes_away_still_registers_and_its_retry_gets_the_appeal(
     stack: Stack, database: str, key_dir: Path
 ) -> None:
-    app = create_app(settings_for(Settings, database, stack.bootstrap, key_dir))
+    app = create_app(settings_for(Settings, database, stack, key_dir))
     async with running(app):
         registrar = registrar_of(app)
         submission = AppealSubmission.model_validate(fresh(dev_submissions()[4]))

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
+from appeals_tools.stack.kafka import kafka_version, write_compose_config
 from deadlines.config import Settings as DeadlinesSettings
 from intake.config import Settings as IntakeSettings
 from routing.config import Settings as RoutingSettings
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
-REQUIRED = ("host", "port", "database_url", "kafka_bootstrap_servers", "jwt_public_key_file")
+REQUIRED = (
+    "host",
+    "port",
+    "database_url",
+    "kafka_bootstrap_servers",
+    "kafka_username",
+    "kafka_password_file",
+    "jwt_public_key_file",
+)
 
 
 def test_every_service_gets_its_connection_settings_and_its_port() -> None:
@@ -35,10 +45,28 @@ def test_every_service_gets_its_connection_settings_and_its_port() -> None:
         assert "healthcheck" in service
 
 
-def test_compose_runs_kafka_in_kraft_mode_and_creates_topics() -> None:
+def test_compose_runs_the_projects_kafka_version_with_the_local_stacks_configuration() -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     kafka = compose["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:4")
-    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
-    assert "topics" in compose["services"]["topics"]["command"]
+    assert kafka["image"] == f"apache/kafka:{kafka_version(COMPOSE.parent)}"
+    assert "/kafka-secrets/broker/server.properties" in kafka["command"][0]
+    assert "--add-scram" in kafka["command"][0]
+    assert "compose-config" in compose["services"]["kafka-config"]["command"]
+    assert "provision" in compose["services"]["provision"]["command"]
+
+
+def test_compose_mounts_each_service_only_its_own_kafka_password(tmp_path: Path) -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    for name in ("intake", "routing", "deadlines"):
+        service = compose["services"][name]
+        [secrets] = [v for v in service["volumes"] if isinstance(v, dict)]
+        assert secrets["volume"]["subpath"] == f"svc-{name}" and secrets["read_only"]
+        password_file = service["environment"][f"{name.upper()}_KAFKA_PASSWORD_FILE"]
+        assert password_file.startswith(secrets["target"] + "/")
+    # What the set-up job writes: the broker's configuration, and the files named above.
+    write_compose_config(COMPOSE.parent, tmp_path, owner=None)
+    properties = (tmp_path / "broker" / "server.properties").read_text()
+    assert "allow.everyone.if.no.acl.found=false" in properties
+    assert "advertised.listeners=CLIENT://kafka:9092" in properties
+    assert not re.search(r"@[A-Z_]+@", properties)
+    assert (tmp_path / "svc-intake" / "password").stat().st_mode & 0o077 == 0

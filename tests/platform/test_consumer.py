@@ -88,10 +88,10 @@ async def bench(stack: Stack, database: str) -> AsyncIterator[Bench]:
     finally:
         await conn.close()
     topic = f"test.consumer.{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    admin = AIOKafkaAdminClient(**stack.options())
     await admin.start()
     await admin.create_topics([NewTopic(topic, 2, 1), NewTopic(f"{topic}.dlq", 1, 1)])
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    producer = AIOKafkaProducer(**stack.options(), linger_ms=0)
     await producer.start()
 
     async def produce(value: bytes, *, partition: int = 0, headers: Any = ()) -> None:
@@ -123,7 +123,7 @@ async def consuming(
             event_id=lambda note: str(note.n),
         ),
         pool=pool,
-        kafka_options={"bootstrap_servers": stack.bootstrap},
+        kafka_options=stack.options(),
         source="/appeals/test",
         policy=FAST,
     )
@@ -244,7 +244,7 @@ async def test_a_dead_letter_replayed_after_the_fix_is_stored_with_its_original_
     poisoned = note(7, "NUL \x00")
     await bench.produce(poisoned, headers=[("applicant", "Иван".encode("cp1251"))])
     pool = await create_pool(bench.dsn, SCHEMA, min_size=1, max_size=2)
-    producer = create_producer({"bootstrap_servers": stack.bootstrap}, "test-dlq-relay")
+    producer = create_producer(stack.options(), "test-dlq-relay")
     await producer.start()
     relay = OutboxRelay(pool, producer, schema=SCHEMA, poll_interval=0.05)
     relaying = asyncio.create_task(relay.run())
@@ -267,7 +267,7 @@ async def test_a_dead_letter_replayed_after_the_fix_is_stored_with_its_original_
     async def fixed(conn: asyncpg.Connection, notes: list[Note]) -> None:
         await store(conn, [Note(n=n.n, text=n.text.replace("\x00", "")) for n in notes])
 
-    probe = EventProbe(stack.bootstrap, bench.topic)
+    probe = EventProbe(stack.options(), bench.topic)
     async with probe, consuming(stack, bench, handle=fixed):
         assert await asyncio.to_thread(dlq.main, [*options, "replay", bench.topic, "--all"]) == 0
         replayed = await probe.wait_for(lambda e: True)

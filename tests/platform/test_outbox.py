@@ -70,7 +70,7 @@ class Relaying:
 @pytest.fixture
 async def relaying(stack: Stack, database: str) -> AsyncIterator[Relaying]:
     pool = await create_pool(database, "intake")
-    producer = create_producer({"bootstrap_servers": stack.bootstrap}, "test-relay")
+    producer = create_producer(stack.options(), "test-relay")
     await producer.start()
     try:
         yield Relaying(pool, producer)
@@ -160,7 +160,7 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_reuses_
 ) -> None:
     topic_name = await topic("outbox")
     pool = await create_pool(database, "intake")
-    producer = create_producer({"bootstrap_servers": stack.bootstrap}, "test-relay")
+    producer = create_producer(stack.options(), "test-relay")
     await producer.start()
     messages = outbox_rows(topic_name, 1_000, keys=40)
 
@@ -197,7 +197,7 @@ async def test_relay_wakes_on_signal_without_waiting_for_the_poll_interval(
 ) -> None:
     topic_name = await topic("outbox", partitions=1)
     pool = await create_pool(database, "intake")
-    producer = create_producer({"bootstrap_servers": stack.bootstrap}, "test-relay")
+    producer = create_producer(stack.options(), "test-relay")
     await producer.start()
     relay = OutboxRelay(pool, producer, schema="intake", poll_interval=3600)
     task = asyncio.create_task(relay.run())
@@ -225,9 +225,7 @@ async def test_a_commit_in_another_process_wakes_the_leader_through_postgresql(
     """Two workers of one service: the one that commits is not the relay leader."""
     topic_name = await topic("outbox", partitions=1)
     pools = [await create_pool(database, "intake") for _ in range(2)]
-    producers = [
-        create_producer({"bootstrap_servers": stack.bootstrap}, f"test-relay-{n}") for n in range(2)
-    ]
+    producers = [create_producer(stack.options(), f"test-relay-{n}") for n in range(2)]
     for producer in producers:
         await producer.start()
     # An hour between polls: the row can only go out because the leader was told.
@@ -264,7 +262,7 @@ async def test_a_commit_in_another_process_wakes_the_leader_through_postgresql(
 
 async def test_only_one_relay_per_schema_leads(stack: Stack, database: str) -> None:
     pool = await create_pool(database, "intake")
-    producer = create_producer({"bootstrap_servers": stack.bootstrap}, "test-relay")
+    producer = create_producer(stack.options(), "test-relay")
     await producer.start()
     first = OutboxRelay(pool, producer, schema="intake", poll_interval=0.05)
     second = OutboxRelay(pool, producer, schema="intake", poll_interval=0.05)

@@ -11,7 +11,8 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from appeals_contracts.topics import TOPICS, agency_topic, dead_letter_topic
+from appeals_contracts.topics import TOPICS, agency_topic, dead_letter_topic, submission_topic
+from appeals_reference import load_integrations
 from appeals_reference.loader import load_reference
 from tests.conftest import Stack
 
@@ -38,7 +39,7 @@ def test_second_up_is_a_no_op_that_says_what_runs(stack: Stack) -> None:
 
 
 async def test_broker_holds_every_platform_agency_and_dead_letter_topic(stack: Stack) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    admin = AIOKafkaAdminClient(**stack.options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -47,6 +48,7 @@ async def test_broker_holds_every_platform_agency_and_dead_letter_topic(stack: S
         await admin.close()
     expected = {t.name for t in TOPICS} | {dead_letter_topic(t.name) for t in TOPICS}
     expected |= {agency_topic(a.code) for a in load_reference().agencies}
+    expected |= {submission_topic(i.source) for i in load_integrations()}
     assert expected <= existing
     partitions = {d["topic"]: len(d["partitions"]) for d in described}
     assert all(partitions[t.name] == t.partitions for t in TOPICS)
@@ -69,19 +71,17 @@ def test_broker_is_a_real_kafka_process() -> None:
 async def test_event_topics_are_kept_forever_and_raw_input_is_not(stack: Stack) -> None:
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    from appeals_contracts.topics import Topic
-    from appeals_tools.stack.kafka import new_topic
+    from appeals_contracts.topics import Topic, submission_specs
+    from appeals_tools import provisioning
 
     kept, raw = f"test.kept.{uuid.uuid4().hex[:8]}", f"test.raw.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    provisioning.create_topics(
+        provisioning.admin_client(stack.access()),
+        [Topic(kept, "tests", ()), Topic(raw, "tests", (), retention_ms=None)],
+    )
+    admin = AIOKafkaAdminClient(**stack.options())
     await admin.start()
     try:
-        await admin.create_topics(
-            [
-                new_topic(Topic(kept, "tests", ())),
-                new_topic(Topic(raw, "tests", (), retention_ms=None)),
-            ]
-        )
         described = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name) for name in (kept, raw)]
         )
@@ -99,4 +99,4 @@ async def test_event_topics_are_kept_forever_and_raw_input_is_not(stack: Stack) 
     assert retention[raw] != "-1"
     by_name = {t.name: t for t in TOPICS}
     assert by_name["deadlines.alerts"].retention_ms == -1
-    assert by_name["intake.appeal-submissions"].retention_ms is None
+    assert all(t.retention_ms is None for t in submission_specs(["egov-portal"]))

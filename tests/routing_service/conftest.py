@@ -131,11 +131,11 @@ async def start_routing(
     stops: list[Callable[[], Awaitable[None]]] = []
 
     async def start(**extra: Any) -> Routing:
-        appeals_topic = await topic("test.routing-in")
+        appeals_topic = await topic("test.routing-in", reader="svc-routing")
         settings = settings_for(
             Settings,
             database,
-            stack.bootstrap,
+            stack,
             key_dir,
             appeals_topic=appeals_topic,
             model_path=extra.pop("model_path", tmp_path / "absent-model.joblib"),
@@ -147,7 +147,7 @@ async def start_routing(
         app = create_app(settings)
         context = running(app)
         client = await context.__aenter__()
-        producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+        producer = AIOKafkaProducer(**stack.options())
         await producer.start()
 
         async def stop() -> None:

@@ -143,20 +143,11 @@ async def test_a_redelivered_event_is_decided_once(routing: Routing) -> None:
 async def test_unparseable_event_goes_to_the_dead_letter_topic_and_the_consumer_moves_on(
     routing: Routing, probe: Callable[[str], EventProbe]
 ) -> None:
-    # Produce to the dead-letter topic of this test's topic; it must exist for the probe.
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=routing.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topics.dead_letter_topic(routing.topic), 1, 1)])
-        async with probe(topics.dead_letter_topic(routing.topic)) as dead:
-            await routing.send_raw("garbage", b'{"not": "an event"}')
-            good = received()
-            await routing.send(good)
-            letter = await dead.wait_for(lambda e: e["_key"] == "garbage")
-            await routing.history(good.appeal_id)
-    finally:
-        await admin.delete_topics([topics.dead_letter_topic(routing.topic)])
-        await admin.close()
+    # The topic fixture made the dead-letter twin and let svc-routing write it.
+    async with probe(topics.dead_letter_topic(routing.topic)) as dead:
+        await routing.send_raw("garbage", b'{"not": "an event"}')
+        good = received()
+        await routing.send(good)
+        letter = await dead.wait_for(lambda e: e["_key"] == "garbage")
+        await routing.history(good.appeal_id)
     assert letter["data"]["topic"] == routing.topic

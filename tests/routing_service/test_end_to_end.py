@@ -30,12 +30,12 @@ async def test_appeal_posted_to_intake_reaches_the_agency_topic_and_intake_learn
     probe: Callable[[str], EventProbe],
     tmp_path: Path,
 ) -> None:
-    intake_app = create_intake(settings_for(IntakeSettings, database, stack.bootstrap, key_dir))
+    intake_app = create_intake(settings_for(IntakeSettings, database, stack, key_dir))
     routing_app = create_routing(
         settings_for(
             RoutingSettings,
             database,
-            stack.bootstrap,
+            stack,
             key_dir,
             model_path=tmp_path / "no-model.joblib",
         )

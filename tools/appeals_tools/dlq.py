@@ -24,7 +24,9 @@ from pydantic import ValidationError
 from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import DeadLetter
 from appeals_contracts.topics import dead_letter_topic
-from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_platform.kafka import client_options
+from appeals_tools.stack.kafka import admin_access
+from appeals_tools.stack.layout import Layout, project_root
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,9 @@ class Letter:
 
 
 def kafka_options(bootstrap: str | None) -> dict[str, Any]:
-    return {"bootstrap_servers": bootstrap or bootstrap_servers()}
+    """As `admin` of this checkout's stack: reading any dead-letter topic and writing a record
+    back to its original topic is an operator's act, beyond every service's ACLs."""
+    return client_options(admin_access(Layout(project_root()), bootstrap))
 
 
 async def read_letters(topic: str, options: dict[str, Any]) -> list[Letter]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,21 @@ from appeals_tools.stack.services import SERVICES
 
 
 def documents(service: str) -> tuple[dict[str, Any], str]:
-    """(OpenAPI as data, AsyncAPI as YAML) of one service, built without starting it."""
-    app = importlib.import_module(f"{service}.app").create_app()
+    """(OpenAPI as data, AsyncAPI as YAML) of one service, built without starting it.
+
+    It never connects: a placeholder Kafka password stands in for the service's password file,
+    which a checkout without a local stack does not have.
+    """
+    variable = f"{service.upper()}_KAFKA_PASSWORD"
+    before = os.environ.get(variable)
+    os.environ[variable] = "not-used-by-documents"
+    try:
+        app = importlib.import_module(f"{service}.app").create_app()
+    finally:
+        if before is None:
+            del os.environ[variable]
+        else:
+            os.environ[variable] = before
     runtime = app.state.runtime
     asyncapi = AsyncAPI(
         runtime.broker,

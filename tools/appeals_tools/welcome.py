@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from appeals_platform.auth import Role
+from appeals_platform.kafka import librdkafka_config
+from appeals_tools.credentials import issue, party
 from appeals_tools.stack.kafka import bootstrap_servers
-from appeals_tools.stack.layout import project_root
+from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
 from appeals_tools.stack.services import SERVICES
 from appeals_tools.tokens import ensure_keys, issue_token
@@ -30,6 +32,15 @@ def main() -> None:
     print("\nTokens (30 days; more with `make token ROLE=... SOURCE=... AGENCY=...`):")
     for name, token in tokens.items():
         print(f"  {name}:\n    {token}")
+    agency = party("agency", "KRG-KARAGANDA-AKIMAT")
+    properties = librdkafka_config(issue(Layout(project_root()), agency))
+    properties["group.id"] = agency.group or ""
+    print(
+        f"\nKafka as agency KRG-KARAGANDA-AKIMAT (reads only {agency.reads[0]}; any agency:"
+        "\n  `.venv/bin/appeals-kafka credentials agency KRG-POLICE`), librdkafka properties:"
+    )
+    for name, value in properties.items():
+        print(f"  {name}={value}")
     print(
         "\nTry it:\n"
         "  head -1 examples/appeals-dev.jsonl | curl -X POST \\\n"

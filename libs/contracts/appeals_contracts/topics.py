@@ -1,7 +1,13 @@
 """Every Kafka topic of the platform, in one place, with the partition count it is created with.
 
 Keys are always the appeal id, so all events of one appeal stay ordered on one partition.
-Agency topics (`agency.<code>.appeals`) are derived from the agency list of the reference data.
+Agency topics (`agency.<code>.appeals`) are derived from the agency list of the reference data,
+submission topics (`intake.appeal-submissions.<source>`) from its integration list.
+
+Who writes (`owner`) and who reads (`readers`) each topic is data here: the Kafka ACLs of
+every principal are derived from it (`appeals_tools.principals`), and the reader of a topic
+also writes its dead-letter twin. Owners and readers name principals: a service ("intake"),
+"provisioner", or "agency:<code>" / "integration:<source>" for one party.
 """
 
 from __future__ import annotations
@@ -26,9 +32,13 @@ class Topic:
     # Event topics are the record `deadlines rebuild` replays: kept forever (-1). Raw
     # submissions, rejections and dead letters hold input, not facts: a week (None: broker's).
     retention_ms: int | None = -1
+    readers: tuple[str, ...] = ()
 
 
-APPEAL_SUBMISSIONS = "intake.appeal-submissions"
+# Each integration writes its own `intake.appeal-submissions.<source>`: Kafka never tells a
+# consumer who produced a record, so the topic (writable by that integration's principal
+# only) is what proves the source.
+SUBMISSIONS_PREFIX = "intake.appeal-submissions."
 APPEAL_REJECTIONS = "intake.appeal-rejections"
 APPEAL_RECEIVED = "intake.appeal-received"
 ANSWER_GIVEN = "intake.answer-given"
@@ -41,26 +51,42 @@ ALERTS = "deadlines.alerts"
 
 TOPICS: tuple[Topic, ...] = (
     Topic(
-        APPEAL_SUBMISSIONS,
-        "integrations",
-        ("AppealSubmission (contract v1)",),
-        key="external id",
-        retention_ms=None,
-    ),
-    Topic(
         APPEAL_REJECTIONS,
         "intake",
         ("kz.appeals.submission.rejected.v1",),
         key="external id",
         retention_ms=None,
     ),
-    Topic(APPEAL_RECEIVED, "intake", ("kz.appeals.appeal.received.v1",)),
-    Topic(ANSWER_GIVEN, "intake", ("kz.appeals.answer.given.v1",)),
-    Topic(APPEAL_ASSIGNED, "routing", ("kz.appeals.appeal.assigned.v1",)),
-    Topic(APPEAL_REDIRECTED, "routing", ("kz.appeals.appeal.redirected.v1",)),
-    Topic(APPEAL_TRIAGE, "routing", ("kz.appeals.appeal.triaged.v1",)),
-    Topic(REFERENCE_CHANGED, "routing", ("kz.appeals.reference.changed.v1",), 1, "reference"),
-    Topic(DEADLINE_EVENTS, "deadlines", ("kz.appeals.deadline.extended.v1",)),
+    Topic(APPEAL_RECEIVED, "intake", ("kz.appeals.appeal.received.v1",), readers=("routing",)),
+    Topic(ANSWER_GIVEN, "intake", ("kz.appeals.answer.given.v1",), readers=("deadlines",)),
+    Topic(
+        APPEAL_ASSIGNED,
+        "routing",
+        ("kz.appeals.appeal.assigned.v1",),
+        readers=("intake", "deadlines"),
+    ),
+    Topic(
+        APPEAL_REDIRECTED,
+        "routing",
+        ("kz.appeals.appeal.redirected.v1",),
+        readers=("intake", "deadlines"),
+    ),
+    Topic(APPEAL_TRIAGE, "routing", ("kz.appeals.appeal.triaged.v1",), readers=("intake",)),
+    Topic(
+        REFERENCE_CHANGED,
+        "routing",
+        ("kz.appeals.reference.changed.v1",),
+        1,
+        "reference",
+        readers=("provisioner",),
+    ),
+    # deadlines reads its own topics back only to rebuild its projection (and the webhook).
+    Topic(
+        DEADLINE_EVENTS,
+        "deadlines",
+        ("kz.appeals.deadline.extended.v1",),
+        readers=("intake", "deadlines"),
+    ),
     Topic(
         ALERTS,
         "deadlines",
@@ -72,8 +98,28 @@ TOPICS: tuple[Topic, ...] = (
             "kz.appeals.redirect.overdue.v1",
             "kz.appeals.alert.acknowledged.v1",
         ),
+        readers=("intake", "deadlines"),
     ),
 )
+
+
+def agency_principal(agency_code: str) -> str:
+    return f"agency:{agency_code.upper()}"
+
+
+def integration_principal(source: str) -> str:
+    return f"integration:{source}"
+
+
+def submission_topic(source: str) -> str:
+    return f"{SUBMISSIONS_PREFIX}{source}"
+
+
+def source_of(topic: str) -> str | None:
+    """The integration a submission topic belongs to (None: not a submission topic)."""
+    if topic.startswith(SUBMISSIONS_PREFIX) and not topic.endswith(".dlq"):
+        return topic.removeprefix(SUBMISSIONS_PREFIX) or None
+    return None
 
 
 def agency_topic(agency_code: str) -> str:
@@ -84,15 +130,51 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-def all_topic_specs(agency_codes: list[str]) -> list[Topic]:
-    """The platform topics, their dead-letter topics and one topic per agency."""
-    specs = list(TOPICS)
-    specs += [
-        Topic(dead_letter_topic(t.name), t.owner, ("dead letter",), 1, t.key, retention_ms=None)
-        for t in TOPICS
+def submission_specs(sources: list[str]) -> list[Topic]:
+    return [
+        Topic(
+            submission_topic(source),
+            integration_principal(source),
+            ("AppealSubmission (contract v1)",),
+            key="external id",
+            retention_ms=None,
+            readers=("intake",),
+        )
+        for source in sources
     ]
-    specs += [
-        Topic(agency_topic(code), "routing", ("kz.appeals.appeal.assigned.v1",), AGENCY_PARTITIONS)
+
+
+def agency_specs(agency_codes: list[str]) -> list[Topic]:
+    # An agency's actions topic (`agency.<code>.actions`, owner the agency, read by the
+    # services) joins here when it exists; the ACLs follow from owner and readers.
+    return [
+        Topic(
+            agency_topic(code),
+            "routing",
+            ("kz.appeals.appeal.assigned.v1",),
+            AGENCY_PARTITIONS,
+            readers=(agency_principal(code),),
+        )
         for code in agency_codes
     ]
-    return specs
+
+
+def dead_letter_spec(topic: Topic) -> Topic:
+    """A topic's dead-letter twin: written by the readers of the topic (one partition)."""
+    return Topic(
+        dead_letter_topic(topic.name),
+        topic.owner,
+        ("dead letter",),
+        1,
+        topic.key,
+        retention_ms=None,
+    )
+
+
+def all_topic_specs(agency_codes: list[str], sources: list[str]) -> list[Topic]:
+    """The platform topics, one per agency, one per integration, and their dead-letter twins.
+
+    Agency topics have no twin: their readers are outside the platform.
+    """
+    platform = list(TOPICS) + submission_specs(sources)
+    return platform + [dead_letter_spec(t) for t in platform] + agency_specs(agency_codes)

@@ -1,19 +1,126 @@
 """How every Kafka client of a service connects: one place for addresses and credentials.
 
-Consumers, the outbox producer and admin clients all take `**client_options(settings)`, so
-a change of how the platform reaches Kafka (SASL, TLS) is made here once.
+Consumers, the outbox producer and admin clients all take `**client_options(settings)`;
+FastStream's broker takes `security=faststream_security(settings)`. The platform's brokers
+authenticate with SASL/SCRAM-SHA-512 (one principal per service, ACLs per principal), over
+plain TCP or TLS (`SASL_SSL`, with the CA that signed the broker's certificate).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import SecretStr
+
+SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
+MECHANISM = "SCRAM-SHA-512"
 
 
 class KafkaSettings(Protocol):
     @property
     def kafka_bootstrap_servers(self) -> str: ...
+    @property
+    def kafka_security_protocol(self) -> SecurityProtocol: ...
+    @property
+    def kafka_username(self) -> str: ...
+    @property
+    def kafka_password(self) -> SecretStr: ...
+    @property
+    def kafka_password_file(self) -> Path | None: ...
+    @property
+    def kafka_ca_file(self) -> Path | None: ...
+
+
+@dataclass(frozen=True)
+class KafkaAccess:
+    """The Kafka part of the settings on its own, for tools and tests (same field names)."""
+
+    kafka_bootstrap_servers: str
+    kafka_username: str = ""
+    kafka_password: SecretStr = field(default_factory=lambda: SecretStr(""))
+    kafka_security_protocol: SecurityProtocol = "SASL_PLAINTEXT"
+    kafka_password_file: Path | None = None
+    kafka_ca_file: Path | None = None
+
+
+def password(settings: KafkaSettings) -> str:
+    """The password given, else the password file's content (a mounted secret, mode 0600)."""
+    if given := settings.kafka_password.get_secret_value():
+        return given
+    if settings.kafka_password_file is not None:
+        try:
+            return settings.kafka_password_file.read_text().strip()
+        except FileNotFoundError:
+            raise ValueError(
+                f"Kafka user {settings.kafka_username}: no password file at "
+                f"{settings.kafka_password_file} (`appeals-stack up` writes them for the local "
+                "stack; elsewhere set the password or the file)"
+            ) from None
+    return ""
+
+
+def _sasl(settings: KafkaSettings) -> bool:
+    if settings.kafka_security_protocol == "PLAINTEXT":
+        return False
+    if not settings.kafka_username:
+        raise ValueError(
+            f"kafka_security_protocol={settings.kafka_security_protocol} needs kafka_username "
+            "and kafka_password (or kafka_password_file)"
+        )
+    return True
+
+
+def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
+    """TLS towards the broker, verifying its certificate against the CA file (or the system's)."""
+    if settings.kafka_security_protocol != "SASL_SSL":
+        return None
+    ca = settings.kafka_ca_file
+    return ssl.create_default_context(cafile=str(ca) if ca is not None else None)
 
 
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
     """Keyword arguments for any aiokafka client (consumer, producer, admin)."""
-    return {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    if not _sasl(settings):
+        return options
+    options |= {
+        "security_protocol": settings.kafka_security_protocol,
+        "sasl_mechanism": MECHANISM,
+        "sasl_plain_username": settings.kafka_username,
+        "sasl_plain_password": password(settings),
+    }
+    if (context := ssl_context(settings)) is not None:
+        options["ssl_context"] = context
+    return options
+
+
+def faststream_security(settings: KafkaSettings) -> Any:
+    """FastStream's form of the same credentials (an SSL context turns on SASL_SSL)."""
+    from faststream.security import SASLScram512
+
+    if not _sasl(settings):
+        return None
+    return SASLScram512(
+        username=settings.kafka_username,
+        password=password(settings),
+        ssl_context=ssl_context(settings),
+    )
+
+
+def librdkafka_config(settings: KafkaSettings) -> dict[str, str]:
+    """The same as librdkafka properties (confluent-kafka, kcat, Java-style clients)."""
+    config = {"bootstrap.servers": settings.kafka_bootstrap_servers}
+    if not _sasl(settings):
+        return config
+    config |= {
+        "security.protocol": settings.kafka_security_protocol,
+        "sasl.mechanism": MECHANISM,
+        "sasl.username": settings.kafka_username,
+        "sasl.password": password(settings),
+    }
+    if settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_ca_file is not None:
+        config["ssl.ca.location"] = str(settings.kafka_ca_file)
+    return config

@@ -65,7 +65,10 @@ class Runtime:
     @classmethod
     def create(cls, name: str, settings: ServiceSettings, migrations: str) -> Runtime:
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers, logger=logging.getLogger("faststream")
+            settings.kafka_bootstrap_servers,
+            # Never started (the consumer path reads): the AsyncAPI document shows the security.
+            security=kafka.faststream_security(settings),
+            logger=logging.getLogger("faststream"),
         )
         return cls(
             name=name,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from appeals_platform.kafka import SecurityProtocol
 
 
 class ServiceSettings(BaseSettings):
@@ -21,6 +23,15 @@ class ServiceSettings(BaseSettings):
     pool_min_size: int = 2
     pool_max_size: int = 10
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # The service's own Kafka principal (SASL/SCRAM-SHA-512; ACLs allow only what it needs).
+    # Each service names its principal; the password comes from a file (a mounted secret,
+    # `appeals-stack` writes .local/kafka/secrets/<principal>/password) or the variable.
+    kafka_security_protocol: SecurityProtocol = "SASL_PLAINTEXT"
+    kafka_username: str = ""
+    kafka_password: SecretStr = SecretStr("")
+    kafka_password_file: Path | None = None
+    # SASL_SSL: the CA that signed the broker's certificate (none: the system's CAs).
+    kafka_ca_file: Path | None = None
     consumer_group: str = "appeals"
     # earliest: a new deployment reads the history; tests use latest with fresh groups.
     consumer_offset_reset: Literal["earliest", "latest"] = "earliest"

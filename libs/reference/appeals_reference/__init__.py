@@ -1,6 +1,7 @@
 """Karaganda region reference data (localities, categories, agencies) and the routing rule."""
 
 from appeals_reference.checks import check_invariants, fold_name
+from appeals_reference.integrations import Integration, load_integrations
 from appeals_reference.loader import (
     load_reference,
     parse_reference_document,
@@ -20,6 +21,7 @@ __all__ = [
     "Candidate",
     "Category",
     "CategoryGroup",
+    "Integration",
     "Locality",
     "NoCompetentAgencyError",
     "ReferenceData",
@@ -27,6 +29,7 @@ __all__ = [
     "competent_agencies",
     "competent_agency",
     "fold_name",
+    "load_integrations",
     "load_reference",
     "parse_reference_document",
     "parse_reference_files",

@@ -22,6 +22,7 @@ from datetime import date
 import asyncpg
 
 from appeals_law.calendar import CalendarOverride
+from appeals_platform import kafka
 from appeals_platform.migrations import migrate
 from appeals_platform.pool import connect, create_pool
 from deadlines import compliance, db, overrides
@@ -133,7 +134,7 @@ async def _rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
         result = await rebuild(
             conn,
             ctx,
-            settings.kafka_bootstrap_servers,
+            kafka.client_options(settings),
             names,
             progress=lambda line: print(f"  {line}", flush=True),
         )

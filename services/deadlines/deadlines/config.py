@@ -20,6 +20,8 @@ class Settings(ServiceSettings):
     port: int = 8002
     db_schema: str = "deadlines"
     consumer_group: str = "deadlines"
+    kafka_username: str = "svc-deadlines"
+    kafka_password_file: Path | None = Path(".local/kafka/secrets/svc-deadlines/password")
 
     # After a redirect the term restarts from the new agency's receipt (АППК arts. 65, 76:
     # the competent body initiates the procedure); "continue" keeps the original due date.

@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -51,11 +52,17 @@ class OutboxRecord:
 
 
 async def read_history(
-    bootstrap: str, names: TopicNames, progress: Callable[[str], None] | None = None
+    kafka_options: dict[str, Any],
+    names: TopicNames,
+    progress: Callable[[str], None] | None = None,
 ) -> list[KafkaRecord]:
-    """Every record on the topics, from the earliest offsets up to their current ends."""
+    """Every record on the topics, from the earliest offsets up to their current ends.
+
+    `kafka_options` from `appeals_platform.kafka.client_options`. A topic this principal may
+    not describe is absent from the metadata, so it fails here instead of hanging in assign().
+    """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options,
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
@@ -68,7 +75,9 @@ async def read_history(
         for topic in names.history:
             numbers = metadata.partitions_for_topic(topic)
             if not numbers:
-                raise RuntimeError(f"topic {topic} does not exist")
+                raise RuntimeError(
+                    f"topic {topic} does not exist or this principal may not read it"
+                )
             partitions += [TopicPartition(topic, n) for n in sorted(numbers)]
         consumer.assign(partitions)
         starts = await consumer.beginning_offsets(partitions)
@@ -111,7 +120,7 @@ async def unpublished(conn: asyncpg.Connection, names: TopicNames) -> list[Kafka
 async def rebuild(
     conn: asyncpg.Connection,
     ctx: Context,
-    bootstrap: str,
+    kafka_options: dict[str, Any],
     names: TopicNames,
     progress: Callable[[str], None] | None = None,
 ) -> RebuildReport:
@@ -120,7 +129,7 @@ async def rebuild(
     await db.wipe_projection(conn, [CONSUMER])
     # The ends are read after the locks are held: an event after them is the live
     # consumer's, which waits for this transaction and then applies it to the rebuilt state.
-    records = await read_history(bootstrap, names, progress)
+    records = await read_history(kafka_options, names, progress)
     records += await unpublished(conn, names)
     items, dead = parse_batch(records, names)
     live = [i for i in items if RANK[i.kind] in PASSES[0]]

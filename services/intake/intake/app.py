@@ -23,6 +23,7 @@ from appeals_platform.consumer import Subscription
 from appeals_platform.openapi import json_request, refusals
 from appeals_platform.problems import FieldProblem, Refused, validation_problems
 from appeals_platform.runtime import Runtime, service_app
+from appeals_reference import load_integrations
 from intake import channel, db, handlers, open311
 from intake.access import can_see
 from intake.channel import Rejection
@@ -255,8 +256,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.documents_publication(
         topics.APPEAL_REJECTIONS,
         CloudEvent[Rejection],
-        "Submissions from intake.appeal-submissions that were not registered, with the reasons "
-        "(key: the original key).",
+        "Submissions from intake.appeal-submissions.<source> that were not registered, with the "
+        "reasons (key: the original key).",
     )
 
     runtime.subscribe(
@@ -276,7 +277,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime.subscribe(
         Subscription(
             name="intake-submissions",
-            topics=(topics.APPEAL_SUBMISSIONS,),
+            # One submission topic per integration; the topic a record came from is its source.
+            topics=tuple(topics.submission_topic(i.source) for i in load_integrations()),
             group=f"{settings.consumer_group}-submissions",
             parse=channel.submission_parser(codes),
             handle=channel.submissions_handler(numbers, law, settings.received_topic),

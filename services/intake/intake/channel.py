@@ -68,17 +68,19 @@ def rejection(
 def validate(
     record: KafkaRecord, codes: Codes
 ) -> tuple[AppealSubmission | None, str | None, list[FieldProblem]]:
-    source = header(record, "source")
-    if not source:
-        return (
-            None,
-            None,
-            [
-                FieldProblem(
-                    field="headers.source", message="the `source` header names the integration"
-                )
-            ],
+    # The topic proves the source: only that integration's principal may write it. A `source`
+    # header is optional, and one that names another integration is a forgery or a mistake.
+    source = topics.source_of(record.topic)
+    if source is None:
+        problem = FieldProblem(field="topic", message="is not an integration's submission topic")
+        return None, None, [problem]
+    claimed = header(record, "source")
+    if claimed is not None and claimed != source:
+        problem = FieldProblem(
+            field="headers.source",
+            message=f"names another integration than this topic's ({source})",
         )
+        return None, source, [problem]
     try:
         body = orjson.loads(record.value or b"")
     except orjson.JSONDecodeError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from appeals_contracts import topics
@@ -14,6 +16,8 @@ class Settings(ServiceSettings):
     port: int = 8000
     db_schema: str = "intake"
     consumer_group: str = "intake"
+    kafka_username: str = "svc-intake"
+    kafka_password_file: Path | None = Path(".local/kafka/secrets/svc-intake/password")
     pool_max_size: int = 20
     registration_prefix: str = "KRG"
     max_body_bytes: int = 256 * 1024

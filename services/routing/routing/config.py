@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
     port: int = 8001
     db_schema: str = "routing"
     consumer_group: str = "routing"
+    kafka_username: str = "svc-routing"
+    kafka_password_file: Path | None = Path(".local/kafka/secrets/svc-routing/password")
     # The topic of AppealReceived events; the benchmark points it at a topic of its own.
     appeals_topic: str = topics.APPEAL_RECEIVED
     # Appeals per consumed batch (one transaction) and per chunk decided and written at once;

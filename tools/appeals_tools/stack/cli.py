@@ -2,16 +2,25 @@
 
 `appeals-stack up|down|status|logs` is used by `make run`, `make test` and the test fixtures alike.
 Everything lives under `.local/` of the checkout: the Kafka jars (resolved by Maven from
-`deploy/pom.xml`), the broker's data and log, the PostgreSQL data folder, pid files and logs.
-A second `up` finds what is running and leaves it alone.
+`deploy/pom.xml`), the broker's data and log, the secrets of the Kafka principals, the
+PostgreSQL data folder, pid files and logs. A second `up` finds what is running and leaves it
+alone. `up --brokers 3` runs three Kafka nodes instead of one (for fault tests).
 """
 
 import argparse
-import asyncio
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
-from appeals_tools.stack.kafka import ensure_topics, kafka_port, start_kafka
+from appeals_tools.principals import PROVISIONER
+from appeals_tools.stack.kafka import (
+    nodes,
+    provision,
+    running_brokers,
+    start_kafka,
+    stop_kafka,
+    write_compose_config,
+)
 from appeals_tools.stack.layout import Layout, port_open, project_root, read_pid, say, stop_process
 from appeals_tools.stack.postgres import (
     pg_data_dir,
@@ -20,22 +29,28 @@ from appeals_tools.stack.postgres import (
     start_postgres,
     stop_postgres,
 )
-from appeals_tools.stack.services import SERVICES, service_ready, start_service, wait_for_services
+from appeals_tools.stack.services import (
+    SERVICES,
+    service_ready,
+    start_follower,
+    start_service,
+    wait_for_services,
+)
 
 
-def up(layout: Layout, with_services: bool) -> None:
+def up(layout: Layout, with_services: bool, brokers: int | None = None) -> None:
     layout.logs.mkdir(parents=True, exist_ok=True)
     layout.run.mkdir(parents=True, exist_ok=True)
     start_postgres(layout)
-    start_kafka(layout)
-    created = asyncio.run(ensure_topics())
-    say(f"topics: {len(created)} created" if created else "topics: all present")
+    start_kafka(layout, brokers or running_brokers(layout))
+    provision(layout)
     if with_services:
         from appeals_tools.tokens import ensure_keys
 
         ensure_keys(layout.local / "keys")
         for name, port in SERVICES.items():
             start_service(layout, name, port)
+        start_follower(layout)
         wait_for_services(layout, list(SERVICES))
 
 
@@ -43,21 +58,20 @@ def down(layout: Layout) -> None:
     stop_process("demo", layout, timeout=5)
     for name in SERVICES:
         stop_process(name, layout)
-    stop_process("kafka", layout, timeout=60)
+    stop_process(PROVISIONER, layout, timeout=10)
+    stop_kafka(layout)
     stop_postgres(layout)
     say("all stopped")
 
 
 def status(layout: Layout) -> int:
     rows = [
-        ("postgres", pg_port(), "up" if port_open(pg_port()) else "down", str(pg_data_dir(layout))),
-        (
-            "kafka",
-            kafka_port(),
-            "up" if port_open(kafka_port()) else "down",
-            str(read_pid(layout.pid_file("kafka")) or "-"),
-        ),
+        ("postgres", pg_port(), "up" if port_open(pg_port()) else "down", str(pg_data_dir(layout)))
     ]
+    for node in nodes(running_brokers(layout)):
+        state = "up" if port_open(node.port, node.host) else "down"
+        pid = str(read_pid(layout.pid_file(node.name)) or "-")
+        rows.append((node.name, node.port, state, f"{node.host} {pid}"))
     for name, port in SERVICES.items():
         state = "ready" if service_ready(port) else ("up" if port_open(port) else "down")
         rows.append((name, port, state, str(read_pid(layout.pid_file(name)) or "-")))
@@ -80,21 +94,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up_parser = sub.add_parser("up", help="start PostgreSQL, Kafka, topics and the services")
     up_parser.add_argument("--infra", action="store_true", help="only PostgreSQL, Kafka, topics")
+    up_parser.add_argument(
+        "--brokers",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="Kafka nodes: 1 (default), or 3 on 127.0.0.1-3 (RF 3, min.insync.replicas 2); "
+        "without it, what runs (or ran last)",
+    )
     sub.add_parser("down", help="stop everything this checkout started")
-    topics_parser = sub.add_parser("topics", help="create the missing topics on a running broker")
-    topics_parser.add_argument("--bootstrap", default=None, help="host:port (default: local)")
+    provision_parser = sub.add_parser(
+        "provision",
+        help="create the topics, SCRAM users and ACLs on a running broker (as admin); "
+        "docker-compose's set-up job",
+    )
+    provision_parser.add_argument("--bootstrap", default=None, help="host:port (default: local)")
+    provision_parser.add_argument(
+        "--secrets",
+        type=Path,
+        default=None,
+        help="the secrets folder (default: .local/kafka/secrets)",
+    )
     sub.add_parser("status", help="what runs where")
     logs_parser = sub.add_parser("logs", help="show a component's log")
     logs_parser.add_argument("name", choices=["kafka", "postgres", *SERVICES])
     logs_parser.add_argument("-f", "--follow", action="store_true")
+    compose_parser = sub.add_parser(
+        "compose-config",
+        help="docker-compose's set-up job: the broker's configuration and every password",
+    )
+    compose_parser.add_argument("--secrets", type=Path, required=True)
+    compose_parser.add_argument("--owner", type=int, default=None, help="chown them to this uid")
     args = parser.parse_args(argv)
-    if args.command == "topics":
-        created = asyncio.run(ensure_topics(args.bootstrap))
-        say(f"topics: {len(created)} created" if created else "topics: all present")
+    if args.command == "compose-config":
+        write_compose_config(project_root(), args.secrets, args.owner)
         return 0
     layout = Layout(project_root())
-    if args.command == "up":
-        up(layout, with_services=not args.infra)
+    if args.command == "provision":
+        provision(layout, args.bootstrap, args.secrets)
+    elif args.command == "up":
+        up(layout, with_services=not args.infra, brokers=args.brokers)
     elif args.command == "down":
         down(layout)
     elif args.command == "status":

@@ -30,10 +30,12 @@ def project_root() -> Path:
 @dataclass(frozen=True)
 class Layout:
     root: Path
+    # Where the stack keeps its state; `root/.local` unless a test wants a stack of its own.
+    home: Path | None = None
 
     @property
     def local(self) -> Path:
-        return self.root / ".local"
+        return self.home or self.root / ".local"
 
     @property
     def logs(self) -> Path:

@@ -8,7 +8,7 @@ import sys
 import urllib.request
 from collections.abc import Sequence
 
-from appeals_tools.stack.kafka import bootstrap_servers
+from appeals_tools.stack.kafka import access, environment_of
 from appeals_tools.stack.layout import Layout, read_pid, say, wait_until
 from appeals_tools.stack.postgres import database_url
 
@@ -23,6 +23,35 @@ def service_ready(port: int) -> bool:
         return False
 
 
+def start_follower(layout: Layout) -> None:
+    """The provisioner that follows routing.reference-changed (appeals_tools.provisioning)."""
+    from appeals_tools.principals import PROVISIONER
+    from appeals_tools.stack.secrets import secrets_dir
+
+    if read_pid(layout.pid_file(PROVISIONER)):
+        say(f"{PROVISIONER} already running")
+        return
+    kafka = access(layout, PROVISIONER)
+    env = {
+        **os.environ,
+        "APPEALS_KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
+        "APPEALS_KAFKA_SECRETS_DIR": str(secrets_dir(layout)),
+        **({"APPEALS_KAFKA_CA_FILE": str(kafka.kafka_ca_file)} if kafka.kafka_ca_file else {}),
+    }
+    say(f"starting the {PROVISIONER} (new agencies get their topic, user and ACLs) ...")
+    with layout.log_file(PROVISIONER).open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "appeals_tools.provisioning", "follow"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            cwd=layout.root,
+        )
+    layout.pid_file(PROVISIONER).write_text(str(process.pid))
+
+
 def start_service(layout: Layout, name: str, port: int) -> None:
     pid = read_pid(layout.pid_file(name))
     if pid and service_ready(port):
@@ -32,7 +61,7 @@ def start_service(layout: Layout, name: str, port: int) -> None:
     env = {
         **os.environ,
         f"{name.upper()}_PORT": str(port),
-        f"{name.upper()}_KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(),
+        **environment_of(f"{name.upper()}_", access(layout, f"svc-{name}")),
         f"{name.upper()}_DATABASE_URL": database_url(),
         f"{name.upper()}_JWT_PUBLIC_KEY_FILE": str(layout.local / "keys" / "jwt-public.pem"),
     }

@@ -1,0 +1,118 @@
+"""Who may do what on Kafka: one principal per service, integration and agency, as data.
+
+The ACLs follow from `appeals_contracts.topics`: a topic's owner may write it, its readers may
+read it and write its dead-letter twin, and every consumer may use the consumer groups named
+with its prefix. `admin` (a super user) is for the tools only; `provisioner` may create agency
+topics, users and ACLs (ALTER on the cluster lets it grant anything, so no service has it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from appeals_contracts import topics
+from appeals_contracts.topics import Topic
+
+ADMIN = "admin"
+PROVISIONER = "provisioner"
+SERVICES = ("intake", "routing", "deadlines")
+# The services' consumer groups start with their `consumer_group` setting (its default).
+SERVICE_GROUPS = {"intake": "intake", "routing": "routing", "deadlines": "deadlines"}
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    resource: Literal["topic", "group", "cluster"]
+    name: str
+    pattern: Literal["literal", "prefixed"]
+    operation: Literal["read", "write", "create", "alter"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: str  # the SCRAM user name; Kafka's principal is `User:<user>`
+    kind: Literal["service", "integration", "agency", "tool"]
+    grants: tuple[Grant, ...] = field(default=())
+
+
+def user_name(party: str) -> str:
+    """The SCRAM user of a party named in the topic contracts."""
+    kind, _, name = party.partition(":")
+    if kind == "agency":
+        return f"agency-{name.lower()}"
+    if kind == "integration":
+        return f"integration-{name}"
+    if party in SERVICES:
+        return f"svc-{party}"
+    return party
+
+
+def agency_group_prefix(agency_code: str) -> str:
+    return f"agency.{agency_code.lower()}."
+
+
+def topic_grants(specs: Iterable[Topic], twins: bool) -> dict[str, set[Grant]]:
+    """Per user: WRITE for a topic's owner, READ for its readers (and WRITE on its twin)."""
+    found: dict[str, set[Grant]] = {}
+    for spec in specs:
+        found.setdefault(user_name(spec.owner), set()).add(
+            Grant("topic", spec.name, "literal", "write")
+        )
+        for reader in spec.readers:
+            mine = found.setdefault(user_name(reader), set())
+            mine.add(Grant("topic", spec.name, "literal", "read"))
+            if twins:
+                mine.add(Grant("topic", topics.dead_letter_topic(spec.name), "literal", "write"))
+    return found
+
+
+def principals(agency_codes: Iterable[str], sources: Iterable[str]) -> list[Principal]:
+    """Every principal of the platform and its grants (admin has none: it is a super user)."""
+    codes, names = list(agency_codes), list(sources)
+    platform = topic_grants([*topics.TOPICS, *topics.submission_specs(names)], twins=True)
+    agencies = topic_grants(topics.agency_specs(codes), twins=False)
+    every: dict[str, set[Grant]] = {}
+    for part in (platform, agencies):
+        for user, grants in part.items():
+            every.setdefault(user, set()).update(grants)
+
+    def granted(user: str, *extra: Grant) -> tuple[Grant, ...]:
+        return tuple(sorted(every.get(user, set()) | set(extra)))
+
+    found = [Principal(ADMIN, "tool")]
+    for service in SERVICES:
+        group = Grant("group", SERVICE_GROUPS[service], "prefixed", "read")
+        found.append(Principal(user_name(service), "service", granted(user_name(service), group)))
+    found.append(
+        Principal(
+            PROVISIONER,
+            "tool",
+            granted(
+                PROVISIONER,
+                Grant("group", PROVISIONER, "prefixed", "read"),
+                Grant("topic", "agency.", "prefixed", "create"),
+                Grant("cluster", "kafka-cluster", "literal", "alter"),
+            ),
+        )
+    )
+    for source in names:
+        user = user_name(topics.integration_principal(source))
+        found.append(Principal(user, "integration", granted(user)))
+    for code in codes:
+        user = user_name(topics.agency_principal(code))
+        group = Grant("group", agency_group_prefix(code), "prefixed", "read")
+        found.append(Principal(user, "agency", granted(user, group)))
+    return found
+
+
+def agency(code: str) -> Principal:
+    """One agency's principal (for an agency added at run time)."""
+    return next(p for p in principals([code], []) if p.kind == "agency")
+
+
+def routing_grants_for(code: str) -> tuple[Grant, ...]:
+    """What routing needs to deliver to an agency added at run time."""
+    found = topic_grants(topics.agency_specs([code]), twins=False)
+    return tuple(sorted(found[user_name("routing")]))
