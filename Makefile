@@ -10,7 +10,7 @@ NATIVE := services/routing/routing/_compiled_locality.native services/routing/ro
 NATIVE_STAMP = $(CURDIR)/$(PY) -c "import sys; from routing.native import HERE, stamp; print(stamp(HERE / sys.argv[1]))"
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 
-.PHONY: run up down status logs test test-cluster test-fast lint install token demo bench bench-outbox \
+.PHONY: run up down status logs test test-kafka-modes test-fast lint install token demo bench bench-outbox \
         bench-intake bench-routing bench-deadlines bench-dashboard docs clean
 
 run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
@@ -35,8 +35,8 @@ test: install ## start what the tests need and run the whole suite
 	@$(STACK) up --infra
 	@$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-test-cluster: install ## the three-broker mode (`appeals-stack up --brokers 3`), a stack of its own; ~1 min
-	@$(PY) -m pytest -p no:cacheprovider -m cluster tests/kafka_cluster $(PYTEST_ARGS)
+test-kafka-modes: install ## `appeals-stack up --brokers 3` and TLS, each a Kafka of its own (~2 min)
+	@$(PY) -m pytest -p no:cacheprovider -m kafka_modes tests/kafka_modes $(PYTEST_ARGS)
 
 test-fast: install ## only the tests that need neither Kafka nor PostgreSQL
 	@$(PY) -m pytest -p no:cacheprovider -m "not infra and not browser" $(PYTEST_ARGS)

@@ -1,8 +1,8 @@
 """`appeals-stack up --brokers 3`: three KRaft nodes on 127.0.0.1-3 with a static quorum of
 three, the project's topics at replication factor 3 and min.insync.replicas=2, security on.
 
-A stack of its own (state in a temporary folder, ports base+200..205), so it runs beside the
-suite's one-broker stack. `make test-cluster` runs it (it takes about a minute here).
+A Kafka of its own (ports base+200..205), so it runs beside the suite's one-broker stack.
+`make test-kafka-modes` runs it (about a minute here, on 2 shared cores).
 """
 
 from __future__ import annotations
@@ -20,26 +20,16 @@ from appeals_contracts.topics import APPEAL_ASSIGNED, agency_topic
 from appeals_platform.kafka import client_options
 from appeals_tools.stack import kafka
 from appeals_tools.stack.layout import Layout
-from tests.conftest import ROOT
+from tests.kafka_modes.conftest import own_kafka
 
-pytestmark = [pytest.mark.infra, pytest.mark.cluster]
+pytestmark = [pytest.mark.infra, pytest.mark.kafka_modes]
 
 
 @pytest.fixture
 def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Layout]:
     monkeypatch.setenv("APPEALS_KAFKA_CLUSTER_PORT", str(kafka.kafka_port() + 200))
-    layout = Layout(ROOT, home=tmp_path / "local")
-    (layout.local / "kafka").mkdir(parents=True)
-    (layout.local / "run").mkdir()
-    (layout.local / "logs").mkdir()
-    kafka.ensure_kafka_jars(Layout(ROOT))
-    (layout.local / "kafka" / "libs").symlink_to(Layout(ROOT).kafka_libs)
-    try:
-        kafka.start_kafka(layout, 3)
-        kafka.provision(layout)
+    with own_kafka(tmp_path / "local", brokers=3) as layout:
         yield layout
-    finally:
-        kafka.stop_kafka(layout)
 
 
 async def test_three_brokers_come_up_and_the_topics_have_three_replicas(cluster: Layout) -> None:
