@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,18 @@ def upsert_users(admin: AdminClient, passwords: dict[str, str]) -> None:
     _wait(admin.alter_user_scram_credentials(upserts, request_timeout=TIMEOUT).values())
 
 
+def wait_for_users(admin: AdminClient, users: Iterable[str]) -> None:
+    """Until the broker lists every user: an upsert is acknowledged when the controller has it,
+    and a client that logs in a moment later was refused on a fresh broker (seen with TLS)."""
+    wanted = set(users)
+    deadline = time.monotonic() + TIMEOUT
+    while not wanted <= existing_users(admin):
+        if time.monotonic() > deadline:
+            missing = ", ".join(sorted(wanted - existing_users(admin)))
+            raise RuntimeError(f"users not visible after {TIMEOUT:.0f}s: {missing}")
+        time.sleep(0.2)
+
+
 def existing_users(admin: AdminClient) -> set[str]:
     described = admin.describe_user_scram_credentials(request_timeout=TIMEOUT)
     assert not isinstance(described, dict)  # asked for all users: one future
@@ -179,6 +192,7 @@ def provision_all(
     every = principals.principals(agency_codes, sources)
     upsert_users(admin, {p.user: secret(secrets, p.user) for p in every})
     grant(admin, [acl_binding(p.user, g) for p in every for g in p.grants])
+    wait_for_users(admin, [p.user for p in every])
     return created, every
 
 
@@ -200,9 +214,9 @@ def provision_agencies(admin: AdminClient, secrets: Path, codes: Sequence[str]) 
         bindings += [acl_binding(routing, g) for g in principals.routing_grants_for(code)]
     # ACLs before the user: the agency's first connection already finds its rights.
     grant(admin, bindings)
-    upsert_users(
-        admin, {principals.agency(c).user: secret(secrets, principals.agency(c).user) for c in new}
-    )
+    users = {principals.agency(c).user: secret(secrets, principals.agency(c).user) for c in new}
+    upsert_users(admin, users)
+    wait_for_users(admin, users)
     return new
 
 
