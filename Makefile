@@ -87,8 +87,8 @@ $(STAMP): $(PYPROJECTS)
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/uv pip install -q $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
 	@touch $(STAMP)
 
-token: install ## make token ROLE=integration SOURCE=egov-portal | ROLE=agency AGENCY=KRG-POLICE
-	@$(PY) -m appeals_tools.tokens issue --role $(ROLE) $(if $(SOURCE),--source $(SOURCE)) $(if $(AGENCY),--agency $(AGENCY))
+token: install ## make token ROLE=integration SOURCE=egov-portal | ROLE=agency AGENCY=KRG-POLICE [TTL=8h]
+	@$(PY) -m appeals_tools.tokens issue --role $(ROLE) $(if $(SOURCE),--source $(SOURCE)) $(if $(AGENCY),--agency $(AGENCY)) $(if $(TTL),--ttl $(TTL))
 
 demo: install ## post realistic demo appeals to the running intake (COUNT=0: until stopped)
 	@$(PY) -m appeals_tools.demo --rate $(or $(RATE),5) --count $(or $(COUNT),0)

@@ -43,7 +43,7 @@ from appeals_reference.models import ReferenceData
 from appeals_tools.stack.kafka import admin_access, bootstrap_servers, settings_of
 from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
-from appeals_tools.tokens import ensure_keys, issue_token
+from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 from deadlines.api import Service
 from deadlines.app import create_app
 from deadlines.clocks import SettableClock
@@ -395,12 +395,12 @@ async def main() -> int:
 
 async def measure(dsn: str, bootstrap: str, keys: Path, topic_names: dict[str, str]) -> int:
     ensure_keys(keys)
-    token = issue_token((keys / "jwt-private.pem").read_bytes(), Role.MONITORING)
+    token = issue_token(signing_key(keys), Role.MONITORING)
     settings = Settings(
         database_url=dsn,
         # As admin: the bench's topics are its own, with no ACLs for svc-deadlines.
         **settings_of(admin_access(Layout(project_root()), bootstrap)),
-        jwt_public_key_file=keys / "jwt-public.pem",
+        jwt_jwks_file=keys / "jwks.json",
         consumer_group=f"bench-{uuid.uuid4().hex[:8]}",
         consumer_offset_reset="latest",
         ticker_enabled=False,
@@ -434,11 +434,10 @@ async def measure(dsn: str, bootstrap: str, keys: Path, topic_names: dict[str, s
     try:
         baseline = await count_ms(dsn)
         say(f"\nSELECT count(*) FROM clocks ({APPEALS:,} rows): {baseline:8.1f} ms")
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}",
-            cookies={"dashboard_token": token},
-            timeout=120,
-        ) as client:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            # A session, as a browser gets one: the token goes once to the sign-in form.
+            signed = await client.post("/dashboard/sign-in", data={"token": token})
+            assert signed.status_code == 303, signed.text
             for label, url in pages:
                 ms, status, size = await timed(client, url)
                 say(

@@ -31,7 +31,7 @@ from appeals_platform.auth import Role
 from appeals_tools.stack.kafka import admin_access, admin_options, environment_of
 from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
-from appeals_tools.tokens import ensure_keys, issue_token
+from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 
 PER_LEVEL = int(os.environ.get("BENCH_APPEALS", "10000"))
 LEVELS = tuple(int(c) for c in os.environ.get("BENCH_CONCURRENCY", "8,32,128").split(","))
@@ -158,7 +158,7 @@ def start_server(dsn: str, key_file: Path, topic: str) -> subprocess.Popen[bytes
         "INTAKE_LOG_LEVEL": "WARNING",
         "INTAKE_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
         "INTAKE_CONSUMER_OFFSET_RESET": "latest",
-        "INTAKE_JWT_PUBLIC_KEY_FILE": str(key_file),
+        "INTAKE_JWT_JWKS_FILE": str(key_file),
         "INTAKE_POOL_MAX_SIZE": "20",
         # As admin: its received topic is the bench's own, with no ACLs for svc-intake.
         **environment_of("INTAKE_", admin_access(Layout(project_root()))),
@@ -200,8 +200,8 @@ def percentile(values: list[float], q: float) -> float:
 
 async def main() -> int:
     keys = project_root() / ".local" / "keys"
-    private, public = ensure_keys(keys)
-    token = issue_token(private.read_bytes(), Role.INTEGRATION, source="bench")
+    public = ensure_keys(keys)
+    token = issue_token(signing_key(keys), Role.INTEGRATION, source="bench")
     name = f"bench_intake_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(database_url())
     await admin.execute(f'CREATE DATABASE "{name}"')

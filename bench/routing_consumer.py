@@ -221,7 +221,7 @@ async def routing_rate(
         "consumer_offset_reset": "earliest",
         "consumer_batch_size": BATCH,
         "model_path": "/nonexistent/bench-model.joblib",
-        "jwt_public_key_file": str(project_root() / ".local" / "keys" / "jwt-public.pem"),
+        "jwt_jwks_file": str(project_root() / ".local" / "keys" / "jwks.json"),
         "log_level": "WARNING",
         "topic_prefix": prefix,
     }

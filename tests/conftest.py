@@ -31,7 +31,7 @@ from appeals_tools.principals import ADMIN, Grant
 from appeals_tools.stack.kafka import access, bootstrap_servers, settings_of
 from appeals_tools.stack.layout import Layout
 from appeals_tools.stack.postgres import database_url
-from appeals_tools.tokens import ensure_keys, issue_token
+from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 from tests.kafka_probe import EventProbe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,10 +131,10 @@ TokenFactory = Callable[..., str]
 @pytest.fixture(scope="session")
 def token(key_dir: Path) -> TokenFactory:
     """token(Role.INTEGRATION, source="egov-portal") -> a signed bearer token."""
-    private = (key_dir / "jwt-private.pem").read_bytes()
+    key = signing_key(key_dir)
 
     def make(role: Role, **claims: str) -> str:
-        return issue_token(private, role, **claims)
+        return issue_token(key, role, **claims)
 
     return make
 

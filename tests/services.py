@@ -22,7 +22,7 @@ def settings_for(cls: type[Any], database: str, stack: Any, key_dir: Path, **ext
     return cls(
         database_url=database,
         **stack.kafka_settings(user),
-        jwt_public_key_file=key_dir / "jwt-public.pem",
+        jwt_jwks_file=key_dir / "jwks.json",
         consumer_group=f"{group}-test-{uuid.uuid4().hex[:8]}",
         consumer_offset_reset="latest",
         outbox_poll_interval=0.1,

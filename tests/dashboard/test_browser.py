@@ -161,10 +161,10 @@ async def test_an_agency_sees_only_its_own_alerts_tables_and_appeals(
 async def test_a_wrong_token_is_refused_and_sets_no_session(
     browser: Any, contexts: list[Any], site: Site, key_dir: Path, tmp_path: Path, artifacts: Path
 ) -> None:
-    from appeals_tools.tokens import ensure_keys, issue_token
+    from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 
     ensure_keys(tmp_path)
-    foreign = issue_token((tmp_path / "jwt-private.pem").read_bytes(), Role.MONITORING)
+    foreign = issue_token(signing_key(tmp_path), Role.MONITORING)
     integration = site.token(Role.INTEGRATION, source="egov-portal")
     page = await new_page(browser, contexts)
     for token, message in (
@@ -179,7 +179,7 @@ async def test_a_wrong_token_is_refused_and_sets_no_session(
         response = await navigation.value
         assert response.status in (401, 403)
         assert message in await page.locator(".problem").inner_text()
-        assert not [c for c in await page.context.cookies() if c["name"] == "dashboard_token"]
+        assert not [c for c in await page.context.cookies() if c["name"] == "dashboard_session"]
     await page.screenshot(path=str(artifacts / "sign-in-refused.png"), full_page=True)
     await page.goto(f"{site.url}/dashboard/compliance")
     assert "/dashboard/sign-in" in page.url

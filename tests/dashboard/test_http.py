@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from appeals_contracts import event_types
 from appeals_platform.auth import Role
-from tests.dashboard.conftest import Site, local
+from appeals_tools.tokens import revoke, token_id
+from deadlines.clocks import SettableClock
+from tests.conftest import Stack, TokenFactory, Topics
+from tests.dashboard.conftest import Site, local, start_site
 from tests.kafka_probe import EventProbe
 
 pytestmark = pytest.mark.infra
 
 
-def client(site: Site, role: Role = Role.MONITORING, **claims: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=site.url,
-        cookies={"dashboard_token": site.token(role, **claims)},
-        headers={"Origin": site.url},
-        timeout=30,
-    )
+@asynccontextmanager
+async def client(
+    site: Site, role: Role = Role.MONITORING, **claims: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser signed in with a token of this role: it holds the session cookie only."""
+    async with httpx.AsyncClient(
+        base_url=site.url, headers={"Origin": site.url}, timeout=30
+    ) as browser:
+        signed = await browser.post(
+            "/dashboard/sign-in", data={"token": site.token(role, **claims)}
+        )
+        assert signed.status_code == 303, signed.text
+        yield browser
 
 
 async def breach(site: Site, agency: str = "KRG-ENERGY-HOUSING") -> tuple[str, uuid.UUID]:
@@ -59,6 +71,53 @@ async def test_signing_in_sets_an_httponly_strict_cookie_scoped_to_the_dashboard
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/backlog"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/dashboard" in cookie
+    assert "max-age=" in cookie and "secure" not in cookie  # plain http here: no Secure flag
+    session_id = response.cookies["dashboard_session"]
+    stored = await site.rows("SELECT id_hash, subject, role FROM dashboard_sessions")
+    assert [r["role"] for r in stored] == ["monitoring"]
+    # Only the id's hash is stored: the table gives nobody a cookie, and holds no token.
+    assert all(session_id.encode() not in bytes(r["id_hash"]) for r in stored)
+
+
+async def test_signing_out_deletes_the_session_so_the_old_cookie_opens_nothing(
+    site: Site,
+) -> None:
+    async with client(site) as browser:
+        cookie = browser.cookies["dashboard_session"]
+        assert (await browser.get("/dashboard/backlog")).status_code == 200
+        out = await browser.post("/dashboard/sign-out")
+        assert out.status_code == 303 and "dashboard_session=" in out.headers["set-cookie"]
+    assert await site.rows("SELECT 1 FROM dashboard_sessions") == []
+    async with httpx.AsyncClient(base_url=site.url) as replay:
+        again = await replay.get(
+            "/dashboard/backlog", headers={"Cookie": f"dashboard_session={cookie}"}
+        )
+        assert again.status_code == 303
+
+
+async def test_revoking_the_token_ends_its_dashboard_session(
+    stack: Stack, database: str, key_dir: Path, token: TokenFactory, topics: Topics
+) -> None:
+    clock = SettableClock(local(2022, 5, 26, 9))
+    async with start_site(
+        stack, database, key_dir, token, topics, clock, jwt_refresh_seconds=0.1
+    ) as quick:
+        issued = quick.token(Role.MONITORING)
+        async with httpx.AsyncClient(base_url=quick.url, timeout=30) as browser:
+            assert (
+                await browser.post("/dashboard/sign-in", data={"token": issued})
+            ).status_code == 303
+            assert (await browser.get("/dashboard/backlog")).status_code == 200
+            revoke(key_dir, *token_id(issued))
+            for _ in range(100):
+                page = await browser.get("/dashboard/backlog")
+                if page.status_code == 303:
+                    break
+                await asyncio.sleep(0.1)
+            assert page.status_code == 303
+            assert page.headers["location"].startswith("/dashboard/sign-in")
+            stream = await browser.get("/dashboard/alerts/stream")
+            assert stream.status_code == 401
 
 
 async def test_an_acknowledgement_is_published_once_and_a_second_one_is_a_conflict(

@@ -20,7 +20,7 @@ REQUIRED = (
     "kafka_bootstrap_servers",
     "kafka_username",
     "kafka_password_file",
-    "jwt_public_key_file",
+    "jwt_jwks_file",
 )
 
 

@@ -31,7 +31,7 @@ async def test_the_root_lists_the_documents_probes_and_api_roots_and_every_link_
 ) -> None:
     app = _app(service)
     # What the lifespan would set: the API roots answer 401 to this unauthenticated client.
-    app.state.verifier = TokenVerifier.from_file(key_dir / "jwt-public.pem")
+    app.state.verifier = TokenVerifier(key_dir / "jwks.json")
     async with _client(app) as client:
         answer = await client.get("/", headers={"Accept": "application/json"})
         assert answer.status_code == 200

@@ -12,7 +12,7 @@ from appeals_platform.api import BodyLimit, install_error_handlers, json_body
 from appeals_platform.auth import Principal, Role, TokenVerifier, require
 from appeals_platform.openapi import install_openapi, json_request, refusals
 from appeals_platform.problems import FieldProblem, Problem, Refused
-from appeals_tools.tokens import ensure_keys, issue_token
+from appeals_tools.tokens import SigningKey, ensure_keys, issue_token, signing_key
 
 
 class Note(BaseModel):
@@ -53,18 +53,19 @@ def tiny_app(verifier: TokenVerifier) -> FastAPI:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, TokenVerifier]:
-    private, public = ensure_keys(tmp_path_factory.mktemp("keys"))
-    return private.read_bytes(), TokenVerifier.from_file(public)
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[SigningKey, TokenVerifier]:
+    folder = tmp_path_factory.mktemp("keys")
+    jwks = ensure_keys(folder)
+    return signing_key(folder), TokenVerifier(jwks)
 
 
 @pytest.fixture(scope="module")
-def client(keys: tuple[bytes, TokenVerifier]) -> TestClient:
+def client(keys: tuple[SigningKey, TokenVerifier]) -> TestClient:
     return TestClient(tiny_app(keys[1]))
 
 
 @pytest.fixture(scope="module")
-def operator(keys: tuple[bytes, TokenVerifier]) -> dict[str, str]:
+def operator(keys: tuple[SigningKey, TokenVerifier]) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(keys[0], Role.OPERATOR)}"}
 
 
@@ -95,7 +96,7 @@ def test_a_refusal_raised_by_a_handler_keeps_its_detail_problems_and_headers(
 
 
 def test_no_token_is_401_with_a_challenge_and_another_role_is_403(
-    client: TestClient, keys: tuple[bytes, TokenVerifier]
+    client: TestClient, keys: tuple[SigningKey, TokenVerifier]
 ) -> None:
     missing = client.post("/notes", json={"text": "a"})
     assert problem_of(missing, 401)["title"] == "missing bearer token"
@@ -136,7 +137,7 @@ def test_no_route_is_404_a_wrong_method_405_and_a_large_body_413(client: TestCli
 
 
 def test_the_document_lists_every_refusal_with_the_problem_schema(
-    keys: tuple[bytes, TokenVerifier],
+    keys: tuple[SigningKey, TokenVerifier],
 ) -> None:
     document = tiny_app(keys[1]).openapi()
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}

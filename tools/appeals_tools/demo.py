@@ -745,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from appeals_platform.auth import Role
     from appeals_tools.stack.layout import project_root
-    from appeals_tools.tokens import ensure_keys, issue_token
+    from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 
     parser = argparse.ArgumentParser(prog="appeals_tools.demo", description=main.__doc__)
     parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('INTAKE_PORT', 8000)}")
@@ -776,8 +776,9 @@ def main(argv: list[str] | None = None) -> int:
         (project_root() / ".local" / "run" / "demo.pid").write_text(str(process.pid))
         print(f"demo feeder running (pid {process.pid}, {args.rate}/s), log: {log}")
         return 0
-    private, _ = ensure_keys(project_root() / ".local" / "keys")
-    token = issue_token(private.read_bytes(), Role.INTEGRATION, source="demo-feeder")
+    keys = project_root() / ".local" / "keys"
+    ensure_keys(keys)
+    token = issue_token(signing_key(keys), Role.INTEGRATION, source="demo-feeder")
     return feed(args.url, token, args.rate, args.count, args.seed)
 
 

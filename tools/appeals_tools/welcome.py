@@ -9,12 +9,13 @@ from appeals_tools.stack.kafka import bootstrap_servers
 from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
 from appeals_tools.stack.services import SERVICES
-from appeals_tools.tokens import ensure_keys, issue_token
+from appeals_tools.tokens import MACHINE_TTL, PERSON_TTL, ensure_keys, issue_token, signing_key
 
 
 def main() -> None:
-    private, _ = ensure_keys(project_root() / ".local" / "keys")
-    key = private.read_bytes()
+    keys = project_root() / ".local" / "keys"
+    ensure_keys(keys)
+    key = signing_key(keys)
     tokens = {
         "integration (egov-portal)": issue_token(key, Role.INTEGRATION, source="egov-portal"),
         "agency (KRG-KARAGANDA-AKIMAT)": issue_token(
@@ -29,7 +30,11 @@ def main() -> None:
     print("  dashboard  http://127.0.0.1:8002/dashboard  (sign in with the monitoring token)")
     print(f"  kafka      {bootstrap_servers()}")
     print(f"  postgres   {database_url()}")
-    print("\nTokens (30 days; more with `make token ROLE=... SOURCE=... AGENCY=...`):")
+    print(
+        f"\nTokens (people {PERSON_TTL // 3600} hours, integrations {MACHINE_TTL // 86400} days; "
+        "more with `make token ROLE=... SOURCE=... AGENCY=... TTL=...`; revoke one with "
+        "`python -m appeals_tools.tokens revoke --token ...`):"
+    )
     for name, token in tokens.items():
         print(f"  {name}:\n    {token}")
     agency = party("agency", "KRG-KARAGANDA-AKIMAT")

@@ -214,7 +214,13 @@ def service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(runtime.name, settings.log_level)
-        app.state.verifier = TokenVerifier.from_file(settings.jwt_public_key_file)
+        app.state.verifier = TokenVerifier(
+            settings.jwt_jwks_file,
+            settings.jwt_revoked_file,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            refresh_seconds=settings.jwt_refresh_seconds,
+        )
         await runtime.start(consume=consume)
         for hook in on_start:
             await hook(runtime)

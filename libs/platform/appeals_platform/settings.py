@@ -35,7 +35,14 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = "appeals"
     # earliest: a new deployment reads the history; tests use latest with fresh groups.
     consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
-    jwt_public_key_file: Path = Path(".local/keys/jwt-public.pem")
+    # Bearer tokens: the public keys that verify (a JWKS file, several keys during a rotation),
+    # the revoked jtis (default: revoked.json beside the JWKS), what iss and aud must say, and
+    # how often both files are looked at for changes (a revocation takes effect within it).
+    jwt_jwks_file: Path = Path(".local/keys/jwks.json")
+    jwt_revoked_file: Path | None = None
+    jwt_issuer: str = "appeals-token"
+    jwt_audience: str = "appeals-platform"
+    jwt_refresh_seconds: float = Field(default=10.0, gt=0, le=15)
     log_level: str = "INFO"
     # Most rows the relay claims and publishes per transaction (fewer when fewer wait). Under
     # load larger claims fill Kafka batches per partition better: routing's events spread over

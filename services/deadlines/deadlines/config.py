@@ -33,6 +33,9 @@ class Settings(ServiceSettings):
     ticker_interval: float = Field(default=1.0, gt=0)
     ticker_batch_size: int = Field(default=1000, ge=1, le=10_000)
 
+    # A dashboard session ends after this long at most (sooner when its token expires).
+    dashboard_session_hours: float = Field(default=8.0, gt=0, le=12)
+
     # Compliance rows with fewer answered + open-overdue clocks than this are flagged.
     min_sample: int = Field(default=10, ge=1)
 

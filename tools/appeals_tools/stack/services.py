@@ -63,7 +63,7 @@ def start_service(layout: Layout, name: str, port: int) -> None:
         f"{name.upper()}_PORT": str(port),
         **environment_of(f"{name.upper()}_", access(layout, f"svc-{name}")),
         f"{name.upper()}_DATABASE_URL": database_url(),
-        f"{name.upper()}_JWT_PUBLIC_KEY_FILE": str(layout.local / "keys" / "jwt-public.pem"),
+        f"{name.upper()}_JWT_JWKS_FILE": str(layout.local / "keys" / "jwks.json"),
     }
     with layout.log_file(name).open("ab") as out:
         process = subprocess.Popen(

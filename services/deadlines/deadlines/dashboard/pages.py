@@ -1,9 +1,12 @@
 """The dashboard's routes under /dashboard: sign-in, live alerts, compliance, appeals, backlog.
 
-Authentication is the platform's token, pasted once into a form and kept in an HttpOnly,
-SameSite=Strict cookie; every request verifies it again with the service's TokenVerifier,
-so an expired or revoked key ends the session. `monitoring` sees everything; `agency` sees
-its own agency only: its alerts, its row of the compliance tables, its hops of an appeal.
+Authentication is the platform's token, pasted once into a form and checked once: it opens a
+server-side session (deadlines.dashboard.sessions) and the browser gets only the session's
+random id, in an HttpOnly, SameSite=Strict cookie (Secure over https) scoped to /dashboard.
+The token is never stored or sent back, so the cookie is no bearer token anywhere. A session
+ends at sign-out, after `DEADLINES_DASHBOARD_SESSION_HOURS`, when its token expires, or when
+that token is revoked or its key retired. `monitoring` sees everything; `agency` sees its
+own agency only: its alerts, its row of the compliance tables, its hops of an appeal.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -29,13 +32,13 @@ from fastapi.responses import (
 )
 
 from appeals_platform import outbox
-from appeals_platform.auth import AuthError, Principal, Role, TokenVerifier
+from appeals_platform.auth import AuthError, Principal, Role, TokenVerifier, VerifiedToken
 from appeals_platform.runtime import Runtime
 from deadlines import handlers
 from deadlines.clocks import Clock, SystemClock
 from deadlines.config import Settings
 from deadlines.context import Context, new_context
-from deadlines.dashboard import i18n, queries, report, views
+from deadlines.dashboard import i18n, queries, report, sessions, views
 from deadlines.dashboard.exports import csv_filename, table_csv
 from deadlines.dashboard.feed import AlertFeed, Subscription
 from deadlines.dashboard.i18n import Lang, text
@@ -48,7 +51,7 @@ from deadlines.law import local_day
 log = logging.getLogger(__name__)
 
 PREFIX = "/dashboard"
-TOKEN_COOKIE = "dashboard_token"  # noqa: S105 (a cookie name, not a secret)
+SESSION_COOKIE = "dashboard_session"
 LANG_COOKIE = "dashboard_lang"
 ALERT_LIMIT = 200
 HEARTBEAT_SECONDS = 15.0
@@ -99,30 +102,34 @@ def here(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-def signed_in(request: Request) -> Principal | None:
-    token = request.cookies.get(TOKEN_COOKIE)
-    if not token:
+async def signed_in(request: Request) -> Principal | None:
+    """The session's viewer, while its token is neither revoked nor signed by a retired key."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.pool.acquire() as conn:
+        session = await sessions.find_session(conn, session_id, datetime.now(UTC))
+    if session is None:
         return None
     verifier: TokenVerifier = request.app.state.verifier
-    try:
-        principal = verifier.verify(token)
-    except AuthError:
+    if verifier.is_revoked(session.jti) or session.kid not in verifier.key_ids:
         return None
-    return principal if principal.role in VIEWER_ROLES else None
+    return session.principal if session.principal.role in VIEWER_ROLES else None
 
 
-def viewer(request: Request) -> Viewer:
+async def viewer(request: Request) -> Viewer:
     """A FastAPI dependency: the signed-in viewer, or a redirect to the sign-in form."""
-    principal = signed_in(request)
+    principal = await signed_in(request)
     if principal is None:
         target = f"{PREFIX}/sign-in?" + urlencode({"next": here(request)})
         raise HTTPException(303, "sign in first", headers={"Location": target})
     return Viewer(principal, request_lang(request))
 
 
-def stream_viewer(request: Request) -> Viewer:
+async def stream_viewer(request: Request) -> Viewer:
     """As `viewer`, but a stream answers 401: EventSource cannot follow a sign-in form."""
-    principal = signed_in(request)
+    principal = await signed_in(request)
     if principal is None:
         raise HTTPException(401, "sign in first")
     return Viewer(principal, request_lang(request))
@@ -230,20 +237,28 @@ def dashboard_router(
         verifier: TokenVerifier = request.app.state.verifier
         problem: str | None = None
         status = 401
+        verified: VerifiedToken | None = None
         try:
-            principal = verifier.verify(token)
+            verified = verifier.verify_claims(token)
         except AuthError as exc:
             problem = f"{text(lang, 'signin.refused')}: {exc}"
         else:
-            if principal.role not in VIEWER_ROLES:
+            if verified.principal.role not in VIEWER_ROLES:
                 problem, status = text(lang, "signin.role"), 403
-        if problem is not None or not same_origin(request):
+        if verified is None or problem is not None or not same_origin(request):
             content = views.signin_content(lang, next_url, problem or text(lang, "signin.refused"))
             return html(request, None, "sign-in", text(lang, "signin.title"), content, status)
+        now = datetime.now(UTC)
+        async with runtime.pool.acquire() as conn:
+            session_id, ends = await sessions.open_session(
+                conn, verified, now, timedelta(hours=settings.dashboard_session_hours)
+            )
+        log.info("dashboard session opened", extra={"count": 1})
         response = RedirectResponse(next_url, status_code=303)
         response.set_cookie(
-            TOKEN_COOKIE,
-            token,
+            SESSION_COOKIE,
+            session_id,
+            max_age=max(1, int((ends - now).total_seconds())),
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
@@ -252,9 +267,20 @@ def dashboard_router(
         return response
 
     @router.post("/sign-out")
-    async def sign_out() -> RedirectResponse:
+    async def sign_out(request: Request) -> RedirectResponse:
+        """Ends the session on the server too: the old cookie opens nothing afterwards."""
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if session_id:
+            async with runtime.pool.acquire() as conn:
+                await sessions.close_session(conn, session_id)
         response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
-        response.delete_cookie(TOKEN_COOKIE, path=PREFIX, httponly=True, samesite="strict")
+        response.delete_cookie(
+            SESSION_COOKIE,
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
         return response
 
     @router.get("/language/{code}")
