@@ -12,13 +12,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from confluent_kafka.admin import AclBinding
 
@@ -26,7 +27,8 @@ from appeals_contracts.topics import dead_letter_topic
 from appeals_platform.auth import Role
 from appeals_platform.kafka import KafkaAccess, client_options
 from appeals_platform.migrations import migrate
-from appeals_tools import provisioning
+from appeals_reference import load_integrations, load_reference
+from appeals_tools import principals, provisioning
 from appeals_tools.principals import ADMIN, Grant
 from appeals_tools.stack.kafka import access, bootstrap_servers, settings_of
 from appeals_tools.stack.layout import Layout
@@ -47,6 +49,18 @@ class Stack:
     bootstrap: str
     admin_dsn: str
     layout: Layout
+    # Every topic of this test run is `<prefix><platform name>`: services get it as their
+    # topic_prefix, fixtures and probes apply it, so a `make run` stack on the same broker
+    # never sees a test's records nor the tests its own.
+    prefix: str = ""
+
+    def topic(self, name: str) -> str:
+        """The physical name of a platform topic (or a test's own) in this run."""
+        return self.prefix + name
+
+    def producer(self, user: str = ADMIN, **options: Any) -> RunProducer:
+        """A producer as `user` onto this run's topics (topics are named as in the platform)."""
+        return RunProducer(self, user, **options)
 
     def dsn(self, database: str) -> str:
         return self.admin_dsn.rsplit("/", 1)[0] + "/" + database
@@ -79,14 +93,54 @@ class Stack:
         provisioning.revoke(provisioning.admin_client(self.access()), bindings)
 
 
+class RunProducer:
+    """An aiokafka producer that writes to this run's copies of the topics (`Stack.topic`)."""
+
+    def __init__(self, stack: Stack, user: str, **options: Any) -> None:
+        self._producer = AIOKafkaProducer(**stack.options(user), **options)
+        self._prefix = stack.prefix
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send_and_wait(self, topic: str, value: bytes | None, **options: Any) -> Any:
+        return await self._producer.send_and_wait(self._prefix + topic, value, **options)
+
+
 @pytest.fixture(scope="session")
-def stack() -> Stack:
-    """PostgreSQL and Kafka, started by the same command `make run` uses (a no-op if running)."""
+def stack() -> Iterator[Stack]:
+    """PostgreSQL and Kafka, started by the same command `make run` uses (a no-op if running),
+    with this run's own copies of every platform topic and the ACLs that go with them."""
     subprocess.run(
         [sys.executable, "-m", "appeals_tools.stack", "up", "--infra"], check=True, cwd=ROOT
     )
     layout = Layout(ROOT)
-    return Stack(bootstrap=bootstrap_servers(layout), admin_dsn=database_url(), layout=layout)
+    stack = Stack(
+        bootstrap=bootstrap_servers(layout),
+        admin_dsn=database_url(),
+        layout=layout,
+        prefix=f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}.",
+    )
+    admin = provisioning.admin_client(stack.access())
+    codes = [a.code for a in load_reference().agencies]
+    sources = [i.source for i in load_integrations()]
+    specs = provisioning.platform_specs(codes, sources, stack.prefix)
+    bindings = [
+        provisioning.acl_binding(p.user, g)
+        for p in principals.principals(codes, sources, stack.prefix)
+        for g in p.grants
+        if g.resource == "topic"
+    ]
+    provisioning.create_topics(admin, specs)
+    provisioning.grant(admin, bindings)
+    try:
+        yield stack
+    finally:
+        provisioning.revoke(admin, bindings)
+        provisioning.delete_topics(admin, [spec.name for spec in specs])
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +209,8 @@ async def topic(stack: Stack) -> AsyncIterator[Callable[..., object]]:
         reader: str | None = None,
         writer: str | None = None,
     ) -> str:
-        name = f"{prefix}.{uuid.uuid4().hex[:10]}"
+        logical = f"{prefix}.{uuid.uuid4().hex[:10]}"
+        name = stack.topic(logical)
         new = [name] if reader is None else [name, dead_letter_topic(name)]
         await admin.create_topics([NewTopic(n, partitions if n == name else 1, 1) for n in new])
         created.extend(new)
@@ -163,7 +218,7 @@ async def topic(stack: Stack) -> AsyncIterator[Callable[..., object]]:
             granted.extend(stack.grant(reader, reads=[name]))
         if writer is not None:
             granted.extend(stack.grant(writer, writes=[name]))
-        return name
+        return logical
 
     yield make
     if created:
@@ -174,8 +229,8 @@ async def topic(stack: Stack) -> AsyncIterator[Callable[..., object]]:
 
 @pytest.fixture
 def probe(stack: Stack) -> Callable[[str], EventProbe]:
-    """probe(topic) -> an EventProbe to use as `async with`."""
-    return lambda topic_name: EventProbe(stack.options(), topic_name)
+    """probe(topic) -> an EventProbe on this run's copy of `topic`, to use as `async with`."""
+    return lambda topic_name: EventProbe(stack.options(), stack.topic(topic_name))
 
 
 @pytest.fixture(scope="session")
@@ -212,7 +267,7 @@ async def topics(stack: Stack) -> AsyncIterator[Topics]:
         f"t.deadline-events.{suffix}",
         f"t.alerts.{suffix}",
     )
-    every = list(names.settings().values())
+    every = [stack.topic(name) for name in names.settings().values()]
     admin = AIOKafkaAdminClient(**stack.options())
     await admin.start()
     await admin.create_topics(
@@ -221,7 +276,9 @@ async def topics(stack: Stack) -> AsyncIterator[Topics]:
     # What svc-deadlines has on the real topics: it reads all five (its own two to rebuild
     # and for the webhook) and writes the dead-letter twins, extensions and alerts.
     granted = stack.grant(
-        "svc-deadlines", reads=every, writes=[names.deadline_events, names.alerts]
+        "svc-deadlines",
+        reads=every,
+        writes=[stack.topic(names.deadline_events), stack.topic(names.alerts)],
     )
     try:
         yield names

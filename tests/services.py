@@ -26,6 +26,7 @@ def settings_for(cls: type[Any], database: str, stack: Any, key_dir: Path, **ext
         consumer_group=f"{group}-test-{uuid.uuid4().hex[:8]}",
         consumer_offset_reset="latest",
         outbox_poll_interval=0.1,
+        topic_prefix=stack.prefix,
         **extra,
     )
 

@@ -20,7 +20,6 @@ from typing import Any
 import asyncpg
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from appeals_contracts import event_types
@@ -34,7 +33,7 @@ from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
 from deadlines.dashboard.mount import mount_dashboard
-from tests.conftest import ROOT, Stack, TokenFactory, Topics
+from tests.conftest import ROOT, RunProducer, Stack, TokenFactory, Topics
 from tests.services import settings_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,7 +63,7 @@ class Site:
     app: FastAPI
     clock: SettableClock
     topics: Topics
-    producer: AIOKafkaProducer
+    producer: RunProducer
     dsn: str
     token: TokenFactory
 
@@ -234,7 +233,7 @@ async def start_site(
     # dashboard's live consumer always starts at the end.
     settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
     app = dashboard_app(settings, clock)
-    producer = AIOKafkaProducer(**stack.options(), linger_ms=0)
+    producer = stack.producer(linger_ms=0)
     await producer.start()
     try:
         async with serving(app) as url:

@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from appeals_contracts import event_types
@@ -29,7 +28,7 @@ from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
 from deadlines.ticker import TickResult
-from tests.conftest import Stack, TokenFactory, Topics
+from tests.conftest import RunProducer, Stack, TokenFactory, Topics
 from tests.services import running, settings_for
 
 
@@ -46,7 +45,7 @@ class Deadlines:
     app: FastAPI
     clock: SettableClock
     topics: Topics
-    producer: AIOKafkaProducer
+    producer: RunProducer
     dsn: str
     token: TokenFactory
 
@@ -228,7 +227,7 @@ async def start_deadlines(
     # up anything old, and cannot miss an event sent before the first fetch resolved "latest".
     settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
     app = create_app(settings, clock)
-    producer = AIOKafkaProducer(**stack.options(), linger_ms=0)
+    producer = stack.producer(linger_ms=0)
     await producer.start()
     try:
         async with running(app) as client:

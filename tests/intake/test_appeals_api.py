@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from cloudevents.v1.kafka import KafkaMessage, from_structured
 
 from appeals_contracts import event_types, topics
@@ -156,7 +155,7 @@ async def test_bad_requests_get_400_401_403_413_and_store_nothing(intake: Intake
 async def publish(stack: Stack, topic: str, key: str, event: object) -> None:
     from appeals_platform.outbox import payload_bytes
 
-    producer = AIOKafkaProducer(**stack.options())
+    producer = stack.producer()
     await producer.start()
     try:
         await producer.send_and_wait(topic, payload_bytes(event), key=key.encode())  # type: ignore[arg-type]

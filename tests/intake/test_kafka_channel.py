@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from appeals_contracts import event_types, topics
 from tests.conftest import Stack
@@ -25,7 +24,7 @@ async def produce(
 ) -> None:
     """As integration `source` would: its own principal, its own topic, maybe a header."""
     user = f"integration-{source}"
-    producer = AIOKafkaProducer(**stack.options(user), enable_idempotence=True)
+    producer = stack.producer(user, enable_idempotence=True)
     await producer.start()
     try:
         headers = [("source", header.encode())] if header else []
@@ -111,7 +110,7 @@ async def test_seven_submissions_with_a_non_utf8_header_on_the_fourth_are_all_re
     """The probe of the fault issue: before the platform's consumer path, FastStream decoded
     every header strictly and six of these seven were neither stored nor rejected."""
     bodies = [fresh(dev_submissions()[20 + n]) for n in range(7)]
-    producer = AIOKafkaProducer(**stack.options("integration-egov-portal"), linger_ms=0)
+    producer = stack.producer("integration-egov-portal", linger_ms=0)
     await producer.start()
     try:
         for n, body in enumerate(bodies):

@@ -54,7 +54,7 @@ async def provisioner(stack: Stack) -> AsyncIterator[None]:
     thread = threading.Thread(
         target=provisioning.follow,
         args=(stack.access(principals.PROVISIONER), secrets_dir(stack.layout)),
-        kwargs={"group": "provisioner-tests", "stop": stop},
+        kwargs={"group": "provisioner-tests", "stop": stop, "prefix": stack.prefix},
         daemon=True,
     )
     thread.start()
@@ -91,9 +91,9 @@ async def test_an_agency_added_at_run_time_reads_its_first_assignment_with_its_o
                 **{"group.id": f"agency.{code.lower()}.inbox", "auto.offset.reset": "earliest"},
             )
         )
-        consumer.subscribe([topics.agency_topic(code)])
+        consumer.subscribe([stack.topic(topics.agency_topic(code))])
         message = await asyncio.to_thread(poll_until, consumer, lambda m: True)
         assert message.error() is None, message.error()
         assert message.key() == appeal.appeal_id.encode()
     finally:
-        provisioning.remove_agency(admin, secrets_dir(stack.layout), code)
+        provisioning.remove_agency(admin, secrets_dir(stack.layout), code, stack.prefix)

@@ -62,8 +62,10 @@ class Relaying:
 
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
+    prefix: str  # the test run's topic prefix
 
     def relay(self, **options: Any) -> OutboxRelay:
+        options.setdefault("topic_prefix", self.prefix)
         return OutboxRelay(self.pool, self.producer, schema="intake", **options)
 
 
@@ -73,7 +75,7 @@ async def relaying(stack: Stack, database: str) -> AsyncIterator[Relaying]:
     producer = create_producer(stack.options(), "test-relay")
     await producer.start()
     try:
-        yield Relaying(pool, producer)
+        yield Relaying(pool, producer, stack.prefix)
     finally:
         await producer.stop()
         await pool.close()
@@ -141,7 +143,7 @@ async def test_a_topic_prefix_sends_events_to_topics_of_their_own(
 ) -> None:
     # The rows keep the plain topic name; the relay puts the prefix in front when publishing.
     prefixed = await topic("bench.x")  # bench.x.<random>
-    prefix, plain = "bench.x.", prefixed.removeprefix("bench.x.")
+    prefix, plain = relaying.prefix + "bench.x.", prefixed.removeprefix("bench.x.")
     messages = outbox_rows(plain, 20, keys=5)
     async with probe(prefixed) as events:
         await fill(relaying.pool, messages)
@@ -171,14 +173,21 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_reuses_
         async with probe(topic_name) as events:
             await fill(pool, messages)
             crashing = OutboxRelay(
-                pool, producer, schema="intake", batch_size=300, after_publish=crash
+                pool,
+                producer,
+                schema="intake",
+                topic_prefix=stack.prefix,
+                batch_size=300,
+                after_publish=crash,
             )
             async with pool.acquire() as conn:
                 with pytest.raises(RelayCrash):
                     await crashing.publish_batch(conn)
                 assert await outbox.pending(conn) == 1_000  # the delete was rolled back
 
-            restarted = OutboxRelay(pool, producer, schema="intake", batch_size=300)
+            restarted = OutboxRelay(
+                pool, producer, schema="intake", topic_prefix=stack.prefix, batch_size=300
+            )
             task = asyncio.create_task(restarted.run())
             seen = await events.collect(1_300, timeout=60)
             restarted.stop()
@@ -199,7 +208,9 @@ async def test_relay_wakes_on_signal_without_waiting_for_the_poll_interval(
     pool = await create_pool(database, "intake")
     producer = create_producer(stack.options(), "test-relay")
     await producer.start()
-    relay = OutboxRelay(pool, producer, schema="intake", poll_interval=3600)
+    relay = OutboxRelay(
+        pool, producer, schema="intake", topic_prefix=stack.prefix, poll_interval=3600
+    )
     task = asyncio.create_task(relay.run())
     try:
         async with probe(topic_name) as events:
@@ -230,7 +241,7 @@ async def test_a_commit_in_another_process_wakes_the_leader_through_postgresql(
         await producer.start()
     # An hour between polls: the row can only go out because the leader was told.
     leader, other = (
-        OutboxRelay(pool, producer, schema="intake", poll_interval=3600)
+        OutboxRelay(pool, producer, schema="intake", topic_prefix=stack.prefix, poll_interval=3600)
         for pool, producer in zip(pools, producers, strict=True)
     )
     leading = asyncio.create_task(leader.run())
@@ -264,8 +275,12 @@ async def test_only_one_relay_per_schema_leads(stack: Stack, database: str) -> N
     pool = await create_pool(database, "intake")
     producer = create_producer(stack.options(), "test-relay")
     await producer.start()
-    first = OutboxRelay(pool, producer, schema="intake", poll_interval=0.05)
-    second = OutboxRelay(pool, producer, schema="intake", poll_interval=0.05)
+    first = OutboxRelay(
+        pool, producer, schema="intake", topic_prefix=stack.prefix, poll_interval=0.05
+    )
+    second = OutboxRelay(
+        pool, producer, schema="intake", topic_prefix=stack.prefix, poll_interval=0.05
+    )
     tasks = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
     try:
         await asyncio.sleep(1)

@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from appeals_contracts import event_types
@@ -23,7 +22,7 @@ from appeals_contracts.submission import AppealSubmission
 from appeals_platform.auth import Role
 from routing.app import create_app
 from routing.config import Settings
-from tests.conftest import Stack, TokenFactory
+from tests.conftest import RunProducer, Stack, TokenFactory
 from tests.services import running, settings_for
 
 BASE_SUBMISSION: dict[str, Any] = {
@@ -75,7 +74,7 @@ class Routing:
     token: TokenFactory
     topic: str
     bootstrap: str
-    producer: AIOKafkaProducer
+    producer: RunProducer
     published: list[str] = field(default_factory=list)
 
     def auth(self, role: Role = Role.OPERATOR, **claims: str) -> dict[str, str]:
@@ -147,7 +146,7 @@ async def start_routing(
         app = create_app(settings)
         context = running(app)
         client = await context.__aenter__()
-        producer = AIOKafkaProducer(**stack.options())
+        producer = stack.producer()
         await producer.start()
 
         async def stop() -> None:

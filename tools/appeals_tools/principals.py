@@ -68,11 +68,18 @@ def topic_grants(specs: Iterable[Topic], twins: bool) -> dict[str, set[Grant]]:
     return found
 
 
-def principals(agency_codes: Iterable[str], sources: Iterable[str]) -> list[Principal]:
-    """Every principal of the platform and its grants (admin has none: it is a super user)."""
+def principals(
+    agency_codes: Iterable[str], sources: Iterable[str], prefix: str = ""
+) -> list[Principal]:
+    """Every principal of the platform and its grants (admin has none: it is a super user).
+
+    With a `prefix`, the grants are on the prefixed copies of the topics (a test run's own).
+    """
     codes, names = list(agency_codes), list(sources)
-    platform = topic_grants([*topics.TOPICS, *topics.submission_specs(names)], twins=True)
-    agencies = topic_grants(topics.agency_specs(codes), twins=False)
+    platform = topic_grants(
+        topics.prefixed([*topics.TOPICS, *topics.submission_specs(names)], prefix), twins=True
+    )
+    agencies = topic_grants(topics.prefixed(topics.agency_specs(codes), prefix), twins=False)
     every: dict[str, set[Grant]] = {}
     for part in (platform, agencies):
         for user, grants in part.items():
@@ -92,7 +99,7 @@ def principals(agency_codes: Iterable[str], sources: Iterable[str]) -> list[Prin
             granted(
                 PROVISIONER,
                 Grant("group", PROVISIONER, "prefixed", "read"),
-                Grant("topic", "agency.", "prefixed", "create"),
+                Grant("topic", prefix + "agency.", "prefixed", "create"),
                 Grant("cluster", "kafka-cluster", "literal", "alter"),
             ),
         )
@@ -107,12 +114,12 @@ def principals(agency_codes: Iterable[str], sources: Iterable[str]) -> list[Prin
     return found
 
 
-def agency(code: str) -> Principal:
+def agency(code: str, prefix: str = "") -> Principal:
     """One agency's principal (for an agency added at run time)."""
-    return next(p for p in principals([code], []) if p.kind == "agency")
+    return next(p for p in principals([code], [], prefix) if p.kind == "agency")
 
 
-def routing_grants_for(code: str) -> tuple[Grant, ...]:
+def routing_grants_for(code: str, prefix: str = "") -> tuple[Grant, ...]:
     """What routing needs to deliver to an agency added at run time."""
-    found = topic_grants(topics.agency_specs([code]), twins=False)
+    found = topic_grants(topics.prefixed(topics.agency_specs([code]), prefix), twins=False)
     return tuple(sorted(found[user_name("routing")]))

@@ -180,8 +180,22 @@ def create_topics(admin: AdminClient, specs: Sequence[Topic]) -> list[str]:
     return [s.name for s in missing]
 
 
-def platform_specs(agency_codes: Sequence[str], sources: Sequence[str]) -> list[Topic]:
-    return topics.all_topic_specs(list(agency_codes), list(sources))
+def delete_topics(admin: AdminClient, names: Sequence[str]) -> None:
+    """Delete topics (a test run's own copies); one that is already gone is no error."""
+    if not names:
+        return
+    for name, future in admin.delete_topics(list(names), request_timeout=TIMEOUT).items():
+        try:
+            future.result(timeout=TIMEOUT)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise RuntimeError(f"topic {name}: {exc.args[0].str()}") from exc
+
+
+def platform_specs(
+    agency_codes: Sequence[str], sources: Sequence[str], prefix: str = ""
+) -> list[Topic]:
+    return topics.prefixed(topics.all_topic_specs(list(agency_codes), list(sources)), prefix)
 
 
 def provision_all(
@@ -196,22 +210,25 @@ def provision_all(
     return created, every
 
 
-def provision_agencies(admin: AdminClient, secrets: Path, codes: Sequence[str]) -> list[str]:
+def provision_agencies(
+    admin: AdminClient, secrets: Path, codes: Sequence[str], prefix: str = ""
+) -> list[str]:
     """Give each agency without a user its topic, user and ACLs, and routing its WRITE.
 
-    What `provisioner` needs for it: CREATE on `agency.` topics, ALTER on the cluster.
+    What `provisioner` needs for it: CREATE on `agency.` topics, ALTER on the cluster. With a
+    `prefix` (a test run's), the topic and the grants are the prefixed ones.
     """
     known = existing_users(admin)
     new = [c for c in codes if principals.agency(c).user not in known]
     if not new:
         return []
-    create_topics(admin, topics.agency_specs(new))
+    create_topics(admin, topics.prefixed(topics.agency_specs(new), prefix))
     bindings: list[AclBinding] = []
     for code in new:
-        agency = principals.agency(code)
+        agency = principals.agency(code, prefix)
         bindings += [acl_binding(agency.user, g) for g in agency.grants]
         routing = principals.user_name("routing")
-        bindings += [acl_binding(routing, g) for g in principals.routing_grants_for(code)]
+        bindings += [acl_binding(routing, g) for g in principals.routing_grants_for(code, prefix)]
     # ACLs before the user: the agency's first connection already finds its rights.
     grant(admin, bindings)
     users = {principals.agency(c).user: secret(secrets, principals.agency(c).user) for c in new}
@@ -220,18 +237,20 @@ def provision_agencies(admin: AdminClient, secrets: Path, codes: Sequence[str]) 
     return new
 
 
-def remove_agency(admin: AdminClient, secrets: Path, code: str) -> None:
+def remove_agency(admin: AdminClient, secrets: Path, code: str, prefix: str = "") -> None:
     """Undo `provision_agencies` for one agency: ACLs, user, topic and secret."""
-    agency = principals.agency(code)
+    agency = principals.agency(code, prefix)
     routing = principals.user_name("routing")
     revoke(
         admin,
         [acl_binding(agency.user, g) for g in agency.grants]
-        + [acl_binding(routing, g) for g in principals.routing_grants_for(code)],
+        + [acl_binding(routing, g) for g in principals.routing_grants_for(code, prefix)],
     )
     deletion = UserScramCredentialDeletion(agency.user, ScramMechanism.SCRAM_SHA_512)
     _wait(admin.alter_user_scram_credentials([deletion], request_timeout=TIMEOUT).values())
-    _wait(admin.delete_topics([topics.agency_topic(code)], request_timeout=TIMEOUT).values())
+    _wait(
+        admin.delete_topics([prefix + topics.agency_topic(code)], request_timeout=TIMEOUT).values()
+    )
     shutil.rmtree(secret_file(secrets, agency.user).parent, ignore_errors=True)
 
 
@@ -251,13 +270,15 @@ def follow(
     access: KafkaSettings,
     secrets: Path,
     *,
-    topic: str = topics.REFERENCE_CHANGED,
+    prefix: str = "",
     group: str = principals.PROVISIONER,
     stop: threading.Event | None = None,
 ) -> None:
-    """Provision the agencies of every reference version announced on `topic`, as they come,
-    until `stop` is set (a test runs it in a thread). Every version is handled once per group
-    (offsets are committed after it), and handling one again changes nothing."""
+    """Provision the agencies of every reference version announced on routing.reference-changed
+    (under `prefix`: a test run's copy), as they come, until `stop` is set (a test runs it in a
+    thread). Every version is handled once per group (offsets are committed after it), and
+    handling one again changes nothing."""
+    topic = prefix + topics.REFERENCE_CHANGED
     admin = admin_client(access)
     consumer = Consumer(
         librdkafka(
@@ -285,7 +306,7 @@ def follow(
             codes = agency_codes_of(message.value())
             if codes is None:
                 log.warning("skipped a record that is not a reference.changed event")
-            elif new := provision_agencies(admin, secrets, codes):
+            elif new := provision_agencies(admin, secrets, codes, prefix):
                 log.info("provisioned %d new agencies: %s", len(new), ", ".join(new))
             consumer.commit(message=message, asynchronous=False)
     finally:

@@ -12,7 +12,7 @@ also writes its dead-letter twin. Owners and readers name principals: a service 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PARTITIONS = 6
 # Each agency reads only its own topic: a few appeals an hour at most, one or two consumer
@@ -178,3 +178,8 @@ def all_topic_specs(agency_codes: list[str], sources: list[str]) -> list[Topic]:
     """
     platform = list(TOPICS) + submission_specs(sources)
     return platform + [dead_letter_spec(t) for t in platform] + agency_specs(agency_codes)
+
+
+def prefixed(specs: list[Topic], prefix: str) -> list[Topic]:
+    """The same topics under a prefix: a test run's or a benchmark's own copies of them."""
+    return [replace(spec, name=prefix + spec.name) for spec in specs] if prefix else specs

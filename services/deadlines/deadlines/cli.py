@@ -137,6 +137,7 @@ async def _rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
             kafka.client_options(settings),
             names,
             progress=lambda line: print(f"  {line}", flush=True),
+            topic_prefix=settings.topic_prefix,
         )
     print(
         f"rebuilt: {result.records:,} records, {result.applied:,} events applied, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,7 +20,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from appeals_platform.inbox import first_seen
-from appeals_platform.records import KafkaRecord
+from appeals_platform.records import KafkaRecord, Record
 from deadlines import db
 from deadlines.context import Context
 from deadlines.inputs import CONSUMER, RANK, TopicNames, apply, parse_batch
@@ -39,27 +39,17 @@ class RebuildReport:
     alerts: int
 
 
-@dataclass(frozen=True)
-class OutboxRecord:
-    """An event the service decided but the relay has not published yet, read like a record."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
-
-
 async def read_history(
     kafka_options: dict[str, Any],
     names: TopicNames,
     progress: Callable[[str], None] | None = None,
+    topic_prefix: str = "",
 ) -> list[KafkaRecord]:
     """Every record on the topics, from the earliest offsets up to their current ends.
 
     `kafka_options` from `appeals_platform.kafka.client_options`. A topic this principal may
     not describe is absent from the metadata, so it fails here instead of hanging in assign().
+    The topics are read under the service's `topic_prefix`; the records keep the plain names.
     """
     consumer = AIOKafkaConsumer(
         **kafka_options,
@@ -72,7 +62,7 @@ async def read_history(
     try:
         metadata = await consumer._client.fetch_all_metadata()
         partitions: list[TopicPartition] = []
-        for topic in names.history:
+        for topic in (topic_prefix + name for name in names.history):
             numbers = metadata.partitions_for_topic(topic)
             if not numbers:
                 raise RuntimeError(
@@ -90,7 +80,19 @@ async def read_history(
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=500, max_records=5000)
             for tp, batch in batches.items():
-                records += [r for r in batch if r.offset < ends[tp]]
+                records += [
+                    Record(
+                        r.topic.removeprefix(topic_prefix),
+                        r.partition,
+                        r.offset,
+                        r.key,
+                        r.value,
+                        tuple(r.headers or ()),
+                        r.timestamp,
+                    )
+                    for r in batch
+                    if r.offset < ends[tp]
+                ]
                 if batch and batch[-1].offset + 1 >= ends[tp]:
                     pending.discard(tp)
             if progress is not None and batches:
@@ -110,7 +112,7 @@ async def unpublished(conn: asyncpg.Connection, names: TopicNames) -> list[Kafka
     """Extensions and alerts still in the outbox: decided, so part of the history."""
     rows = await conn.fetch(UNPUBLISHED, [names.deadline_events, names.alerts])
     return [
-        OutboxRecord(
+        Record(
             r["aggregatetype"], -1, r["seq"], r["aggregateid"].encode(), r["payload"].encode(), ()
         )
         for r in rows
@@ -123,13 +125,14 @@ async def rebuild(
     kafka_options: dict[str, Any],
     names: TopicNames,
     progress: Callable[[str], None] | None = None,
+    topic_prefix: str = "",
 ) -> RebuildReport:
     """Empty the projection and replay the topics into it, in the caller's transaction."""
     replay = replace(ctx, emit=False)
     await db.wipe_projection(conn, [CONSUMER])
     # The ends are read after the locks are held: an event after them is the live
     # consumer's, which waits for this transaction and then applies it to the rebuilt state.
-    records = await read_history(kafka_options, names, progress)
+    records = await read_history(kafka_options, names, progress, topic_prefix)
     records += await unpublished(conn, names)
     items, dead = parse_batch(records, names)
     live = [i for i in items if RANK[i.kind] in PASSES[0]]
