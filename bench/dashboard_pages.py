@@ -42,7 +42,7 @@ from appeals_reference.loader import load_reference
 from appeals_reference.models import ReferenceData
 from appeals_tools.stack.kafka import admin_access, bootstrap_servers, settings_of
 from appeals_tools.stack.layout import Layout, project_root
-from appeals_tools.stack.postgres import database_url
+from appeals_tools.stack.postgres import as_role, database_url, prepare_database
 from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 from deadlines.api import Service
 from deadlines.app import create_app
@@ -356,10 +356,12 @@ async def main() -> int:
     bootstrap = bootstrap_servers()
     name = REUSE or f"bench_dashboard_{os.getpid()}"
     admin_dsn = database_url()
-    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
     admin = await asyncpg.connect(admin_dsn)
     if not REUSE:
         await admin.execute(f'CREATE DATABASE "{name}"')
+    # Migrated, filled and served as deadlines' own role, as in use.
+    await prepare_database(admin_dsn, name)
+    dsn = as_role(admin_dsn.rsplit("/", 1)[0] + "/" + name, "deadlines")
     kafka = AIOKafkaAdminClient(**client_options(admin_access(Layout(project_root()))))
     await kafka.start()
     suffix = uuid.uuid4().hex[:8]

@@ -30,7 +30,7 @@ from appeals_contracts import topics
 from appeals_platform.auth import Role
 from appeals_tools.stack.kafka import admin_access, admin_options, environment_of
 from appeals_tools.stack.layout import Layout, project_root
-from appeals_tools.stack.postgres import database_url
+from appeals_tools.stack.postgres import database_url, prepare_database
 from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 
 PER_LEVEL = int(os.environ.get("BENCH_APPEALS", "10000"))
@@ -205,6 +205,7 @@ async def main() -> int:
     name = f"bench_intake_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(database_url())
     await admin.execute(f'CREATE DATABASE "{name}"')
+    await prepare_database(database_url(), name)  # intake's role and schema, as in use
     topic = f"bench.intake.appeal-received.{uuid.uuid4().hex[:6]}"
     kafka = AIOKafkaAdminClient(**admin_options())
     await kafka.start()
@@ -222,7 +223,7 @@ async def main() -> int:
         say(f"  {single:,.0f} rows/s from 1 connection (every commit waits for its own flush)")
         raw = await raw_insert_rate(dsn, max(LEVELS), 30_000, "raw_insert")
         say(f"  {raw:,.0f} rows/s from {max(LEVELS)} connections (commits share flushes)")
-        server = start_server(dsn, public, topic)
+        server = start_server(database_url(name, role="intake"), public, topic)
         all_workers_listening()
         payloads = bodies(PER_LEVEL * len(LEVELS) + 200)
         with multiprocessing.get_context("spawn").Pool(CLIENTS) as clients:

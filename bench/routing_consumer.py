@@ -40,7 +40,7 @@ from appeals_contracts.topics import all_topic_specs
 from appeals_reference import load_reference
 from appeals_tools.stack.kafka import admin_access, admin_options, settings_of
 from appeals_tools.stack.layout import Layout, project_root
-from appeals_tools.stack.postgres import database_url
+from appeals_tools.stack.postgres import database_url, prepare_database
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
 APPEALS = int(os.environ.get("BENCH_APPEALS", "60000"))
@@ -288,6 +288,7 @@ async def main() -> int:
     topic = prefix + "input"
     admin_db = await asyncpg.connect(database_url())
     await admin_db.execute(f'CREATE DATABASE "{database}"')
+    await prepare_database(database_url(), database)  # routing's role and schema, as in use
     admin = AIOKafkaAdminClient(**admin_options())
     await admin.start()
     outputs = [
@@ -311,7 +312,7 @@ async def main() -> int:
         decided, version = await asyncio.to_thread(decide_rate, subs)
         say(f"  decide_many alone (classifier {version}): {decided:,.0f} appeals/s")
         rate, busy, drained, cpu = await routing_rate(
-            "input", database_url(database), APPEALS, prefix
+            "input", database_url(database, role="routing"), APPEALS, prefix
         )
         say(
             f"  routing consumer: {rate:,.0f} appeals/s ({busy:.1f}s for the backlog; "
@@ -323,8 +324,9 @@ async def main() -> int:
         try:
             await fill(stub_topic, records)
             await admin_db.execute(f'CREATE DATABASE "{database}_stub"')
+            await prepare_database(database_url(), f"{database}_stub")
             wiring, _, _, wiring_cpu = await routing_rate(
-                "stub", database_url(f"{database}_stub"), APPEALS, prefix, stub=True
+                "stub", database_url(f"{database}_stub", role="routing"), APPEALS, prefix, stub=True
             )
         finally:
             await admin.delete_topics([stub_topic])

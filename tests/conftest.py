@@ -32,7 +32,7 @@ from appeals_tools import principals, provisioning
 from appeals_tools.principals import ADMIN, Grant
 from appeals_tools.stack.kafka import access, bootstrap_servers, settings_of
 from appeals_tools.stack.layout import Layout
-from appeals_tools.stack.postgres import database_url
+from appeals_tools.stack.postgres import SERVICE_ROLES, as_role, database_url, prepare_database
 from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 from tests.kafka_probe import EventProbe
 
@@ -42,6 +42,7 @@ SERVICE_SCHEMAS = {
     "routing": "routing.migrations",
     "deadlines": "deadlines.migrations",
 }
+assert set(SERVICE_SCHEMAS) == set(SERVICE_ROLES)
 
 
 @dataclass(frozen=True)
@@ -145,15 +146,17 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 async def template_database(stack: Stack) -> AsyncIterator[str]:
+    """A database migrated as the services do it: each schema made by the set-up and owned by
+    its service's role, which then applies its migrations (so it owns what they create)."""
     name = f"tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(stack.admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    conn = await asyncpg.connect(stack.dsn(name))
-    try:
-        for schema, package in SERVICE_SCHEMAS.items():
+    await prepare_database(stack.admin_dsn, name)
+    for schema, package in SERVICE_SCHEMAS.items():
+        conn = await asyncpg.connect(as_role(stack.dsn(name), schema))
+        try:
             await migrate(conn, schema, [package])
-    finally:
-        await conn.close()
+        finally:
+            await conn.close()
     yield name
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()

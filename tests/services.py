@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from appeals_platform.runtime import Runtime
+from appeals_tools.stack.postgres import as_role
 
 
 def settings_for(cls: type[Any], database: str, stack: Any, key_dir: Path, **extra: Any) -> Any:
@@ -20,7 +21,8 @@ def settings_for(cls: type[Any], database: str, stack: Any, key_dir: Path, **ext
     user = cls.model_fields["kafka_username"].default
     group = cls.model_fields["consumer_group"].default
     return cls(
-        database_url=database,
+        # As the service's own PostgreSQL role (named after its schema), as in use.
+        database_url=as_role(database, cls.model_fields["db_schema"].default),
         **stack.kafka_settings(user),
         jwt_jwks_file=key_dir / "jwks.json",
         consumer_group=f"{group}-test-{uuid.uuid4().hex[:8]}",

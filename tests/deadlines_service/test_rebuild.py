@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from appeals_platform.auth import Role
+from appeals_tools.stack.postgres import as_role
 from deadlines import cli
 from deadlines.config import Settings
 from tests.conftest import Stack
@@ -110,7 +111,7 @@ async def test_rebuild_into_a_fresh_database_and_in_place_ends_in_the_same_state
     await admin.execute(f'CREATE DATABASE "{fresh_name}" TEMPLATE "{template_database}"')
     try:
         settings: Settings = deadlines.service.settings.model_copy(
-            update={"database_url": stack.dsn(fresh_name)}
+            update={"database_url": as_role(stack.dsn(fresh_name), "deadlines")}
         )
         assert await cli.run(["rebuild"], settings) == 0
         assert await snapshot(stack.dsn(fresh_name)) == live

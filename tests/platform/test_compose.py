@@ -45,6 +45,23 @@ def test_every_service_gets_its_connection_settings_and_its_port() -> None:
         assert "healthcheck" in service
 
 
+def test_compose_postgres_asks_for_passwords_and_each_service_logs_in_as_its_own_role() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    postgres = compose["services"]["postgres"]["environment"]
+    assert "trust" not in str(postgres) and postgres["POSTGRES_PASSWORD_FILE"]
+    assert postgres["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+    for name in ("intake", "routing", "deadlines"):
+        service = compose["services"][name]
+        env = service["environment"]
+        prefix = name.upper()
+        assert env[f"{prefix}_DATABASE_URL"].startswith(f"postgresql://{name}@")
+        assert env[f"{prefix}_DATABASE_PASSWORD_FILE"] == f"/pg-secrets/{name}/pg-{name}"
+        # Each service mounts only its own password's folder.
+        mounted = [v for v in service["volumes"] if isinstance(v, dict)]
+        assert [v["volume"]["subpath"] for v in mounted if v["source"] == "pg-secrets"] == [name]
+    assert "roles" in compose["services"]["db-roles"]["command"]
+
+
 def test_compose_runs_the_projects_kafka_version_with_the_local_stacks_configuration() -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     kafka = compose["services"]["kafka"]
@@ -59,7 +76,9 @@ def test_compose_mounts_each_service_only_its_own_kafka_password(tmp_path: Path)
     compose = yaml.safe_load(COMPOSE.read_text())
     for name in ("intake", "routing", "deadlines"):
         service = compose["services"][name]
-        [secrets] = [v for v in service["volumes"] if isinstance(v, dict)]
+        [secrets] = [
+            v for v in service["volumes"] if isinstance(v, dict) and v["source"] == "kafka-secrets"
+        ]
         assert secrets["volume"]["subpath"] == f"svc-{name}" and secrets["read_only"]
         password_file = service["environment"][f"{name.upper()}_KAFKA_PASSWORD_FILE"]
         assert password_file.startswith(secrets["target"] + "/")

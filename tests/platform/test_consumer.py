@@ -207,7 +207,7 @@ async def test_while_postgresql_refuses_connections_records_wait_and_none_is_dea
     await admin.execute(f"GRANT ALL ON SCHEMA {SCHEMA} TO {role}")
     await admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA {SCHEMA} TO {role}")
     await admin.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA {SCHEMA} TO {role}")
-    dsn = database.replace("://appeals@", f"://{role}:{password}@")
+    dsn = f"postgresql://{role}:{password}@{database.split('@', 1)[1]}"
     try:
         async with consuming(stack, bench, dsn):
             await bench.produce(note(1))

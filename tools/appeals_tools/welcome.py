@@ -29,7 +29,10 @@ def main() -> None:
         print(f"  {name:10} http://127.0.0.1:{port}/   (links: /docs /health /ready /metrics)")
     print("  dashboard  http://127.0.0.1:8002/dashboard  (sign in with the monitoring token)")
     print(f"  kafka      {bootstrap_servers()}")
-    print(f"  postgres   {database_url()}")
+    print(
+        f"  postgres   {database_url(secret=False)} (admin, for set-up; each service logs in "
+        "as its own role; passwords in .local/secrets/)"
+    )
     print(
         f"\nTokens (people {PERSON_TTL // 3600} hours, integrations {MACHINE_TTL // 86400} days; "
         "more with `make token ROLE=... SOURCE=... AGENCY=... TTL=...`; revoke one with "

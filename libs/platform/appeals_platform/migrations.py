@@ -29,7 +29,10 @@ async def migrate(conn: asyncpg.Connection, schema: str, packages: Sequence[str]
     # Several instances of a service may start at once: one lock per schema serialises them.
     await conn.execute("SELECT pg_advisory_lock(hashtext('migrations:' || $1))", schema)
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # A service's role owns its schema but may not create schemas: the set-up made it
+        # (appeals-stack, the compose job), so only a missing one is created here.
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.execute(
             f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations '
             "(version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

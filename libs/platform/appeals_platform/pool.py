@@ -41,10 +41,17 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10, name: str = "appeals"
+    dsn: str,
+    schema: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    name: str = "appeals",
+    password: str | None = None,
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
+        password=password,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
@@ -55,7 +62,9 @@ async def create_pool(
     return pool
 
 
-async def connect(dsn: str, schema: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn, server_settings={"search_path": f"{schema},public"})
+async def connect(dsn: str, schema: str, *, password: str | None = None) -> asyncpg.Connection:
+    conn = await asyncpg.connect(
+        dsn, password=password, server_settings={"search_path": f"{schema},public"}
+    )
     await _init_connection(conn)
     return conn

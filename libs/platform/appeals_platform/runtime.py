@@ -119,6 +119,7 @@ class Runtime:
             min_size=s.pool_min_size,
             max_size=s.pool_max_size,
             name=self.name,
+            password=s.database_password(),
         )
         async with self._pool.acquire() as conn:
             applied = await migrate(conn, s.db_schema, [self.migrations])

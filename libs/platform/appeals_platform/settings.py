@@ -18,8 +18,12 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     # HTTP worker processes; each runs its own consumers, and one outbox relay leads.
     workers: int = 1
-    database_url: str = "postgresql://appeals@127.0.0.1:5432/appeals"
+    # The service's own role (it owns its schema, nothing else); its password comes from
+    # database_password_file (a mounted secret), else from the URL.
+    database_url: str = "postgresql://service@127.0.0.1:5432/appeals"
+    database_password_file: Path | None = None
     db_schema: str = "public"
+
     pool_min_size: int = 2
     pool_max_size: int = 10
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -61,3 +65,9 @@ class ServiceSettings(BaseSettings):
     gc_freeze: bool = False
     gc_young_threshold: int | None = Field(default=None, ge=1)
     malloc_keep_freed_mb: int = Field(default=0, ge=0, le=1024)
+
+    def database_password(self) -> str | None:
+        """The role's password from `database_password_file`; None: the URL's own, if any."""
+        if self.database_password_file is None:
+            return None
+        return self.database_password_file.read_text(encoding="utf-8").strip()

@@ -62,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _connect(settings: Settings) -> asyncpg.Connection:
-    conn = await connect(settings.database_url, settings.db_schema)
+    conn = await connect(
+        settings.database_url, settings.db_schema, password=settings.database_password()
+    )
     await migrate(conn, settings.db_schema, ["deadlines.migrations"])
     return conn
 
@@ -147,7 +149,13 @@ async def _rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
 
 
 async def _tick(settings: Settings) -> int:
-    pool = await create_pool(settings.database_url, settings.db_schema, min_size=1, max_size=2)
+    pool = await create_pool(
+        settings.database_url,
+        settings.db_schema,
+        min_size=1,
+        max_size=2,
+        password=settings.database_password(),
+    )
     try:
         async with pool.acquire() as conn:
             await migrate(conn, settings.db_schema, ["deadlines.migrations"])

@@ -40,7 +40,9 @@ def say(message: str) -> None:
 
 
 async def _connection(settings: Settings) -> asyncpg.Connection:
-    conn = await connect(settings.database_url, settings.db_schema)
+    conn = await connect(
+        settings.database_url, settings.db_schema, password=settings.database_password()
+    )
     await migrate(conn, settings.db_schema, ["routing.migrations"])
     await reference_versions.seed(conn)
     return conn

@@ -8,6 +8,7 @@ alone. `up --brokers 3` runs three Kafka nodes instead of one (for fault tests).
 """
 
 import argparse
+import asyncio
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +24,14 @@ from appeals_tools.stack.kafka import (
 )
 from appeals_tools.stack.layout import Layout, port_open, project_root, read_pid, say, stop_process
 from appeals_tools.stack.postgres import (
+    ADMIN,
+    DATABASE,
+    SERVICE_ROLES,
+    password,
     pg_data_dir,
     pg_log_file,
     pg_port,
+    prepare_database,
     start_postgres,
     stop_postgres,
 )
@@ -115,6 +121,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="the secrets folder (default: .local/kafka/secrets)",
     )
+    secrets_parser = sub.add_parser(
+        "secrets", help="generate the PostgreSQL passwords into a folder (compose's set-up job)"
+    )
+    secrets_parser.add_argument("--dir", type=Path, required=True)
+    secrets_parser.add_argument(
+        "--owner",
+        action="append",
+        default=[],
+        metavar="ROLE=UID",
+        help="the uid that may read ROLE's password (the only one: mode 0600)",
+    )
+    roles_parser = sub.add_parser(
+        "roles", help="create the service roles and their schemas on a server (compose's job)"
+    )
+    roles_parser.add_argument("--host", default="127.0.0.1")
+    roles_parser.add_argument("--port", type=int, default=5432)
+    roles_parser.add_argument("--database", default=DATABASE)
+    roles_parser.add_argument("--secrets", type=Path, required=True, help="the passwords' folder")
     sub.add_parser("status", help="what runs where")
     logs_parser = sub.add_parser("logs", help="show a component's log")
     logs_parser.add_argument("name", choices=["kafka", "postgres", *SERVICES])
@@ -128,6 +152,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "compose-config":
         write_compose_config(project_root(), args.secrets, args.owner)
+        return 0
+    if args.command == "secrets":
+        # One folder per role (<dir>/<role>/pg-<role>): a container mounts only its own.
+        owners = {role: int(uid) for role, _, uid in (o.partition("=") for o in args.owner)}
+        for role in (ADMIN, *SERVICE_ROLES):
+            password(role, args.dir / role, owner=owners.get(role))
+        say(f"PostgreSQL passwords in {args.dir}: {', '.join((ADMIN, *SERVICE_ROLES))}")
+        return 0
+    if args.command == "roles":
+        admin = f"postgresql://{ADMIN}@{args.host}:{args.port}/postgres"
+        secrets = {role: password(role, args.secrets / role) for role in SERVICE_ROLES}
+        asyncio.run(
+            prepare_database(
+                admin, args.database, secrets, admin_password=password(ADMIN, args.secrets / ADMIN)
+            )
+        )
+        say(f"roles {', '.join(SERVICE_ROLES)} own their schemas in {args.database}")
         return 0
     layout = Layout(project_root())
     if args.command == "provision":

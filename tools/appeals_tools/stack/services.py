@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from appeals_tools.stack.kafka import access, environment_of
 from appeals_tools.stack.layout import Layout, read_pid, say, wait_until
-from appeals_tools.stack.postgres import database_url
+from appeals_tools.stack.postgres import database_url, password_file
 
 SERVICES = {"intake": 8000, "routing": 8001, "deadlines": 8002}
 
@@ -62,7 +62,9 @@ def start_service(layout: Layout, name: str, port: int) -> None:
         **os.environ,
         f"{name.upper()}_PORT": str(port),
         **environment_of(f"{name.upper()}_", access(layout, f"svc-{name}")),
-        f"{name.upper()}_DATABASE_URL": database_url(),
+        # Its own role; the password from its file, so it is in neither the URL nor the env.
+        f"{name.upper()}_DATABASE_URL": database_url(role=name, secret=False),
+        f"{name.upper()}_DATABASE_PASSWORD_FILE": str(password_file(name)),
         f"{name.upper()}_JWT_JWKS_FILE": str(layout.local / "keys" / "jwks.json"),
     }
     with layout.log_file(name).open("ab") as out:
