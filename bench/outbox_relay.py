@@ -17,10 +17,10 @@ import uuid
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.envelope import event_id
 from appeals_platform import outbox
 from appeals_platform.migrations import migrate
-from appeals_platform.outbox import OutboxMessage, OutboxRelay, create_producer, payload_bytes
+from appeals_platform.outbox import Event, OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
 from appeals_tools.stack.kafka import admin_options
 from appeals_tools.stack.postgres import database_url
@@ -36,19 +36,21 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
-def messages(topic: str, count: int) -> list[OutboxMessage]:
+def messages(topic: str, count: int) -> list[Event]:
     keys = [str(uuid.uuid4()) for _ in range(2000)]
     result = []
     for n in range(count):
         key = keys[n % len(keys)]
-        event = envelope(
-            event_type="kz.appeals.bench.v1",
+        event = outbox.event(
+            topic,
+            key,
+            type="kz.appeals.bench.v1",
             source="/bench",
             subject=key,
             id=event_id(key, "bench", n),
             data={"n": n, "text": TEXT},
         )
-        result.append(OutboxMessage(topic, key, event))
+        result.append(event)
     return result
 
 
@@ -58,10 +60,10 @@ async def new_topic(admin: AIOKafkaAdminClient) -> str:
     return name
 
 
-async def raw_producer_rate(topic: str, rows: list[OutboxMessage], batch: int) -> float:
+async def raw_producer_rate(topic: str, rows: list[Event], batch: int) -> float:
     producer = create_producer(admin_options(), "bench-raw")
     await producer.start()
-    payloads = [(m.key.encode(), payload_bytes(m.event)) for m in rows]
+    payloads = [(m.key.encode(), m.payload) for m in rows]
     try:
         started = time.perf_counter()
         for start in range(0, len(payloads), batch):
@@ -75,9 +77,7 @@ async def raw_producer_rate(topic: str, rows: list[OutboxMessage], batch: int) -
         await producer.stop()
 
 
-async def relay_rate(
-    pool: asyncpg.Pool, topic: str, rows: list[OutboxMessage], batch: int
-) -> float:
+async def relay_rate(pool: asyncpg.Pool, topic: str, rows: list[Event], batch: int) -> float:
     async with pool.acquire() as conn:
         for start in range(0, len(rows), 5000):
             async with conn.transaction():
@@ -109,7 +109,7 @@ async def main() -> int:
         await conn.close()
         pool = await create_pool(dsn, "bench", min_size=2, max_size=4)
         say(
-            f"bench-outbox: {ROWS:,} events of ~{len(payload_bytes(messages('x', 1)[0].event))} "
+            f"bench-outbox: {ROWS:,} events of ~{len(messages('x', 1)[0].payload)} "
             "bytes, 2,000 keys, 6 partitions, idempotent producer, acks=all"
         )
         header = ("batch", "raw producer rows/s", "outbox relay rows/s", "relay/raw")

@@ -26,7 +26,6 @@ from appeals_contracts import event_types
 from appeals_contracts.envelope import CloudEvent, envelope, event_id
 from appeals_contracts.events import AnswerGiven, AppealAssigned
 from appeals_law.calendar import ALMATY
-from appeals_platform.outbox import payload_bytes
 from appeals_platform.runtime import Runtime
 from deadlines.api import Service
 from deadlines.app import create_app
@@ -74,7 +73,7 @@ class Site:
 
     async def send(self, topic: str, event: CloudEvent[Any]) -> None:
         await self.producer.send_and_wait(
-            topic, payload_bytes(event), key=str(event.subject).encode()
+            topic, event.model_dump_json().encode(), key=str(event.subject).encode()
         )
 
     async def assign(

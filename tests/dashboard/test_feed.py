@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from appeals_contracts import event_types
 from appeals_contracts.envelope import envelope
 from appeals_contracts.events import AlertAcknowledged, DeadlineAlert
-from appeals_platform.outbox import payload_bytes
 from deadlines.dashboard.feed import AlertFeed, feed_items, on_alert_records
 
 
@@ -44,7 +43,7 @@ def breach(appeal_id: str = "a1") -> Record:
         data=data.model_dump(mode="json"),
         id="11111111-1111-1111-1111-111111111111",
     )
-    return Record(payload_bytes(event))
+    return Record(event.model_dump_json().encode())
 
 
 def acknowledgement() -> Record:
@@ -62,7 +61,7 @@ def acknowledgement() -> Record:
         subject="a1",
         data=data.model_dump(mode="json"),
     )
-    return Record(payload_bytes(event))
+    return Record(event.model_dump_json().encode())
 
 
 def test_alerts_and_acknowledgements_become_feed_items_and_the_rest_is_skipped() -> None:

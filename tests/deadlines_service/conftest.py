@@ -22,7 +22,6 @@ from appeals_contracts.envelope import CloudEvent, envelope, event_id
 from appeals_contracts.events import AnswerGiven, AppealAssigned, AppealRedirected
 from appeals_law.calendar import ALMATY
 from appeals_platform.auth import Role
-from appeals_platform.outbox import payload_bytes
 from deadlines.api import Service
 from deadlines.app import create_app
 from deadlines.clocks import SettableClock
@@ -59,7 +58,7 @@ class Deadlines:
 
     async def send(self, topic: str, event: CloudEvent[Any]) -> None:
         await self.producer.send_and_wait(
-            topic, payload_bytes(event), key=str(event.subject).encode()
+            topic, event.model_dump_json().encode(), key=str(event.subject).encode()
         )
 
     async def assign(

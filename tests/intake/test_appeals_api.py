@@ -153,12 +153,10 @@ async def test_bad_requests_get_400_401_403_413_and_store_nothing(intake: Intake
 
 
 async def publish(stack: Stack, topic: str, key: str, event: object) -> None:
-    from appeals_platform.outbox import payload_bytes
-
     producer = stack.producer()
     await producer.start()
     try:
-        await producer.send_and_wait(topic, payload_bytes(event), key=key.encode())  # type: ignore[arg-type]
+        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=key.encode())  # type: ignore[arg-type]
     finally:
         await producer.stop()
 

@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.envelope import event_id
 from appeals_platform import outbox
-from appeals_platform.outbox import OutboxMessage, OutboxRelay, create_producer
+from appeals_platform.outbox import Event, OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
 from tests.conftest import Stack
 from tests.kafka_probe import EventProbe
@@ -24,23 +24,25 @@ from tests.kafka_probe import EventProbe
 pytestmark = pytest.mark.infra
 
 
-def outbox_rows(topic_name: str, count: int, keys: int) -> list[OutboxMessage]:
+def outbox_rows(topic_name: str, count: int, keys: int) -> list[Event]:
     appeal_ids = [str(uuid.uuid4()) for _ in range(keys)]
     messages = []
     for n in range(count):
         appeal = appeal_ids[n % keys]
-        event = envelope(
-            event_type="kz.appeals.test.v1",
+        event = outbox.event(
+            topic_name,
+            appeal,
+            type="kz.appeals.test.v1",
             source="tests",
             subject=appeal,
             data={"n": n},
             id=event_id(appeal, "test", n),
         )
-        messages.append(OutboxMessage(topic_name, appeal, event))
+        messages.append(event)
     return messages
 
 
-async def fill(pool: Any, messages: list[OutboxMessage]) -> None:
+async def fill(pool: Any, messages: list[Event]) -> None:
     async with pool.acquire() as conn:
         for start in range(0, len(messages), 1000):
             async with conn.transaction():
@@ -100,7 +102,7 @@ async def test_ten_thousand_rows_are_each_published_once_in_per_key_order(
         await fill(relaying.pool, messages)
         seen = await run_until(relaying.relay(batch_size=500), events.collect(10_000, timeout=120))
     assert len(seen) == 10_000
-    assert {e["id"] for e in seen} == {m.event.id for m in messages}
+    assert {e["id"] for e in seen} == {m.id for m in messages}
     assert all(e["_key"] == e["subject"] for e in seen)
     assert_per_key_order(seen)
     # Each key on the partition any Kafka client's default partitioner gives it.
@@ -124,8 +126,16 @@ async def test_events_larger_than_a_batch_and_many_topics_are_all_published(
     for n in range(40):
         appeal = str(uuid.uuid4())
         data: dict[str, Any] = {"n": n, "padding": big if n % 10 == 0 else "y" * 20_000}
-        event = envelope(event_type="kz.appeals.test.v1", source="tests", subject=appeal, data=data)
-        messages.append(OutboxMessage(names[n % 2], appeal, event))
+        messages.append(
+            outbox.event(
+                names[n % 2],
+                appeal,
+                type="kz.appeals.test.v1",
+                source="tests",
+                subject=appeal,
+                data=data,
+            )
+        )
 
     async with probe(names[0]) as first, probe(names[1]) as second:
 
@@ -148,7 +158,7 @@ async def test_a_topic_prefix_sends_events_to_topics_of_their_own(
     async with probe(prefixed) as events:
         await fill(relaying.pool, messages)
         seen = await run_until(relaying.relay(topic_prefix=prefix), events.collect(20, timeout=60))
-    assert {e["id"] for e in seen} == {m.event.id for m in messages}
+    assert {e["id"] for e in seen} == {m.id for m in messages}
     async with relaying.pool.acquire() as conn:
         assert await outbox.pending(conn) == 0
 
@@ -194,7 +204,7 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_reuses_
             await task
         ids = [e["id"] for e in seen]
         assert len(ids) == 1_300  # the first 300 went out twice ...
-        assert set(ids) == {m.event.id for m in messages}  # ... with the same ids, none lost
+        assert set(ids) == {m.id for m in messages}  # ... with the same ids, none lost
         assert_per_key_order(seen)
     finally:
         await producer.stop()
@@ -221,7 +231,7 @@ async def test_relay_wakes_on_signal_without_waiting_for_the_poll_interval(
             message = outbox_rows(topic_name, 1, keys=1)[0]
             await fill(pool, [message])
             relay.wake()
-            received = await events.wait_for_id(message.event.id, timeout=20)
+            received = await events.wait_for_id(message.id, timeout=20)
         assert received["subject"] == message.key
     finally:
         relay.stop()
@@ -257,7 +267,7 @@ async def test_a_commit_in_another_process_wakes_the_leader_through_postgresql(
             message = outbox_rows(topic_name, 1, keys=1)[0]
             await fill(pools[1], [message])
             other.wake()
-            received = await events.wait_for_id(message.event.id, timeout=20)
+            received = await events.wait_for_id(message.id, timeout=20)
         assert received["subject"] == message.key
         assert not other.is_leader and other.published == 0
         other.stop()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
@@ -315,7 +316,7 @@ class Consumer(Generic[T]):
         """Parse, then write the effect, the inbox rows and the dead letters in one transaction."""
         sub = self.subscription
         items: list[T] = []
-        dead: list[outbox.OutboxMessage] = []
+        dead: list[outbox.Event] = []
         ignored = 0
         for record in records:
             try:
@@ -360,18 +361,19 @@ class Consumer(Generic[T]):
         if self._on_commit is not None:
             self._on_commit()
 
-    def _letter(self, record: Record, error: str, attempts: int) -> outbox.OutboxMessage:
+    def _letter(self, record: Record, error: str, attempts: int) -> outbox.Event:
         return dead_letter(
             record, error, self._source, consumer=self.subscription.name, attempts=attempts
         )
 
-    def _count_dead(self, message: outbox.OutboxMessage) -> None:
+    def _count_dead(self, letter: outbox.Event) -> None:
         RECORDS.labels(self.subscription.name, "dead_letter").inc()
-        DEAD_LETTERS.labels(self.subscription.name, message.topic).inc()
+        DEAD_LETTERS.labels(self.subscription.name, letter.topic).inc()
+        # The error, not the record: a record's value may hold personal data.
         log.warning(
             "dead letter: %s",
-            message.event.data["error"][:300],
-            extra={"topic": message.topic, "event_id": message.event.id},
+            orjson.loads(letter.payload)["data"]["error"][:300],
+            extra={"topic": letter.topic, "event_id": letter.id},
         )
 
     # ------------------------------------------------------------------ outages and offsets

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -21,8 +22,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 from prometheus_client import Counter
+from pydantic import BaseModel
 
-from appeals_contracts.envelope import CloudEvent
 from appeals_platform import partitioning
 
 log = logging.getLogger(__name__)
@@ -33,23 +34,11 @@ _CONTENT = ("content-type", b"application/cloudevents+json")
 PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema"])
 
 
-@dataclass(frozen=True)
-class OutboxMessage:
-    topic: str
-    key: str
-    event: CloudEvent[Any]
+class Event(NamedTuple):
+    """An event for the outbox: its CloudEvent already written as JSON (structured mode).
 
-
-def message(topic: str, key: str, event: CloudEvent[Any]) -> OutboxMessage:
-    return OutboxMessage(topic, key, event)
-
-
-class DumpedEvent(NamedTuple):
-    """An event its writer has already dumped to JSON (CloudEvents structured mode).
-
-    For events written on a hot path, where building the `CloudEvent` model only to dump it
-    cost more than the rest; their writers' tests validate them against the contract. (A
-    named tuple: two are made per routed appeal, and a frozen dataclass is built slowly.)
+    Made by `event()`, the one place that writes an envelope. (A named tuple: two are made
+    per routed appeal, and a frozen dataclass is built slowly.)
     """
 
     id: str
@@ -59,9 +48,44 @@ class DumpedEvent(NamedTuple):
     payload: bytes
 
 
-def dumped(message: OutboxMessage) -> DumpedEvent:
-    event = message.event
-    return DumpedEvent(event.id, message.topic, message.key, event.type, payload_bytes(event))
+def _json(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def event(
+    topic: str,
+    key: str,
+    *,
+    type: str,
+    source: str,
+    subject: str,
+    data: Any,
+    id: str | None = None,
+    time: datetime | None = None,
+) -> Event:
+    """A CloudEvents 1.0 event for `topic`, keyed by `key` (the appeal id, mostly).
+
+    `data` is a contract model, a dict, or JSON already written (an `orjson.Fragment`: what a
+    hot path has dumped once and reuses); ids are deterministic where the fact is (see
+    `appeals_contracts.envelope.event_id`), random only for events that are not replayed.
+    The JSON is written by orjson directly: building a `CloudEvent` model only to dump it
+    cost more than everything else on routing's and intake's hot paths.
+    """
+    ident = id or str(uuid.uuid4())
+    envelope = {
+        "specversion": "1.0",
+        "id": ident,
+        "source": source,
+        "type": type,
+        "subject": subject,
+        "time": time or datetime.now(UTC),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    payload = orjson.dumps(envelope, default=_json, option=orjson.OPT_UTC_Z)
+    return Event(ident, topic, key, type, payload)
 
 
 # Payloads travel as UTF-8 bytes (bytea) and become text in the server: from orjson's bytes
@@ -74,11 +98,13 @@ ON CONFLICT (id) DO NOTHING
 """
 
 
-async def add(conn: asyncpg.Connection, messages: Sequence[OutboxMessage | DumpedEvent]) -> None:
-    """Write events in the caller's transaction, in order; one statement for the whole batch."""
-    if not messages:
+async def add(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    """Write events in the caller's transaction, in order; one statement for the whole batch.
+
+    The only writer of the outbox table: an event already there (same id) is not added again.
+    """
+    if not events:
         return
-    events = [m if isinstance(m, DumpedEvent) else dumped(m) for m in messages]
     await conn.execute(
         INSERT_SQL,
         [e.id for e in events],
@@ -260,8 +286,3 @@ class OutboxRelay:
 
 async def pending(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM outbox"))
-
-
-def payload_bytes(event: CloudEvent[Any]) -> bytes:
-    """An event as JSON bytes: what the outbox stores and Kafka carries."""
-    return orjson.dumps(event.model_dump(mode="json"))

@@ -11,10 +11,9 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from appeals_contracts import event_types
-from appeals_contracts.envelope import envelope
 from appeals_contracts.events import DeadLetter, DeadLetterHeader
 from appeals_contracts.topics import dead_letter_topic
-from appeals_platform.outbox import OutboxMessage
+from appeals_platform import outbox
 
 # A dead letter carries the original value, base64-encoded, inside a JSON event that must fit
 # the broker's default record limit (1 MB): larger values keep their first 512 KB only.
@@ -87,7 +86,7 @@ def dead_letter(
     *,
     consumer: str = "",
     attempts: int = 1,
-) -> OutboxMessage:
+) -> outbox.Event:
     """A record its consumer gave up on, for `<topic>.dlq`, through the outbox.
 
     The id is the consumer and the record's coordinates, so a redelivery of the same poison
@@ -113,14 +112,15 @@ def dead_letter(
         uuid.NAMESPACE_URL, f"dlq/{consumer}/{record.topic}/{record.partition}/{record.offset}"
     )
     key = (record.key or b"").decode(errors="replace")
-    event = envelope(
-        event_type=event_types.DEAD_LETTER,
+    return outbox.event(
+        dead_letter_topic(record.topic),
+        key or str(event_id),
+        type=event_types.DEAD_LETTER,
         source=source,
         subject=key or "unknown",
-        data=letter.model_dump(mode="json"),
+        data=letter,
         id=str(event_id),
     )
-    return OutboxMessage(dead_letter_topic(record.topic), key or str(event_id), event)
 
 
 def header(record: KafkaRecord, name: str) -> str | None:

@@ -1,5 +1,5 @@
 """Alerts: the DeadlineAlert payload of each kind, its deterministic id, its `alerts` row and
-its outbox row.
+its event.
 
 Payloads are built as plain JSON-ready dicts (the shape of `DeadlineAlert`, checked by the
 tests) rather than through pydantic models: the ticker builds thousands per second, and
@@ -21,6 +21,7 @@ from appeals_contracts import event_types
 from appeals_contracts.envelope import EVENT_ID_NAMESPACE
 from appeals_contracts.events import DeadlineAlert
 from appeals_law.calendar import ALMATY
+from appeals_platform import outbox
 
 SOURCE = "/appeals/deadlines"
 
@@ -182,38 +183,15 @@ def build(
     )
 
 
-# One statement for a batch: the alert rows, and for the ones that are new (exactly once,
-# whatever races), outbox rows in the platform's outbox table with the CloudEvent built
-# from the row's payload, in input order so each appeal's events keep their order.
-STORE = """
-WITH input AS (
-    SELECT *
-    FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[], $11::text[])
-         WITH ORDINALITY
-         AS i(id, appeal_id, hop, kind, severity, agency, locality, region, raised_at, data,
-              type, ord)
-),
-fresh AS (
-    INSERT INTO alerts (id, appeal_id, hop, kind, severity, agency, locality, region,
-                        raised_at, data)
-    SELECT id, appeal_id, hop, kind, severity, agency, locality, region, raised_at, data
-    FROM input
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
-),
-published AS (
-    INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-    SELECT i.id, $12::text, i.appeal_id::text, i.type,
-           json_build_object('specversion', '1.0', 'id', i.id, 'source', $13::text,
-                              'type', i.type, 'subject', i.appeal_id, 'time', i.data -> 'raised_at',
-                              'datacontenttype', 'application/json', 'data', i.data)
-    FROM input i JOIN fresh f ON f.id = i.id
-    WHERE $12::text <> ''
-    ORDER BY i.ord
-    ON CONFLICT (id) DO NOTHING
-)
-SELECT id::text AS id FROM fresh
+# The alert rows of a batch in one statement; the ids returned are those not raised before
+# (exactly once, whatever races), and only those get their CloudEvent.
+INSERT_ALERTS = """
+INSERT INTO alerts (id, appeal_id, hop, kind, severity, agency, locality, region, raised_at,
+                    data)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[])
+ON CONFLICT (id) DO NOTHING
+RETURNING id::text AS id
 """
 
 
@@ -221,7 +199,7 @@ async def _store(conn: asyncpg.Connection, alerts: Sequence[Alert], topic: str) 
     if not alerts:
         return set()
     rows = await conn.fetch(
-        STORE,
+        INSERT_ALERTS,
         [a.id for a in alerts],
         [a.appeal_id for a in alerts],
         [a.hop for a in alerts],
@@ -232,11 +210,25 @@ async def _store(conn: asyncpg.Connection, alerts: Sequence[Alert], topic: str) 
         [a.region for a in alerts],
         [a.raised_at for a in alerts],
         [a.data for a in alerts],
-        [EVENT_TYPES[a.kind] for a in alerts],
-        topic,
-        SOURCE,
     )
-    return {r["id"] for r in rows}
+    fresh = {r["id"] for r in rows}
+    if topic:
+        # In input order, so each appeal's events keep their order.
+        await outbox.add(conn, [event(a, topic) for a in alerts if a.id in fresh])
+    return fresh
+
+
+def event(alert: Alert, topic: str) -> outbox.Event:
+    return outbox.event(
+        topic,
+        alert.appeal_id,
+        type=EVENT_TYPES[alert.kind],
+        source=SOURCE,
+        subject=alert.appeal_id,
+        data=alert.data,
+        id=alert.id,
+        time=alert.raised_at,
+    )
 
 
 async def insert_rows(conn: asyncpg.Connection, alerts: Sequence[Alert]) -> set[str]:

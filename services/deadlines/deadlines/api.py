@@ -153,7 +153,7 @@ def clocks_router(service: Service) -> APIRouter:
         async with runtime.pool.acquire() as conn:
             clocks = await db.get_clocks(conn, appeal_id)
         body = appeal_view(clocks, now)
-        body["event_id"] = message.event.id
+        body["event_id"] = message.id
         return JSONResponse(body)
 
     return router

@@ -12,11 +12,11 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from appeals_contracts import event_types
-from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.envelope import event_id
 from appeals_contracts.events import DeadlineExtended
 from appeals_law.calendar import ALMATY
 from appeals_law.due import check_extension, working_days_late
-from appeals_platform.outbox import OutboxMessage
+from appeals_platform import outbox
 from appeals_platform.problems import BODY_FIELD, FieldProblem, Refused
 from deadlines import db
 from deadlines.alerts import SOURCE
@@ -51,7 +51,7 @@ async def extend(
     request: ExtensionRequest,
     now: datetime,
     ctx: Context,
-) -> tuple[asyncpg.Record, OutboxMessage]:
+) -> tuple[asyncpg.Record, outbox.Event]:
     """Extend the agency's open clock, or refuse naming every rule the extension breaks."""
     rules, calendar = ctx.law.rules, ctx.law.calendar
     clocks = await db.lock_clocks(conn, appeal_id)
@@ -106,15 +106,17 @@ async def extend(
         registration_number=clock["registration_number"],
     )
     updated = await apply_extension(conn, clock, data, ctx)
-    event = envelope(
-        event_type=event_types.DEADLINE_EXTENDED,
+    event = outbox.event(
+        ctx.events_topic,
+        str(appeal_id),
+        type=event_types.DEADLINE_EXTENDED,
         source=SOURCE,
         subject=str(appeal_id),
-        data=data.model_dump(mode="json"),
+        data=data,
         id=event_id(appeal_id, f"extended-{data.extension}", clock["hop"]),
         time=now,
     )
-    return updated, OutboxMessage(ctx.events_topic, str(appeal_id), event)
+    return updated, event
 
 
 async def apply_extension(

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from appeals_contracts import event_types
-from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.envelope import event_id
 from appeals_contracts.events import (
     AlertAcknowledged,
     AnswerGiven,
@@ -20,7 +20,7 @@ from appeals_contracts.events import (
     DeadlineAlert,
 )
 from appeals_law.due import compute_due, redirect_deadline, working_days_late
-from appeals_platform.outbox import OutboxMessage
+from appeals_platform import outbox
 from appeals_reference.models import Agency, ReferenceData
 from deadlines import alerts, db
 from deadlines.context import Context
@@ -304,7 +304,7 @@ async def acknowledge(
     comment: str | None,
     now: datetime,
     ctx: Context,
-) -> tuple[AlertAcknowledged, OutboxMessage] | None:
+) -> tuple[AlertAcknowledged, outbox.Event] | None:
     """Mark the alert seen and announce it, so a rebuild restores the acknowledgement."""
     row = await db.acknowledge_alert(conn, alert_id, now, by, comment)
     if row is None:
@@ -317,12 +317,14 @@ async def acknowledge(
         acknowledged_at=now,
         comment=comment,
     )
-    event = envelope(
-        event_type=event_types.ALERT_ACKNOWLEDGED,
+    event = outbox.event(
+        ctx.alerts_topic,
+        str(row["appeal_id"]),
+        type=event_types.ALERT_ACKNOWLEDGED,
         source=SOURCE,
         subject=str(row["appeal_id"]),
-        data=data.model_dump(mode="json"),
+        data=data,
         id=event_id(str(alert_id), "acknowledged"),
         time=now,
     )
-    return data, OutboxMessage(ctx.alerts_topic, str(row["appeal_id"]), event)
+    return data, event

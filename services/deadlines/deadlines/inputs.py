@@ -140,10 +140,10 @@ async def apply(conn: asyncpg.Connection, item: Input, ctx: Context) -> list[ale
 
 def parse_batch(
     records: Sequence[KafkaRecord], names: TopicNames
-) -> tuple[list[Input], list[outbox.OutboxMessage]]:
+) -> tuple[list[Input], list[outbox.Event]]:
     """Typed events and dead letters for the records that are not (a rebuild's reading)."""
     items: list[Input] = []
-    dead: list[outbox.OutboxMessage] = []
+    dead: list[outbox.Event] = []
     for record in records:
         try:
             item = parse(record, names)

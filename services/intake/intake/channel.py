@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from appeals_contracts import event_types, topics
-from appeals_contracts.envelope import CloudEvent, envelope
+from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.submission import AppealSubmission
 from appeals_platform import outbox
 from appeals_platform.consumer import Poison
@@ -37,9 +37,7 @@ class Rejection(BaseModel):
     rejected_at: datetime
 
 
-def rejection(
-    record: KafkaRecord, source: str | None, errors: list[FieldProblem]
-) -> outbox.OutboxMessage:
+def rejection(record: KafkaRecord, source: str | None, errors: list[FieldProblem]) -> outbox.Event:
     key = (record.key or b"").decode(errors="replace")
     data = Rejection(
         external_id=key or None,
@@ -51,18 +49,20 @@ def rejection(
         rejected_at=datetime.now(UTC),
     )
     # One rejection per record: its coordinates make the id, so a redelivery is dropped.
-    event = envelope(
-        event_type=event_types.SUBMISSION_REJECTED,
+    ident = str(
+        uuid.uuid5(
+            uuid.NAMESPACE_URL, f"rejected/{record.topic}/{record.partition}/{record.offset}"
+        )
+    )
+    return outbox.event(
+        topics.APPEAL_REJECTIONS,
+        key or ident,
+        type=event_types.SUBMISSION_REJECTED,
         source=handlers.SOURCE,
         subject=key or f"{record.partition}:{record.offset}",
-        data=data.model_dump(mode="json"),
-        id=str(
-            uuid.uuid5(
-                uuid.NAMESPACE_URL, f"rejected/{record.topic}/{record.partition}/{record.offset}"
-            )
-        ),
+        data=data,
+        id=ident,
     )
-    return outbox.message(topics.APPEAL_REJECTIONS, key or event.id, event)
 
 
 def validate(

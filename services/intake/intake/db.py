@@ -30,13 +30,13 @@ class NewAppeal:
     channel: str
     due_at: datetime | None
     event_id: uuid.UUID
-    event: dict[str, Any]  # the AppealReceived CloudEvent, as JSON data
+    received: dict[str, Any]  # the AppealReceived payload, as JSON data
 
 
-# A group of appeals, their AppealReceived outbox rows and their first timeline entries in
-# ONE statement: atomic without BEGIN/COMMIT round trips, and one commit (one WAL flush) for
-# the group. Each event is sent once; the stored submission is taken out of it. A key that
-# exists, or came earlier in the same group, is skipped by ON CONFLICT and not returned.
+# A group of appeals and their first timeline entries in ONE statement: one commit (one WAL
+# flush) for the group. The stored submission is taken out of the AppealReceived payload. A
+# key that exists, or came earlier in the same group, is skipped by ON CONFLICT and not
+# returned: only the appeals returned get their AppealReceived event (`outbox.add`).
 REGISTER_APPEALS = """
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -46,7 +46,7 @@ WITH input AS (
         WITH ORDINALITY AS i(id, source, external_id, fingerprint, registration_number,
                              registered_at, type, language, applicant_kind, applicant_iin,
                              applicant_bin, category, locality, addressee, channel, due_at,
-                             event_id, event, position)
+                             event_id, received, position)
 ), new AS (
     INSERT INTO appeals (id, source, external_id, fingerprint, registration_number,
                          registered_at, type, language, applicant_kind, applicant_iin,
@@ -54,21 +54,17 @@ WITH input AS (
                          due_at, public)
     SELECT id, source, external_id, fingerprint, registration_number, registered_at, type,
            language, applicant_kind, applicant_iin, applicant_bin, category, locality,
-           addressee, event -> 'data' -> 'submission', channel, due_at,
+           addressee, received -> 'submission', channel, due_at,
            -- The submission leaves `public` out when it is false.
-           COALESCE((event -> 'data' -> 'submission' ->> 'public')::boolean, false)
+           COALESCE((received -> 'submission' ->> 'public')::boolean, false)
     FROM input ORDER BY position
     ON CONFLICT (source, external_id) DO NOTHING
     RETURNING id, registration_number, registered_at, status, due_at
-), announced AS (
-    INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
-    SELECT input.event_id, $19, new.id::text, input.event ->> 'type', input.event::json
-    FROM new JOIN input USING (id)
 ), recorded AS (
     -- The submission stays in the appeal row; the entry says who registered it and when.
     INSERT INTO timeline (appeal_id, event_id, kind, type, at, data)
-    SELECT new.id, input.event_id::text, 'received', input.event ->> 'type',
-           new.registered_at, (input.event -> 'data') - 'submission'
+    SELECT new.id, input.event_id::text, 'received', $19, new.registered_at,
+           input.received - 'submission'
     FROM new JOIN input USING (id)
 )
 SELECT * FROM new
@@ -76,12 +72,12 @@ SELECT * FROM new
 
 
 async def register_appeals(
-    conn: asyncpg.Connection, appeals: Sequence[NewAppeal], topic: str
+    conn: asyncpg.Connection, appeals: Sequence[NewAppeal], event_type: str
 ) -> list[asyncpg.Record]:
     """The rows of the appeals created; those whose (source, external_id) exists are absent."""
     # One array per field, in the order of the dataclass: the order of unnest's columns.
     columns = [[getattr(appeal, f.name) for appeal in appeals] for f in fields(NewAppeal)]
-    return list(await conn.fetch(REGISTER_APPEALS, *columns, topic))
+    return list(await conn.fetch(REGISTER_APPEALS, *columns, event_type))
 
 
 NEXT_NUMBERS = "SELECT nextval('registration_seq') FROM generate_series(1, $1)"

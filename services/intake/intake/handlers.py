@@ -13,7 +13,7 @@ from typing import Any, Literal
 import asyncpg
 
 from appeals_contracts import event_types, topics
-from appeals_contracts.envelope import CloudEvent, envelope, event_id
+from appeals_contracts.envelope import CloudEvent, event_id
 from appeals_contracts.events import AnswerGiven, AppealReceived
 from appeals_contracts.submission import (
     AnswerSubmission,
@@ -80,9 +80,9 @@ def received_event(
     channel: str,
     due_at: datetime | None,
     submission: AppealSubmission,
-) -> CloudEvent[AppealReceived]:
+) -> AppealReceived:
     # The submission was validated on the way in: construct, don't validate it twice.
-    data = AppealReceived.model_construct(
+    return AppealReceived.model_construct(
         appeal_id=str(appeal_id),
         registration_number=number,
         registered_at=registered_at,
@@ -90,16 +90,6 @@ def received_event(
         channel=channel,
         due_at=due_at,
         submission=submission,
-    )
-    return CloudEvent[AppealReceived].model_construct(
-        specversion="1.0",
-        id=event_id(appeal_id, "received"),
-        source=SOURCE,
-        type=event_types.APPEAL_RECEIVED,
-        subject=str(appeal_id),
-        time=registered_at,
-        datacontenttype="application/json",
-        data=data,
     )
 
 
@@ -162,12 +152,13 @@ async def register_many(
 ) -> list[Registration]:
     """Register a group in one statement; the same key twice in a group is stored once."""
     rows: list[db.NewAppeal] = []
+    events: dict[uuid.UUID, outbox.Event] = {}
     for application in applications:
         submission, received_at = application.submission, application.received_at
         appeal_id = uuid.uuid4()
         due_at = law.due_at(submission.type.value, received_at)
         number = await numbers.next(conn, received_at)
-        event = received_event(
+        received = received_event(
             appeal_id,
             number,
             received_at,
@@ -176,16 +167,24 @@ async def register_many(
             due_at,
             submission,
         )
-        # One dump serves the outbox payload, the stored submission and the fingerprint.
-        payload = event.model_dump(mode="json")
+        # One dump serves the event, the stored submission and the fingerprint.
+        payload = received.model_dump(mode="json")
+        events[appeal_id] = outbox.event(
+            topic,
+            str(appeal_id),
+            type=event_types.APPEAL_RECEIVED,
+            source=SOURCE,
+            subject=str(appeal_id),
+            data=payload,
+            id=event_id(appeal_id, "received"),
+            time=received_at,
+        )
         rows.append(
             db.NewAppeal(
                 id=appeal_id,
                 source=application.source,
                 external_id=submission.external_id,
-                fingerprint=fingerprint(
-                    canonical(payload["data"]["submission"], submission.submitted_at)
-                ),
+                fingerprint=fingerprint(canonical(payload["submission"], submission.submitted_at)),
                 registration_number=number,
                 registered_at=received_at,
                 type=submission.type.value,
@@ -198,11 +197,14 @@ async def register_many(
                 addressee=submission.addressee,
                 channel=application.channel,
                 due_at=due_at,
-                event_id=uuid.UUID(event.id),
-                event=payload,
+                event_id=uuid.UUID(events[appeal_id].id),
+                received=payload,
             )
         )
-    created = {r["id"]: r for r in await db.register_appeals(conn, rows, topic)}
+    created = {
+        r["id"]: r for r in await db.register_appeals(conn, rows, event_types.APPEAL_RECEIVED)
+    }
+    await outbox.add(conn, [events[row.id] for row in rows if row.id in created])
     keys = [(row.source, row.external_id) for row in rows if row.id not in created]
     existing = {(r["source"], r["external_id"]): r for r in await db.find_by_keys(conn, keys)}
     registrations: list[Registration] = []
@@ -270,17 +272,21 @@ async def answer(
         signed_at=body.signed_at,
         answered_at=answered_at,
     )
-    await db.record_answer(conn, appeal_id, answered_at, data.model_dump(mode="json"))
-    event = envelope(
-        event_type=event_types.ANSWER_GIVEN,
+    given = data.model_dump(mode="json")
+    await db.record_answer(conn, appeal_id, answered_at, given)
+    event = outbox.event(
+        topics.ANSWER_GIVEN,
+        str(appeal_id),
+        type=event_types.ANSWER_GIVEN,
         source=SOURCE,
         subject=str(appeal_id),
-        data=data.model_dump(mode="json"),
+        data=given,
         id=event_id(appeal_id, "answered"),
         time=answered_at,
     )
-    await outbox.add(conn, [outbox.message(topics.ANSWER_GIVEN, str(appeal_id), event)])
-    await db.add_timeline(conn, [timeline_entry(event, "answered")])
+    await outbox.add(conn, [event])
+    entry = db.TimelineEntry(appeal_id, event.id, "answered", event.type, answered_at, given)
+    await db.add_timeline(conn, [entry])
     return data
 
 

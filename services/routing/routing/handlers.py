@@ -229,7 +229,7 @@ async def record_decisions(
     )
     assignments: list[db.Assignment] = []
     triaged: list[db.Triage] = []
-    messages: list[outbox.OutboxMessage | outbox.DumpedEvent] = []
+    messages: list[outbox.Event] = []
     for appeal_id, (item, decision) in chosen.items():
         if appeal_id not in new:
             continue
@@ -572,7 +572,7 @@ async def redirect(
     await db.insert_redirect(conn, row)
     number = appeal["registration_number"]
     # The redirect first: the relay publishes rows in insertion order.
-    messages: list[outbox.OutboxMessage | outbox.DumpedEvent] = [
+    messages: list[outbox.Event] = [
         publications.redirect_message(row, number, assignment.agency if assignment else None)
     ]
     outcome = RedirectOutcome(

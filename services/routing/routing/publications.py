@@ -3,32 +3,16 @@ AppealTriaged and AppealRedirected, as rows for the transactional outbox."""
 
 from __future__ import annotations
 
-import functools
-from datetime import datetime
-
 import orjson
-from pydantic import TypeAdapter
 
 from appeals_contracts import event_types, topics
-from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.envelope import event_id
 from appeals_contracts.events import AppealRedirected, AppealTriaged
 from appeals_platform import outbox
 from appeals_reference import ReferenceData
 from routing import db
 
 SOURCE = "/appeals/routing"
-
-
-_MOMENT = TypeAdapter(datetime)
-
-
-@functools.lru_cache(maxsize=4096)
-def json_time(moment: datetime) -> str:
-    """A datetime as pydantic writes it in JSON, so every event spells times alike.
-
-    Cached: a batch's assignments share one moment, written into two events each.
-    """
-    return str(_MOMENT.dump_python(moment, mode="json"))
 
 
 def _agency_fields(ref: ReferenceData, code: str) -> tuple[str, str, str | None, str]:
@@ -47,18 +31,17 @@ def assignment_events(
     appeal_type: str,
     appeal: bytes,
     redirected_from: str | None = None,
-) -> list[outbox.DumpedEvent]:
+) -> list[outbox.Event]:
     """The AppealAssigned events of an assignment: on routing.appeal-assigned for everyone,
     then on the agency's topic with `appeal` (the stored AppealReceived payload, as JSON).
 
-    Dumped here as plain data with the explanation and the appeal spliced in as JSON: this
-    runs for every routed appeal, and models or a server-side json_build_object cost more
-    (the latter ~40 µs of PostgreSQL's CPU per appeal). Tests validate both events against
-    the contract. The agency's copy has an event id of its own, just as deterministic.
+    Plain data with the explanation and the appeal spliced in as JSON: this runs for every
+    routed appeal, and models or a server-side json_build_object cost more (the latter ~40 µs
+    of PostgreSQL's CPU per appeal). Tests validate both events against the contract. The
+    agency's copy has an event id of its own, just as deterministic.
     """
     name, level, parent, topic = _agency_fields(ref, row.agency)
     key = str(row.appeal_id)
-    assigned_at = json_time(row.assigned_at)
     data = {
         "appeal_id": key,
         "registration_number": registration_number,
@@ -72,8 +55,8 @@ def assignment_events(
         "method": row.method,
         "confidence": row.confidence,
         "explanation": orjson.Fragment(orjson.dumps(row.explanation)),
-        "assigned_at": assigned_at,
-        "received_at": json_time(row.received_at),
+        "assigned_at": row.assigned_at,
+        "received_at": row.received_at,
         "appeal_type": appeal_type,
         "appeal": None,
         "partial": row.partial,
@@ -85,23 +68,22 @@ def assignment_events(
         ("delivered", topic, orjson.Fragment(appeal)),
     ):
         data["appeal"] = carried
-        ident = event_id(key, kind, row.hop)
-        event = {
-            "specversion": "1.0",
-            "id": ident,
-            "source": SOURCE,
-            "type": event_types.APPEAL_ASSIGNED,
-            "subject": key,
-            "time": assigned_at,
-            "datacontenttype": "application/json",
-            "data": data,
-        }
-        payload = orjson.dumps(event)
-        events.append(outbox.DumpedEvent(ident, destination, key, str(event["type"]), payload))
+        events.append(
+            outbox.event(
+                destination,
+                key,
+                type=event_types.APPEAL_ASSIGNED,
+                source=SOURCE,
+                subject=key,
+                data=data,
+                id=event_id(key, kind, row.hop),
+                time=row.assigned_at,
+            )
+        )
     return events
 
 
-def triage_message(row: db.Triage, registration_number: str) -> outbox.OutboxMessage:
+def triage_message(row: db.Triage, registration_number: str) -> outbox.Event:
     data = AppealTriaged(
         appeal_id=str(row.appeal_id),
         registration_number=registration_number,
@@ -112,20 +94,21 @@ def triage_message(row: db.Triage, registration_number: str) -> outbox.OutboxMes
         triaged_at=row.triaged_at,
     )
     key = str(row.appeal_id)
-    event = envelope(
-        event_type=event_types.APPEAL_TRIAGED,
+    return outbox.event(
+        topics.APPEAL_TRIAGE,
+        key,
+        type=event_types.APPEAL_TRIAGED,
         source=SOURCE,
         subject=key,
-        data=data.model_dump(mode="json"),
+        data=data,
         id=event_id(row.appeal_id, "triaged", row.hop),
         time=row.triaged_at,
     )
-    return outbox.message(topics.APPEAL_TRIAGE, key, event)
 
 
 def redirect_message(
     row: db.Redirect, registration_number: str, to_agency: str | None
-) -> outbox.OutboxMessage:
+) -> outbox.Event:
     data = AppealRedirected(
         appeal_id=str(row.appeal_id),
         registration_number=registration_number,
@@ -139,14 +122,15 @@ def redirect_message(
         to_hop=row.to_hop,
     )
     key = str(row.appeal_id)
-    event = envelope(
-        event_type=event_types.APPEAL_REDIRECTED,
+    return outbox.event(
+        topics.APPEAL_REDIRECTED,
+        key,
+        type=event_types.APPEAL_REDIRECTED,
         source=SOURCE,
         subject=key,
-        data=data.model_dump(mode="json"),
+        data=data,
         # A partial redirect leaves the hop open, so one hop may be redirected twice; the
         # hop each redirect creates is unique.
         id=event_id(row.appeal_id, "redirected", row.to_hop),
         time=row.redirected_at,
     )
-    return outbox.message(topics.APPEAL_REDIRECTED, key, event)

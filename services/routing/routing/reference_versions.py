@@ -15,7 +15,6 @@ import asyncpg
 from pydantic import ValidationError
 
 from appeals_contracts import event_types, topics
-from appeals_contracts.envelope import envelope
 from appeals_contracts.events import ReferenceChanged
 from appeals_platform import outbox
 from appeals_platform.problems import BODY_FIELD, FieldProblem, Refused, validation_problems
@@ -98,13 +97,15 @@ async def change(
         agencies=len(ref.agencies),
         document=document,
     )
-    event = envelope(
-        event_type=event_types.REFERENCE_CHANGED,
+    # One partition, key "reference": every instance and consumer sees changes in order.
+    event = outbox.event(
+        topics.REFERENCE_CHANGED,
+        "reference",
+        type=event_types.REFERENCE_CHANGED,
         source=SOURCE,
         subject=f"reference/{ref.version}",
-        data=data.model_dump(mode="json"),
+        data=data,
         time=at,
     )
-    # One partition, key "reference": every instance and consumer sees changes in order.
-    await outbox.add(conn, [outbox.message(topics.REFERENCE_CHANGED, "reference", event)])
+    await outbox.add(conn, [event])
     return Change(ref.version, previous, changed=True)
