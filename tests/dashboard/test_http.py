@@ -108,7 +108,20 @@ async def test_revoking_the_token_ends_its_dashboard_session(
                 await browser.post("/dashboard/sign-in", data={"token": issued})
             ).status_code == 303
             assert (await browser.get("/dashboard/backlog")).status_code == 200
+            stream = await browser.send(
+                browser.build_request("GET", "/dashboard/alerts/stream"), stream=True
+            )
+            assert stream.status_code == 200
             revoke(key_dir, *token_id(issued))
+            # The open stream ends by itself, telling the page to reload (into the sign-in).
+            seen = ""
+            async with asyncio.timeout(30):
+                async for chunk in stream.aiter_text():
+                    seen += chunk
+                    if "event: reload" in seen:
+                        break
+            await stream.aclose()
+            assert "event: reload" in seen
             for _ in range(100):
                 page = await browser.get("/dashboard/backlog")
                 if page.status_code == 303:

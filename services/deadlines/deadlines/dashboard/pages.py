@@ -391,7 +391,7 @@ def dashboard_router(
                 yield "retry: 2000\n\n"
                 for chunk in await catch_up(chosen, last_seen, who):
                     yield chunk
-                async for chunk in follow(subscription, chosen, who):
+                async for chunk in follow(subscription, chosen, who, request):
                     yield chunk
 
         return StreamingResponse(
@@ -425,12 +425,22 @@ def dashboard_router(
         ]
 
     async def follow(
-        subscription: Subscription, chosen: AlertFilter, who: Viewer
+        subscription: Subscription, chosen: AlertFilter, who: Viewer, request: Request
     ) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         ends = loop.time() + STREAM_LIFETIME_SECONDS
+        # An open stream looks at its session as often as the service looks at revocations:
+        # signing out, a revoked token or a retired key ends it too, not only new requests.
+        verifier: TokenVerifier = request.app.state.verifier
+        every = min(HEARTBEAT_SECONDS, verifier.refresh_seconds)
+        check_at = loop.time() + every
         while loop.time() < ends:
-            item = await subscription.next(HEARTBEAT_SECONDS)
+            if loop.time() >= check_at:
+                if await signed_in(request) is None:
+                    yield sse("reload", {})
+                    return
+                check_at = loop.time() + every
+            item = await subscription.next(every)
             if item is None:
                 yield ": keep-alive\n\n"
                 continue
