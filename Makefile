@@ -8,9 +8,15 @@ STAMP := $(VENV)/.installed
 NATIVE := services/routing/routing/_compiled_locality.native services/routing/routing/_margins.native
 # The stamp of a compiled module: its source's hash and this machine's (see routing/native.py).
 NATIVE_STAMP = $(CURDIR)/$(PY) -c "import sys; from routing.native import HERE, stamp; print(stamp(HERE / sys.argv[1]))"
-PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
+PYPROJECTS := pyproject.toml $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+UV := $(VENV)/bin/uv
+# The uv that writes and installs uv.lock: pyproject.toml's required-version.
+UV_VERSION := $(shell sed -n 's/^required-version = "==\([^"]*\)".*/\1/p' pyproject.toml)
+UV_BOOT = test -x $(PY) || python3 -m venv $(VENV); \
+  [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
+  $(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: run up down status logs test test-kafka-modes test-fast lint install token demo bench bench-outbox \
+.PHONY: run up down status logs test test-kafka-modes test-fast lint install lock token demo bench bench-outbox \
         bench-intake bench-routing bench-deadlines bench-dashboard docs clean
 
 run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
@@ -42,6 +48,7 @@ test-fast: install ## only the tests that need neither Kafka nor PostgreSQL
 	@$(PY) -m pytest -p no:cacheprovider -m "not infra and not browser" $(PYTEST_ARGS)
 
 lint: install
+	@$(UV) lock --check --offline --quiet
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy libs/contracts/appeals_contracts libs/reference/appeals_reference libs/law/appeals_law \
@@ -80,12 +87,18 @@ services/routing/routing/_margins.native: services/routing/routing/_margins.pyx 
 	    echo "[make] Cython failed (see .local/cython.log): the classifier computes with numpy"; \
 	  fi; rm -rf build routing/_margins.c
 
-$(STAMP): $(PYPROJECTS)
-	@echo "[make] installing Python packages into $(VENV) (once; again when a pyproject changes) ..."
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check uv
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/uv pip install -q $(foreach p,$(PACKAGES),-e $(p)) -r requirements-dev.txt
+# Exactly the set in uv.lock (anything else in the environment is removed), the workspace's
+# packages editable; a lock that no longer matches the pyproject files is refused.
+$(STAMP): $(PYPROJECTS) uv.lock
+	@echo "[make] installing the locked Python packages into $(VENV) (again when a pyproject or uv.lock changes) ..."
+	@$(UV_BOOT)
+	@$(UV) sync --locked || \
+	  { echo "[make] uv.lock does not match the pyproject files: run make lock" >&2; exit 1; }
 	@touch $(STAMP)
+
+lock: ## after changing a dependency in a pyproject.toml: resolve uv.lock again (keeps other pins)
+	@$(UV_BOOT)
+	@$(UV) lock
 
 token: install ## make token ROLE=integration SOURCE=egov-portal | ROLE=agency AGENCY=KRG-POLICE [TTL=8h]
 	@$(PY) -m appeals_tools.tokens issue --role $(ROLE) $(if $(SOURCE),--source $(SOURCE)) $(if $(AGENCY),--agency $(AGENCY)) $(if $(TTL),--ttl $(TTL))
