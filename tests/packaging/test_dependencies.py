@@ -170,3 +170,26 @@ def test_make_install_bootstraps_the_uv_that_the_lock_pins() -> None:
     assert pinned == [required]
     version = subprocess.run([str(UV), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.split()[1] == re.sub(r"^==", "", required)
+
+
+# docs/architecture.md: a package depends only on packages of a lower layer.
+LAYERS = {
+    "appeals-contracts": 0,
+    "appeals-reference": 1,
+    "appeals-law": 1,
+    "appeals-platform": 2,
+    "appeals-intake": 3,
+    "appeals-routing": 3,
+    "appeals-deadlines": 3,
+    "appeals-tools": 4,
+}
+
+
+@pytest.mark.parametrize("member", MEMBERS, ids=lambda p: p.name)
+def test_a_package_depends_only_on_packages_of_a_lower_layer(member: Path) -> None:
+    project = _pyproject(member)["project"]
+    assert isinstance(project, dict)
+    mine = LAYERS[project["name"]]
+    for requirement in _requirements(member):
+        layer = LAYERS.get(canonicalize_name(requirement.name))
+        assert layer is None or layer < mine, f"{project['name']} -> {requirement.name}"

@@ -39,7 +39,8 @@ def documents(service: str) -> tuple[dict[str, Any], str]:
         runtime.broker,
         title=f"Appeals {service}",
         version="1.0.0",
-        description=f"Kafka channels the {service} service consumes; see README.md for the topics.",
+        description=f"Kafka channels the {service} service consumes; "
+        "see docs/topics.md for the topics.",
     )
     return app.openapi(), asyncapi.to_specification().to_yaml()
 
