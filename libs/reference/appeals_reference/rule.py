@@ -1,4 +1,5 @@
-"""The routing rule of reference/README.md: the most local competent body wins.
+"""The routing rule of data/README.md (the reference data's own notes): the most local
+competent body wins.
 
 For category C about locality L: take the chain L, parent(L), … up to the region; every body
 that lists C and covers a locality of that chain is a candidate; its specificity is the depth
