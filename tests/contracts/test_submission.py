@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
 from appeals_contracts.submission import (
     AnswerOutcome,
@@ -15,7 +18,9 @@ from appeals_contracts.submission import (
     AppealSubmission,
     AppealType,
     ApplicantKind,
+    Subject,
     TerminationGround,
+    Text,
     check_codes,
 )
 from tests.intake_contract.hostile import GOOD_IIN, GOOD_SHA256, valid_body
@@ -211,3 +216,22 @@ def test_public_must_be_a_json_boolean(value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         AppealSubmission.model_validate({**json.loads(_dev_lines()[0]), "public": value})
     assert [e["loc"] for e in caught.value.errors()] == [("public",)]
+
+
+@settings(max_examples=500, database=None)
+@given(
+    st.text(max_size=10)
+    | st.text(alphabet=st.sampled_from(" \t\n\r\x00\x0b\x1c\x85\u2028\u202ea\u00a0"), max_size=6)
+)
+def test_the_documented_pattern_of_free_text_admits_exactly_what_the_contract_does(
+    value: str,
+) -> None:
+    for field_type in (Subject, Text):
+        adapter = TypeAdapter(field_type)
+        pattern = re.compile(adapter.json_schema()["pattern"])
+        try:
+            adapter.validate_python(value)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted == bool(pattern.match(value)), (field_type, value)

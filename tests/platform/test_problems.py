@@ -8,7 +8,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from appeals_platform.api import BodyLimit, install_error_handlers, json_body
+from appeals_platform.api import BodyLimit, UrlGuard, install_error_handlers, json_body
 from appeals_platform.auth import Principal, Role, TokenVerifier, require
 from appeals_platform.openapi import install_openapi, json_request, refusals
 from appeals_platform.problems import FieldProblem, Problem, Refused
@@ -48,7 +48,12 @@ def tiny_app(verifier: TokenVerifier) -> FastAPI:
     async def replace_note(number: int, note: Note) -> dict[str, str]:
         return {"text": note.text}
 
+    @app.get("/notes/{number}")
+    async def read_note(number: int, lang: str = "ru") -> dict[str, str]:
+        return {"lang": lang}
+
     app.add_middleware(BodyLimit, limit=64)
+    app.add_middleware(UrlGuard)
     return app
 
 
@@ -164,3 +169,27 @@ def test_the_document_lists_every_refusal_with_the_problem_schema(
                     assert response["content"] == problem, (code, operation["operationId"])
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert "Problem" in document["components"]["schemas"]
+
+
+def test_a_nul_anywhere_in_the_url_or_a_json_body_is_a_422(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    assert problem_of(client.get("/notes/1", params={"lang": "r\x00u"}), 422)["problems"] == [
+        {"field": "url", "message": "must not contain a NUL character"}
+    ]
+    assert problem_of(client.get("/notes/1%00"), 422)
+    nul = client.post("/notes", json={"text": "a", "tags": ["x", "\x00"]}, headers=operator)
+    assert problem_of(nul, 422)["problems"] == [
+        {"field": "tags[1]", "message": "must not contain a NUL character"}
+    ]
+
+
+def test_a_wrong_method_names_every_method_of_the_path(client: TestClient) -> None:
+    response = client.patch("/notes")
+    assert problem_of(response, 405)
+    assert set(response.headers["allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_text_parameters_are_documented_without_nul(keys: tuple[bytes, TokenVerifier]) -> None:
+    [*_, lang] = tiny_app(keys[1]).openapi()["paths"]["/notes/{number}"]["get"]["parameters"]
+    assert lang["schema"]["pattern"] == "^[^\\u0000]*$"

@@ -38,8 +38,8 @@ SMALL_CORPUS = [
     LabelledText("Көшеде қар тазаланбайды, жол нашар", "TRANSPORT-ROADS"),
 ]
 
-# Own sentences on each side of the boundaries in the reference data README (not dev-set
-# appeals).
+# Own sentences on each side of the boundaries in
+# libs/reference/appeals_reference/data/README.md (not dev-set appeals).
 BOUNDARY_CASES = [
     ("Третий день в доме нет воды, краны сухие, водоканал молчит.", "HOUSING-WATER"),
     ("Вода из крана идёт бурая, пахнет тиной, пить её страшно. Проверьте качество.",

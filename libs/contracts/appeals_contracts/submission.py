@@ -62,7 +62,8 @@ import ipaddress
 import json
 import re
 import unicodedata
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, TypedDict
 from urllib.parse import urlsplit
@@ -74,11 +75,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from appeals_contracts.identity import (
     bin_is_valid,
@@ -113,21 +117,47 @@ def _noncharacters() -> str:
 _ALWAYS_FORBIDDEN = (
     "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + _noncharacters()
 )
-_MULTI_LINE_FORBIDDEN = re.compile(f"[{_ALWAYS_FORBIDDEN}]")
-_SINGLE_LINE_FORBIDDEN = re.compile(
-    f"[{_ALWAYS_FORBIDDEN}\t\n\r\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
+_LINE_BREAKS_AND_BIDI = "\t\n\r\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# The same sets as regular expressions (JSON Schema's and Python's), for the documents.
+_ALWAYS_FORBIDDEN_RE = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff"
+_LINE_BREAKS_AND_BIDI_RE = r"\t\n\r\u2028\u2029\u202a-\u202e\u2066-\u2069"
 
 
-def _cleaner(forbidden: re.Pattern[str]) -> BeforeValidator:
-    def clean(value: object) -> object:
+def _documented(forbidden: str) -> str:
+    """What a value may look like: surrounding whitespace (it is stripped), then something
+    that starts and ends with a visible character and holds no forbidden one."""
+    allowed, visible = f"[^{forbidden}]", f"[^{forbidden}\\s]"
+    return f"^\\s*{visible}(?:{allowed}*{visible})?\\s*$"
+
+
+@dataclass(frozen=True)
+class _Characters:
+    """Strips a string, refuses forbidden characters, normalises to NFC, and says so in the
+    JSON schema (a `pattern`, unless the field has a stricter one of its own)."""
+
+    forbidden: re.Pattern[str]
+    documented: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self.clean, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", self.documented)
+        return json_schema
+
+    def clean(self, value: object) -> object:
         if not isinstance(value, str):
             return value  # the strict str schema behind this reports the wrong type
         # Stripped first: a trailing newline or tab from a web form is not worth a rejection.
         value = value.strip()
         # isprintable() is false for every forbidden character (they are all Cc, Cf, Cs, Cn,
         # Zl or Zp), so the common case skips the regex.
-        found = None if value.isprintable() else forbidden.search(value)
+        found = None if value.isprintable() else self.forbidden.search(value)
         if found is not None:
             raise PydanticCustomError(
                 "forbidden_character",
@@ -138,11 +168,12 @@ def _cleaner(forbidden: re.Pattern[str]) -> BeforeValidator:
             value = unicodedata.normalize("NFC", value)
         return value
 
-    return BeforeValidator(clean)
 
-
-_single_line = _cleaner(_SINGLE_LINE_FORBIDDEN)
-_multi_line = _cleaner(_MULTI_LINE_FORBIDDEN)
+_single_line = _Characters(
+    re.compile(f"[{_ALWAYS_FORBIDDEN}{_LINE_BREAKS_AND_BIDI}]"),
+    _documented(_ALWAYS_FORBIDDEN_RE + _LINE_BREAKS_AND_BIDI_RE),
+)
+_multi_line = _Characters(re.compile(f"[{_ALWAYS_FORBIDDEN}]"), _documented(_ALWAYS_FORBIDDEN_RE))
 
 
 def _line(max_length: int, pattern: str | None = None, min_length: int = 1) -> StringConstraints:
@@ -255,6 +286,18 @@ def _check_year(value: datetime) -> datetime:
     return value
 
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: object) -> object:
+    """Only YYYY-MM-DD (or a date): pydantic alone also reads 0 as 1970-01-01."""
+    if isinstance(value, datetime) or not (
+        isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value))
+    ):
+        raise PydanticCustomError("day_format", "must be an ISO-8601 date, e.g. 2026-03-01")
+    return value
+
+
 def _null_as(empty: object) -> BeforeValidator:
     return BeforeValidator(lambda value: empty if value is None else value)
 
@@ -276,6 +319,9 @@ ExternalId = Annotated[str, _line(128, EXTERNAL_ID_PATTERN), _single_line]
 Code = Annotated[str, _line(64, CODE_PATTERN, min_length=2), _single_line]
 Subject = Annotated[str, _line(300), _single_line]
 Text = Annotated[str, _line(10_000), _multi_line]
+# A line of free text outside the submission (a decree's reference, a short note).
+Line = Annotated[str, _line(500), _single_line]
+Day = Annotated[date, BeforeValidator(_iso_day)]
 Iin = Annotated[str, _line(12, DIGITS12_PATTERN), AfterValidator(_check_iin), _single_line]
 Bin = Annotated[str, _line(12, DIGITS12_PATTERN), AfterValidator(_check_bin), _single_line]
 PersonName = Annotated[str, _line(200), _single_line]

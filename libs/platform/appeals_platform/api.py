@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +24,7 @@ from appeals_platform.problems import (
     FieldProblem,
     Refused,
     error_problems,
+    field_path,
     problem_body,
 )
 
@@ -149,9 +151,34 @@ async def json_body(request: Request) -> Any:
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise Refused(415, "unsupported media type", "the body must be application/json")
     try:
-        return orjson.loads(await request.body())
+        body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise Refused(400, "malformed JSON body", f"the body is not valid JSON: {exc}") from exc
+    if (path := _nul_at(body)) is not None:
+        # PostgreSQL stores no NUL in text or jsonb: refused here, whatever the model says.
+        raise Refused(
+            422,
+            "invalid request",
+            problems=[FieldProblem(field=path, message="must not contain a NUL character")],
+        )
+    return body
+
+
+def _nul_at(value: Any, path: tuple[int | str, ...] = ()) -> str | None:
+    """The path of the first string (or key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return field_path(path) if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return field_path(path)
+            if (found := _nul_at(item, (*path, key))) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _nul_at(item, (*path, index))) is not None:
+                return found
+    return None
 
 
 def problem_response(
@@ -170,6 +197,16 @@ def _request_problems(exc: RequestValidationError) -> list[FieldProblem]:
     return error_problems(errors)  # type: ignore[arg-type]
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        regex = getattr(context, "path_regex", None)
+        if regex is not None and context.methods and regex.match(request.url.path):
+            methods |= context.methods
+    return ", ".join(sorted(methods))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every refusal of every service as one problem+json shape (appeals_platform.problems):
     `Refused` from handlers and routes, FastAPI's validation errors (400 for a malformed JSON
@@ -182,6 +219,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route of the path it tried.
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         if exc.status_code < 400:
             return Response(status_code=exc.status_code, headers=headers)  # a redirect
         phrase = HTTPStatus(exc.status_code).phrase
@@ -281,3 +321,38 @@ class BodyLimit:
 
 class BodyTooLarge(Exception):
     pass
+
+
+class UrlGuard:
+    """Refuse a path or query string that holds a NUL character with 422, before any route:
+    PostgreSQL cannot store NUL in text, and a parameter read as plain text would carry it
+    there (a 500). Typed parameters refuse it too; this covers every other one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "")
+            or any(nul in scope.get("query_string", b"") for nul in (b"%00", b"\x00"))
+        ):
+            body = orjson.dumps(
+                problem_body(
+                    422,
+                    "invalid request",
+                    [FieldProblem(field="url", message="must not contain a NUL character")],
+                )
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 422,
+                    "headers": [
+                        (b"content-type", MEDIA_TYPE.encode()),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

@@ -60,7 +60,20 @@ def _is_placeholder(response: dict[str, Any]) -> bool:
     )
 
 
+# api.UrlGuard refuses a NUL anywhere in a URL: said on every text parameter without a
+# pattern of its own (those patterns exclude it already).
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string" and not {"pattern", "enum", "format"} & set(branch):
+            branch["pattern"] = NO_NUL
+
+
 def _document(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", ()):
+        _no_nul(parameter.get("schema", {}))
     responses: dict[str, Any] = operation.setdefault("responses", {})
     statuses: list[int] = []
     if operation.get("security"):

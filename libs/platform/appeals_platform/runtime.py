@@ -25,6 +25,7 @@ from appeals_platform.api import (
     BodyLimit,
     Index,
     Metrics,
+    UrlGuard,
     health_router,
     index_router,
     install_error_handlers,
@@ -257,6 +258,7 @@ def service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=body_limit)
+    app.add_middleware(UrlGuard)
     app.add_middleware(Metrics, service=runtime.name)
     return app
 

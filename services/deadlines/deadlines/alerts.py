@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -25,7 +25,10 @@ from appeals_platform import outbox
 
 SOURCE = "/appeals/deadlines"
 
-EVENT_TYPES = {
+# The kinds of alert (the keys of EVENT_TYPES), as the alerts API accepts them.
+Kind = Literal["warning", "breached", "overdue_reminder", "escalated", "redirect_overdue"]
+
+EVENT_TYPES: dict[str, str] = {
     "warning": event_types.DEADLINE_WARNING,
     "breached": event_types.DEADLINE_BREACHED,
     "overdue_reminder": event_types.OVERDUE_REMINDER,

@@ -6,19 +6,20 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from appeals_contracts.submission import Code, Day, Line, Text
 from appeals_law.calendar import ALMATY, CalendarOverride
 from appeals_platform import outbox
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.openapi import refusals
 from appeals_platform.problems import FieldProblem, Refused
 from appeals_platform.runtime import Runtime
-from deadlines import compliance, db, extensions, handlers, overrides
+from deadlines import alerts, compliance, db, extensions, handlers, overrides
 from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
@@ -162,7 +163,7 @@ def clocks_router(service: Service) -> APIRouter:
 class Acknowledgement(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 def alert_view(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,8 +190,8 @@ def alerts_router(service: Service) -> APIRouter:
 
     @router.get("/alerts")
     async def list_alerts(
-        kind: str | None = None,
-        agency: str | None = None,
+        kind: alerts.Kind | None = None,
+        agency: Code | None = None,
         appeal_id: uuid.UUID | None = None,
         unacknowledged: bool = False,
         limit: int = Query(100, ge=1, le=1000),
@@ -240,9 +241,9 @@ def alerts_router(service: Service) -> APIRouter:
 class OverrideBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    day: date
+    day: Day
     kind: Literal["day_off", "working_day"]
-    decree: str = Field(min_length=1, max_length=500, description="e.g. ПП РК от … № …")
+    decree: Line = Field(description="e.g. ПП РК от … № …")
 
 
 def override_view(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,7 +290,11 @@ def calendar_router(service: Service) -> APIRouter:
             "working_weekend_days": working_weekend,
         }
 
-    @router.post("/overrides", status_code=201)
+    @router.post(
+        "/overrides",
+        status_code=201,
+        responses={200: {"description": "The day's override was replaced"}},
+    )
     async def add_override(
         body: OverrideBody, principal: Principal = Depends(require(*STAFF))
     ) -> JSONResponse:
@@ -311,7 +316,7 @@ def calendar_router(service: Service) -> APIRouter:
         )
 
     @router.delete("/overrides/{day}", responses=refusals(404))
-    async def remove_override(day: date, _: Principal = Depends(require(*STAFF))) -> dict[str, Any]:
+    async def remove_override(day: Day, _: Principal = Depends(require(*STAFF))) -> dict[str, Any]:
         async with runtime.pool.acquire() as conn, conn.transaction():
             existed, moved, law = await overrides.remove_override(conn, ctx, day)
         if not existed:
@@ -327,11 +332,19 @@ def calendar_router(service: Service) -> APIRouter:
     return router
 
 
+CSV = {"text/csv": {"schema": {"type": "string"}}}
+PERIOD_HELP = "a month (2022-03), a quarter (2022Q1) or a year (2022)"
+# The shapes compliance.parse_period reads, years 1900-2099 (a year the calendar knows).
+PERIOD_PATTERN = r"^\s*(19|20)[0-9]{2}(-(0[1-9]|1[0-2])|[Qq][1-4])?\s*$"
+
+
 def compliance_router(service: Service) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["compliance"])
     runtime = service.runtime
 
-    async def build(period: str | None, by: str, min_sample: int | None) -> compliance.Report:
+    async def build(
+        period: str | None, by: compliance.Dimension, min_sample: int | None
+    ) -> compliance.Report:
         now = service.clock.now()
         try:
             chosen = (
@@ -345,17 +358,6 @@ def compliance_router(service: Service) -> APIRouter:
                 "invalid period",
                 problems=[FieldProblem(field="query.period", message=str(exc))],
             ) from exc
-        if by not in compliance.DIMENSIONS:
-            raise Refused(
-                422,
-                "invalid grouping",
-                problems=[
-                    FieldProblem(
-                        field="query.by",
-                        message=f"must be one of {', '.join(compliance.DIMENSIONS)}",
-                    )
-                ],
-            )
         async with runtime.pool.acquire() as conn:
             return await compliance.report(
                 conn,
@@ -374,10 +376,14 @@ def compliance_router(service: Service) -> APIRouter:
             headers={"content-disposition": f'attachment; filename="{name}"'},
         )
 
-    @router.get("/compliance", response_model=None)
+    @router.get(
+        "/compliance",
+        response_model=None,
+        responses={200: {"content": {"application/json": {}, **CSV}}},
+    )
     async def get_compliance(
-        period: str | None = Query(None, description="2022-03, 2022Q1 or 2022"),
-        by: str = Query("agency", description=", ".join(compliance.DIMENSIONS)),
+        period: str | None = Query(None, description=PERIOD_HELP, pattern=PERIOD_PATTERN),
+        by: compliance.Dimension = Query("agency", description="the grouping"),
         format: Literal["json", "csv"] = "json",
         min_sample: int | None = Query(None, ge=1),
         _: Principal = Depends(require(*STAFF)),
@@ -389,10 +395,10 @@ def compliance_router(service: Service) -> APIRouter:
             return csv_response(report)
         return compliance.as_json(report)
 
-    @router.get("/compliance.csv")
+    @router.get("/compliance.csv", response_class=Response, responses={200: {"content": CSV}})
     async def get_compliance_csv(
-        period: str | None = Query(None),
-        by: str = Query("agency"),
+        period: str | None = Query(None, description=PERIOD_HELP, pattern=PERIOD_PATTERN),
+        by: compliance.Dimension = Query("agency", description="the grouping"),
         min_sample: int | None = Query(None, ge=1),
         _: Principal = Depends(require(*STAFF)),
     ) -> Response:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from appeals_contracts import event_types
 from appeals_contracts.envelope import event_id
 from appeals_contracts.events import DeadlineExtended
+from appeals_contracts.submission import Day, Text
 from appeals_law.calendar import ALMATY
 from appeals_law.due import check_extension, working_days_late
 from appeals_platform import outbox
@@ -30,9 +31,9 @@ class ExtensionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    new_due_date: date
-    reason: str = Field(min_length=1, max_length=4000)
-    notified_on: date | None = Field(
+    new_due_date: Day
+    reason: Annotated[Text, Field(max_length=4000)]
+    notified_on: Day | None = Field(
         default=None, description="the day the applicant was notified of the extension"
     )
 

@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from xml.etree import ElementTree
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from appeals_contracts.redaction import coarse, redact_text, street_level
-from appeals_contracts.submission import AppealSubmission
+from appeals_contracts.submission import CODE_PATTERN, AppealSubmission
 from appeals_platform.auth import AuthError, Principal, Role, TokenVerifier, bearer_token
 from appeals_platform.problems import validation_problems
 from appeals_platform.runtime import Runtime
@@ -241,8 +241,26 @@ def request_view(row: Any, names: Mapping[str, str], *, full: bool) -> dict[str,
 def parse_moment(value: str | None) -> datetime | None:
     if not value:
         return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# The filters of GET requests as documented (the handler checks them itself and answers
+# GeoReport's 400 error list, which is what Open311 clients read).
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_CODE = CODE_PATTERN.strip("^$")
+
+
+def _filter(description: str, **schema: Any) -> Any:
+    """A query parameter whose absence is the empty string (GeoReport clients send both)."""
+    return Query("", description=description, json_schema_extra=schema)
+
+
+def _moment() -> Any:
+    return _filter("w3c date-time", anyOf=[{"format": "date-time"}, {"maxLength": 0}])
+
+
+SERVICE_CODES_RE = re.compile(f"({_CODE})(,{_CODE})*")
 
 
 def visibility(principal: Principal | None) -> db.Visibility:
@@ -362,11 +380,15 @@ def router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIRouter:
     def list_endpoint(fmt: Format) -> Endpoint:
         async def get_requests(
             request: Request,
-            service_request_id: str | None = None,
-            service_code: str | None = None,
-            start_date: str | None = None,
-            end_date: str | None = None,
-            status: str | None = None,
+            service_request_id: str = _filter(
+                "request ids, comma-separated", pattern=f"^({_UUID}(,{_UUID})*)?$"
+            ),
+            service_code: str = _filter(
+                "service codes, comma-separated", pattern=f"^({_CODE}(,{_CODE})*)?$"
+            ),
+            start_date: str = _moment(),
+            end_date: str = _moment(),
+            status: str = _filter("open or closed", enum=["open", "closed", ""]),
             api_key: str | None = None,
             jurisdiction_id: str | None = None,
         ) -> Response:
@@ -389,8 +411,10 @@ def router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIRouter:
                 )
             except ValueError:
                 return errors(fmt, 400, "dates must be ISO-8601 (w3c) and ids must be request ids")
-            if status not in (None, "", "open", "closed"):
+            if status not in ("", "open", "closed"):
                 return errors(fmt, 400, "status must be open or closed")
+            if service_code and not SERVICE_CODES_RE.fullmatch(service_code):
+                return errors(fmt, 400, "service_code must be codes separated by commas")
             categories = service_code.split(",") if service_code else None
             if start is None and end is None and ids is None:
                 # The spec's default window: the last 90 days, at most 1000 requests.

@@ -197,7 +197,7 @@ def routing_router(service: Service) -> APIRouter:
 
     @router.get("/reference", responses=refusals(404))
     async def reference(
-        version: str | None = None,
+        version: str | None = Query(None, pattern="^[0-9a-f]{12}$", description="a version"),
         principal: Principal = Depends(require(*ANY_ROLE)),
     ) -> dict[str, Any]:
         """The active reference document (or an earlier `version`), with its version."""

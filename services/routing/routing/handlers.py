@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import orjson
@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from appeals_contracts import event_types
 from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AppealAssigned
-from appeals_contracts.submission import AppealType
+from appeals_contracts.submission import AppealType, Code, Text
 from appeals_platform import outbox
 from appeals_platform.problems import FieldProblem, Refused
 from appeals_platform.records import KafkaRecord
@@ -292,14 +292,17 @@ def implied_category(
     return max(pool, key=lambda code: probability.get(code, 0.0))
 
 
+Comment = Annotated[Text, Field(max_length=2000)]
+
+
 class AssignRequest(BaseModel):
     """An operator's assignment of a triaged appeal."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    agency: str = Field(min_length=2, max_length=64)
-    category: str | None = Field(default=None, min_length=2, max_length=64)
-    comment: str | None = Field(default=None, max_length=2000)
+    agency: Code
+    category: Code | None = None
+    comment: Comment | None = None
 
 
 class RedirectRequest(BaseModel):
@@ -307,10 +310,10 @@ class RedirectRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    target: str | None = Field(default=None, min_length=2, max_length=64)
+    target: Code | None = None
     reason: Literal["not_competent", "partially_competent", "other"]
-    partial: bool = False
-    comment: str | None = Field(default=None, max_length=2000)
+    partial: bool = Field(default=False, strict=True)
+    comment: Comment | None = None
 
 
 def unknown_code(field: str, what: str) -> Refused:
