@@ -738,24 +738,24 @@ def feed(url: str, token: str, rate: float, count: int, seed: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`python -m appeals_tools.demo`: feed the running intake with realistic appeals."""
     import argparse
-    import os
     import subprocess
     import sys
     import time
 
     from appeals_platform.auth import Role
-    from appeals_tools.stack.layout import project_root
+    from appeals_tools.stack.layout import Layout, project_root
+    from appeals_tools.stack.services import service_port
     from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 
     parser = argparse.ArgumentParser(prog="appeals_tools.demo", description=main.__doc__)
-    parser.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('INTAKE_PORT', 8000)}")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{service_port('intake')}")
     parser.add_argument("--rate", type=float, default=5.0, help="appeals per second")
     parser.add_argument("--count", type=int, default=0, help="0: until stopped")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
     parser.add_argument("--background", action="store_true", help="detach, log to .local/logs")
     args = parser.parse_args(argv)
     if args.background:
-        log = project_root() / ".local" / "logs" / "demo.log"
+        log = Layout(project_root()).log_file("demo")
         command = [
             sys.executable,
             "-m",
@@ -773,10 +773,10 @@ def main(argv: list[str] | None = None) -> int:
             process = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-        (project_root() / ".local" / "run" / "demo.pid").write_text(str(process.pid))
+        Layout(project_root()).pid_file("demo").write_text(str(process.pid))
         print(f"demo feeder running (pid {process.pid}, {args.rate}/s), log: {log}")
         return 0
-    keys = project_root() / ".local" / "keys"
+    keys = Layout(project_root()).local / "keys"
     ensure_keys(keys)
     token = issue_token(signing_key(keys), Role.INTEGRATION, source="demo-feeder")
     return feed(args.url, token, args.rate, args.count, args.seed)

@@ -59,9 +59,9 @@ TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def default_key_dir() -> Path:
     if env := os.environ.get("APPEALS_KEY_DIR"):
         return Path(env)
-    from appeals_tools.stack.layout import project_root
+    from appeals_tools.stack.layout import Layout, project_root
 
-    return project_root() / ".local" / "keys"
+    return Layout(project_root()).local / "keys"
 
 
 def signing_dir(keys: Path, signing: Path | None = None) -> Path:

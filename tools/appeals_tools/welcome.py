@@ -8,12 +8,12 @@ from appeals_tools.credentials import issue, party
 from appeals_tools.stack.kafka import bootstrap_servers
 from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
-from appeals_tools.stack.services import SERVICES
+from appeals_tools.stack.services import SERVICES, service_port
 from appeals_tools.tokens import MACHINE_TTL, PERSON_TTL, ensure_keys, issue_token, signing_key
 
 
 def main() -> None:
-    keys = project_root() / ".local" / "keys"
+    keys = Layout(project_root()).local / "keys"
     ensure_keys(keys)
     key = signing_key(keys)
     tokens = {
@@ -25,9 +25,11 @@ def main() -> None:
         "monitoring": issue_token(key, Role.MONITORING),
     }
     print("\nThe appeals platform is running.\n")
-    for name, port in SERVICES.items():
-        print(f"  {name:10} http://127.0.0.1:{port}/   (links: /docs /health /ready /metrics)")
-    print("  dashboard  http://127.0.0.1:8002/dashboard  (sign in with the monitoring token)")
+    for name in SERVICES:
+        url = f"http://127.0.0.1:{service_port(name)}/"
+        print(f"  {name:10} {url}   (links: /docs /health /ready /metrics)")
+    dashboard = f"http://127.0.0.1:{service_port('deadlines')}/dashboard"
+    print(f"  dashboard  {dashboard}  (sign in with the monitoring token)")
     print(f"  kafka      {bootstrap_servers()}")
     print(
         f"  postgres   {database_url(secret=False)} (admin, for set-up; each service logs in "
@@ -52,7 +54,8 @@ def main() -> None:
     print(
         "\nTry it:\n"
         "  head -1 examples/appeals-dev.jsonl | curl -X POST \\\n"
-        "    http://127.0.0.1:8000/v1/appeals -H 'Content-Type: application/json' \\\n"
+        f"    http://127.0.0.1:{service_port('intake')}/v1/appeals "
+        "-H 'Content-Type: application/json' \\\n"
         "    -H 'Authorization: Bearer <integration token>' --data @-\n"
         "  make demo                 # a steady stream of realistic appeals\n"
         "  make logs NAME=routing    # follow a service\n"

@@ -1,10 +1,11 @@
 """The local stack without Docker: real Kafka, real PostgreSQL, the three services.
 
 `appeals-stack up|down|status|logs` is used by `make run`, `make test` and the test fixtures alike.
-Everything lives under `.local/` of the checkout: the Kafka jars (resolved by Maven from
-`deploy/pom.xml`), the broker's data and log, the secrets of the Kafka principals, the
-PostgreSQL data folder, pid files and logs. A second `up` finds what is running and leaves it
-alone. `up --brokers 3` runs three Kafka nodes instead of one (for fault tests).
+Everything lives under `.local/` of the checkout (or APPEALS_STATE_DIR, see layout.py): the
+Kafka jars (resolved by Maven from `deploy/pom.xml`), the broker's data and log, the secrets of
+the Kafka principals, the PostgreSQL data folder, pid files and logs. A second `up` finds what
+is running and leaves it alone. `up --brokers 3` runs three Kafka nodes instead of one (for
+fault tests).
 """
 
 import argparse
@@ -37,6 +38,7 @@ from appeals_tools.stack.postgres import (
 )
 from appeals_tools.stack.services import (
     SERVICES,
+    service_port,
     service_ready,
     start_follower,
     start_service,
@@ -54,8 +56,8 @@ def up(layout: Layout, with_services: bool, brokers: int | None = None) -> None:
         from appeals_tools.tokens import ensure_keys
 
         ensure_keys(layout.local / "keys")
-        for name, port in SERVICES.items():
-            start_service(layout, name, port)
+        for name in SERVICES:
+            start_service(layout, name, service_port(name))
         start_follower(layout)
         wait_for_services(layout, list(SERVICES))
 
@@ -78,7 +80,8 @@ def status(layout: Layout) -> int:
         state = "up" if port_open(node.port, node.host) else "down"
         pid = str(read_pid(layout.pid_file(node.name)) or "-")
         rows.append((node.name, node.port, state, f"{node.host} {pid}"))
-    for name, port in SERVICES.items():
+    for name in SERVICES:
+        port = service_port(name)
         state = "ready" if service_ready(port) else ("up" if port_open(port) else "down")
         rows.append((name, port, state, str(read_pid(layout.pid_file(name)) or "-")))
     for name, port, state, detail in rows:

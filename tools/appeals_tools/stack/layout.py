@@ -1,7 +1,9 @@
 """Where the local stack lives and how its processes are started, waited for and stopped.
 
 Everything lives under `.local/` of the checkout: the Kafka jars, the broker's data and log,
-the PostgreSQL data folder, pid files and logs.
+the PostgreSQL data folder, pid files and logs. A second stack instance beside it (the fault
+suite's) sets APPEALS_STATE_DIR to a folder of its own, and its own ports (APPEALS_KAFKA_PORT,
+APPEALS_PG_PORT, APPEALS_<SERVICE>_PORT); only the Kafka jars stay shared.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ def project_root() -> Path:
     raise SystemExit("appeals-stack: cannot find the checkout (no deploy/pom.xml above here)")
 
 
+def state_dir(root: Path) -> Path:
+    """APPEALS_STATE_DIR (relative to the checkout), else the checkout's `.local/`."""
+    if folder := os.environ.get("APPEALS_STATE_DIR"):
+        return (root / folder).resolve()
+    return root / ".local"
+
+
 @dataclass(frozen=True)
 class Layout:
     root: Path
@@ -35,7 +44,8 @@ class Layout:
 
     @property
     def local(self) -> Path:
-        return self.home or self.root / ".local"
+        """This stack instance's state: data, pid files, logs, keys, secrets."""
+        return self.home or state_dir(self.root)
 
     @property
     def logs(self) -> Path:
@@ -47,7 +57,8 @@ class Layout:
 
     @property
     def kafka_libs(self) -> Path:
-        return self.local / "kafka" / "libs"
+        # Resolved once per checkout and shared by its stack instances (~55 MB).
+        return self.root / ".local" / "kafka" / "libs"
 
     @property
     def kafka_data(self) -> Path:

@@ -105,7 +105,9 @@ def pg_data_dir(layout: Layout) -> Path:
     )
     if reachable.returncode == 0:
         return preferred
-    folder = f"appeals-pg-{uuid.uuid5(uuid.NAMESPACE_URL, str(layout.root)).hex[:8]}"
+    # Named after the checkout, or after the instance's own state folder (APPEALS_STATE_DIR).
+    owner = layout.root if layout.local == layout.root / ".local" else layout.local
+    folder = f"appeals-pg-{uuid.uuid5(uuid.NAMESPACE_URL, str(owner)).hex[:8]}"
     return Path("/var/tmp") / folder / "data"
 
 

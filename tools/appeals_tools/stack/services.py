@@ -12,7 +12,12 @@ from appeals_tools.stack.kafka import access, environment_of
 from appeals_tools.stack.layout import Layout, read_pid, say, wait_until
 from appeals_tools.stack.postgres import database_url, password_file
 
+# Each service's default HTTP port; APPEALS_<SERVICE>_PORT moves it (a second stack instance).
 SERVICES = {"intake": 8000, "routing": 8001, "deadlines": 8002}
+
+
+def service_port(name: str) -> int:
+    return int(os.environ.get(f"APPEALS_{name.upper()}_PORT", str(SERVICES[name])))
 
 
 def service_ready(port: int) -> bool:
@@ -82,7 +87,7 @@ def start_service(layout: Layout, name: str, port: int) -> None:
 
 def wait_for_services(layout: Layout, names: Sequence[str]) -> None:
     for name in names:
-        port = SERVICES[name]
+        port = service_port(name)
         wait_until(
             f"{name} /ready",
             lambda port=port, name=name: (
