@@ -16,8 +16,8 @@ UV_BOOT = test -x $(PY) || python3 -m venv $(VENV); \
   [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
   $(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: run up down status logs test test-kafka-modes test-fast lint install lock token demo bench bench-outbox \
-        bench-intake bench-routing bench-deadlines bench-dashboard docs clean
+.PHONY: run up down status logs test test-kafka-modes test-fast chaos lint install lock token demo bench \
+        bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard docs clean
 
 run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
 	@$(STACK) up
@@ -43,6 +43,9 @@ test: install ## start what the tests need and run the whole suite
 
 test-kafka-modes: install ## `appeals-stack up --brokers 3` and TLS, each a Kafka of its own (~2 min)
 	@$(PY) -m pytest -p no:cacheprovider -m kafka_modes tests/kafka_modes $(PYTEST_ARGS)
+
+chaos: install ## the fault suite: its own stack, 10,000 appeals per fault, one row per fault
+	@$(PY) -m appeals_tools.chaos run $(CHAOS_ARGS)
 
 test-fast: install ## only the tests that need neither Kafka nor PostgreSQL
 	@$(PY) -m pytest -p no:cacheprovider -m "not infra and not browser" $(PYTEST_ARGS)
@@ -137,4 +140,5 @@ docs: install ## regenerate docs/openapi/*.json and docs/asyncapi/*.json
 	@$(PY) -m appeals_tools.docs
 
 clean: down
+	@$(PY) -m appeals_tools.chaos down
 	rm -rf .local $(VENV)

@@ -1,0 +1,227 @@
+"""The faults: each one is done to a real process of the instance, found by its pid file.
+
+Each function records when the fault began (`injected_at`), when the suite ended it
+(`restored_at`: the restart command issued, SIGCONT sent) and when the part answered again
+(`back_at`), and notes what it saw on the way (was a transaction open at the kill, did the
+relay leadership move).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from appeals_tools.chaos import processes
+from appeals_tools.chaos.instance import Instance, say
+from appeals_tools.stack.postgres import as_server_user, pg_bin, pg_data_dir, pg_log_file
+
+
+@dataclass
+class Fault:
+    injected_at: float = 0.0
+    restored_at: float = 0.0
+    back_at: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    # Named facts a case asserts besides lost and duplicated (e.g. the relay moved in time).
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    def note(self, text: str) -> None:
+        say(text)
+        self.notes.append(text)
+
+
+def freezer(instance: Instance) -> processes.Freezer:
+    return processes.Freezer(instance.state / "frozen.pids")
+
+
+def service_pids(instance: Instance, name: str) -> list[int]:
+    pid = instance.pid(name)
+    if pid is None:
+        raise RuntimeError(f"{name} is not running (no live pid in its pid file)")
+    return [pid, *processes.descendants(pid)]
+
+
+# Open transactions of one service: what "mid-batch" means here. The relay's own claim of
+# outbox rows is left out: the batch meant is a consumer's (or, in intake, a request's).
+IN_TRANSACTION_SQL = r"""
+SELECT extract(epoch FROM clock_timestamp() - xact_start) * 1000 AS age_ms,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 60) AS query
+FROM pg_stat_activity
+WHERE application_name = $1 AND xact_start IS NOT NULL AND state <> 'idle'
+  AND query NOT ILIKE '%FROM outbox%' AND pid <> pg_backend_pid()
+ORDER BY xact_start LIMIT 1
+"""
+
+
+async def wait_for_transaction(dsn: str, service: str, timeout: float = 15) -> str:
+    """Poll until the service holds an open transaction; a description of it (or why not)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            row = await conn.fetchrow(IN_TRANSACTION_SQL, service)
+            if row is not None:
+                return f"a transaction open for {row['age_ms']:.0f} ms ({row['query']!r})"
+            await asyncio.sleep(0.005)
+    finally:
+        await conn.close()
+    return f"no open transaction seen within {timeout:.0f}s"
+
+
+async def kill_service(instance: Instance, name: str, fault: Fault) -> None:
+    """kill -9 of the service's processes while one of its transactions is open; restart."""
+    pids = service_pids(instance, name)
+    seen = await wait_for_transaction(instance.admin_dsn, name)
+    os.killpg(pids[0], signal.SIGKILL)  # started in a session of its own: pgid == pid
+    fault.injected_at = time.monotonic()
+    processes.wait_gone(pids)
+    fault.note(f"kill -9 of {name} (pids {', '.join(map(str, pids))}) with {seen}")
+    fault.restored_at = time.monotonic()
+    await instance.restart(name)
+    fault.back_at = time.monotonic()
+    fault.note(f"{name} restarted, ready {fault.back_at - fault.restored_at:.1f}s later")
+
+
+async def kill_broker(
+    instance: Instance, fault: Fault, down_for: float, node: str = "kafka"
+) -> None:
+    pid = instance.pid(node)
+    if pid is None:
+        raise RuntimeError(f"{node} is not running")
+    os.killpg(pid, signal.SIGKILL)
+    fault.injected_at = time.monotonic()
+    processes.wait_gone([pid])
+    fault.note(f"kill -9 of the broker {node} (pid {pid}); down for {down_for:.0f}s")
+    await asyncio.sleep(down_for)
+    fault.restored_at = time.monotonic()
+    await instance.up()
+    fault.back_at = time.monotonic()
+    fault.note(f"broker back {fault.back_at - fault.restored_at:.1f}s after the restart command")
+
+
+async def freeze_broker(instance: Instance, fault: Fault, seconds: float) -> None:
+    pid = instance.pid("kafka")
+    if pid is None:
+        raise RuntimeError("kafka is not running")
+    frozen = freezer(instance)
+    frozen.freeze([pid])
+    fault.injected_at = time.monotonic()
+    fault.note(f"SIGSTOP of the broker (pid {pid}) for {seconds:.0f}s")
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        frozen.resume([pid])
+    fault.restored_at = fault.back_at = time.monotonic()
+    fault.note("SIGCONT of the broker")
+
+
+def postmaster(instance: Instance) -> int:
+    lines = (pg_data_dir(instance.layout) / "postmaster.pid").read_text().splitlines()
+    return int(lines[0])
+
+
+async def restart_postgres(instance: Instance, fault: Fault) -> None:
+    """pg_ctl restart -m fast: every connection is cut, the server is back seconds later."""
+    data = pg_data_dir(instance.layout)
+    command = as_server_user(
+        [
+            str(pg_bin() / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(pg_log_file(instance.layout)),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        ]
+    )
+    fault.injected_at = fault.restored_at = time.monotonic()
+    fault.note(f"pg_ctl restart -m fast (postmaster pid {postmaster(instance)})")
+    await asyncio.to_thread(
+        subprocess.run, command, check=True, stdout=subprocess.DEVNULL, timeout=90
+    )
+    fault.back_at = time.monotonic()
+    fault.note(f"PostgreSQL back after {fault.back_at - fault.injected_at:.1f}s")
+
+
+async def freeze_postgres(instance: Instance, fault: Fault, seconds: float) -> None:
+    """SIGSTOP of the postmaster and every backend: connections stay open, nothing answers."""
+    master = postmaster(instance)
+    pids = [master, *processes.descendants(master)]
+    frozen = freezer(instance)
+    frozen.freeze(pids)
+    fault.injected_at = time.monotonic()
+    fault.note(f"SIGSTOP of PostgreSQL ({len(pids)} processes) for {seconds:.0f}s")
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        frozen.resume(pids)
+    fault.restored_at = fault.back_at = time.monotonic()
+    fault.note("SIGCONT of PostgreSQL")
+
+
+# The relay's leadership today: a session advisory lock on hashtext('outbox:<schema>').
+RELAY_LOCK_SQL = """
+SELECT a.pid, a.client_port
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.objid::bigint = (hashtext('outbox:' || $1)::bigint & 4294967295)
+"""
+
+
+async def relay_leader(instance: Instance, schema: str) -> int | None:
+    """The process of the service that leads its outbox relay (None if nobody leads)."""
+    conn = await asyncpg.connect(instance.admin_dsn)
+    try:
+        row = await asyncio.wait_for(conn.fetchrow(RELAY_LOCK_SQL, schema), 5)
+    finally:
+        await conn.close()
+    if row is None or row["client_port"] is None:
+        return None
+    return processes.connection_owner(
+        row["client_port"], instance.ports.postgres, service_pids(instance, schema)
+    )
+
+
+async def freeze_relay_leader(
+    instance: Instance, fault: Fault, service: str, seconds: float, limit: float
+) -> None:
+    """SIGSTOP of the worker leading the service's relay; did another take over in time?"""
+    leader = await relay_leader(instance, service)
+    if leader is None:
+        raise RuntimeError(f"no process of {service} leads its outbox relay")
+    workers = len(service_pids(instance, service)) - 1
+    frozen = freezer(instance)
+    frozen.freeze([leader])
+    fault.injected_at = time.monotonic()
+    fault.note(
+        f"SIGSTOP of {service}'s relay leader (pid {leader}, one of {workers}) for {seconds:.0f}s"
+    )
+    moved: float | None = None
+    try:
+        while time.monotonic() < fault.injected_at + seconds:
+            await asyncio.sleep(1)
+            if moved is None:
+                with contextlib.suppress(Exception):
+                    now = await relay_leader(instance, service)
+                    if now is not None and now != leader:
+                        moved = time.monotonic() - fault.injected_at
+                        fault.note(f"relay leadership moved to pid {now} after {moved:.1f}s")
+    finally:
+        frozen.resume([leader])
+    fault.restored_at = fault.back_at = time.monotonic()
+    if moved is None:
+        fault.note(f"relay leadership did not move during the {seconds:.0f}s freeze")
+    fault.checks[f"another relay took over within {limit:.0f}s"] = (
+        moved is not None and moved <= limit
+    )
