@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -58,6 +58,8 @@ class Context:
     tracker: Tracker
     fault: faults.Fault
     row: Row
+    # Appeals the case itself changed on purpose (the poison events' subject): not counted.
+    excluded: set[str] = field(default_factory=set)
 
 
 Inject = Callable[[Context], Awaitable[None]]
@@ -82,7 +84,12 @@ class Case:
 async def progress(ctx: Context, title: str) -> None:
     while True:
         await asyncio.sleep(5)
-        say(f"{title}: {ctx.load.progress()}; {ctx.tracker.waiting():,} accepted but not complete")
+        waiting = ctx.tracker.waiting()
+        lacking = ", ".join(f"{gap} {n:,}" for gap, n in ctx.tracker.gaps.most_common())
+        say(
+            f"{title}: {ctx.load.progress()}; {waiting:,} accepted but not complete"
+            + (f" (of the oldest: {lacking})" if waiting and lacking else "")
+        )
 
 
 async def run_case(instance: Instance, case: Case, settings: Settings, seed: int) -> Row:
@@ -157,6 +164,11 @@ async def run_case(instance: Instance, case: Case, settings: Settings, seed: int
         row.checks["every appeal of the load was accepted"] = False
     if ctx.fault.restored_at:
         row.recover_s = tracker.recovery(ctx.fault.restored_at)
+        if ctx.fault.measured:
+            own = ctx.fault.recover_s
+            row.recover_s = (
+                None if own is None or row.recover_s is None else max(row.recover_s, own)
+            )
     with contextlib.suppress(Exception):
         ends = await topics.end_offsets(options, refused_topics)
         row.dead_lettered = sum(end - refused_from.get(tp, 0) for tp, end in ends.items())
@@ -181,7 +193,7 @@ async def count_effects(instance: Instance, ctx: Context) -> None:
     load, row = ctx.load, ctx.row
     conn = await asyncpg.connect(instance.admin_dsn)
     try:
-        accepted = [a for a in load.accepted if a.appeal_id]
+        accepted = [a for a in load.accepted if a.appeal_id and a.appeal_id not in ctx.excluded]
         seen = await effects.effects(conn, [a.appeal_id for a in accepted if a.appeal_id])
         gaps: dict[str, int] = {}
         for appeal in accepted:
@@ -317,6 +329,8 @@ async def poisoned(ctx: Context) -> None:
     instance, fault, row = ctx.instance, ctx.fault, ctx.row
     options = instance.kafka_options()
     target = await poison_target(instance)
+    ctx.excluded.add(target.appeal_id)
+    fault.note(f"the events around the poison are about appeal {target.appeal_id} (not counted)")
     records = poison.planned(target, seed=int(time.time()) % 100_000)
     await topics.allow_large_records(options, [c.topic for c in poison.CONSUMED], poison.MAX_RECORD)
     refused_topics = await topics.rejected_topics(options)
@@ -325,6 +339,7 @@ async def poisoned(ctx: Context) -> None:
     for consumed in poison.CONSUMED:
         await poison.produce(options, [r for r in records if r.topic == consumed.topic])
     fault.restored_at = fault.back_at = time.monotonic()
+    fault.measured = True
     fault.note(
         f"{len(records)} records written to {len(poison.CONSUMED)} topics: each of "
         f"{', '.join(poison.KINDS)} between good records"
@@ -339,6 +354,8 @@ async def poisoned(ctx: Context) -> None:
         await asyncio.sleep(2)
     if settled_at is None:
         await judge(instance, records, refused_topics, refused_from)
+    else:
+        fault.recover_s = settled_at - fault.restored_at
     tally = poison.counts(records)
     row.details["poison"] = [
         {

@@ -31,6 +31,10 @@ class Fault:
     notes: list[str] = field(default_factory=list)
     # Named facts a case asserts besides lost and duplicated (e.g. the relay moved in time).
     checks: dict[str, bool] = field(default_factory=dict)
+    # A fault that measures its own recovery (poison: until every record had its outcome)
+    # sets `measured`; `recover_s` stays None if it never recovered.
+    measured: bool = False
+    recover_s: float | None = None
 
     def note(self, text: str) -> None:
         say(text)
@@ -200,12 +204,13 @@ async def freeze_relay_leader(
     leader = await relay_leader(instance, service)
     if leader is None:
         raise RuntimeError(f"no process of {service} leads its outbox relay")
-    workers = len(service_pids(instance, service)) - 1
+    count = len(service_pids(instance, service))
     frozen = freezer(instance)
     frozen.freeze([leader])
     fault.injected_at = time.monotonic()
     fault.note(
-        f"SIGSTOP of {service}'s relay leader (pid {leader}, one of {workers}) for {seconds:.0f}s"
+        f"SIGSTOP of {service}'s relay leader (pid {leader}; {service} runs {count} processes) "
+        f"for {seconds:.0f}s"
     )
     moved: float | None = None
     try:

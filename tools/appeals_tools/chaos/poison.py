@@ -451,7 +451,7 @@ def matrix(sent: list[Sent]) -> str:
                 )
                 wrong = any(o not in EXPECTED[kind] for o in tally)
                 cells.append(cell + ("!" if wrong else ""))
-            lines.append(f"{consumed.topic:27} {service:10}" + "".join(f" {c:>14}" for c in cells))
+            lines.append(f"{consumed.topic:26} {service:9}" + "".join(f" {c:>16}" for c in cells))
     return "\n".join(lines)
 
 

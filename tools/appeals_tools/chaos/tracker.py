@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 
 import asyncpg
 
@@ -26,6 +27,8 @@ class Tracker:
         self._dsn = dsn
         self._load = load
         self.complete_at: dict[str, float] = {}  # appeal id -> time.monotonic()
+        # What the oldest incomplete appeals lacked at the last poll (for the progress line).
+        self.gaps: Counter[str] = Counter()
         self._conn: asyncpg.Connection | None = None
         self._stop = asyncio.Event()
 
@@ -52,6 +55,7 @@ class Tracker:
                 return
             now = time.monotonic()
             done = [appeal_id for appeal_id, seen in found.items() if seen.complete]
+            self.gaps = Counter(gap for seen in found.values() for gap in seen.missing())
             self.complete_at.update(dict.fromkeys(done, now))
             if len(done) < len(chunk):  # the next chunk is younger still: ask next time
                 return
