@@ -191,6 +191,7 @@ async def until(check: Callable[[], bool], timeout: float) -> None:
 async def count_effects(instance: Instance, ctx: Context) -> None:
     """Lost and duplicated among the accepted appeals; appeals registered without an answer."""
     load, row = ctx.load, ctx.row
+    lost_before, duplicated_before = row.lost, row.duplicated
     conn = await asyncpg.connect(instance.admin_dsn)
     try:
         accepted = [a for a in load.accepted if a.appeal_id and a.appeal_id not in ctx.excluded]
@@ -223,6 +224,9 @@ async def count_effects(instance: Instance, ctx: Context) -> None:
         )
         row.duplicated += repeated
         row.details["alerts"] = raised
+        # The load's own share of the row (the poison case adds its records' counts).
+        row.details["appeals_lost"] = row.lost - lost_before
+        row.details["appeals_duplicated"] = row.duplicated - duplicated_before
     finally:
         await conn.close()
 
