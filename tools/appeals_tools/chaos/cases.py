@@ -35,6 +35,8 @@ from appeals_tools.chaos.tracker import Tracker
 # The fault comes once this share of the case's appeals is accepted.
 FAULT_AT = 1 / 3
 OUTAGE_DRAIN_LIMIT = 60.0
+# Seconds without a change after which the poison records' outcomes are taken as final.
+POISON_STEADY, POISON_STUCK = 10.0, 45.0
 RELAY_TAKEOVER_LIMIT = 30.0
 
 
@@ -348,18 +350,23 @@ async def poisoned(ctx: Context) -> None:
         f"{len(records)} records written to {len(poison.CONSUMED)} topics: each of "
         f"{', '.join(poison.KINDS)} between good records"
     )
+    # Until every record has an outcome its kind allows, or nothing changed for a while (a
+    # record consumed without a trace stays so; one still pending may be retried, so longer).
     deadline = time.monotonic() + ctx.settings.settle
-    settled_at: float | None = None
+    before, changed = "", time.monotonic()
     while time.monotonic() < deadline:
         await judge(instance, records, refused_topics, refused_from)
+        now = time.monotonic()
         if poison.settled(records):
-            settled_at = time.monotonic()
+            fault.recover_s = now - fault.restored_at
+            break
+        state = repr([r.outcomes for r in records])
+        if state != before:
+            before, changed = state, now
+        pending = any(poison.PENDING in r.outcomes.values() for r in records)
+        if now - changed > (POISON_STUCK if pending else POISON_STEADY):
             break
         await asyncio.sleep(2)
-    if settled_at is None:
-        await judge(instance, records, refused_topics, refused_from)
-    else:
-        fault.recover_s = settled_at - fault.restored_at
     tally = poison.counts(records)
     row.details["poison"] = [
         {

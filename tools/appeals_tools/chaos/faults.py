@@ -174,7 +174,13 @@ async def freeze_postgres(instance: Instance, fault: Fault, seconds: float) -> N
     fault.note("SIGCONT of PostgreSQL")
 
 
-# The relay's leadership today: a session advisory lock on hashtext('outbox:<schema>').
+# Who publishes a schema's outbox: the holder of its lease row (`<pid>` in the holder's
+# name, appeals_platform.lease), or, before leases, the session holding the advisory lock on
+# hashtext('outbox:<schema>'), found through its connection.
+LEASE_SQL = """
+SELECT holder FROM outbox_lease WHERE name = 'outbox' AND expires_at > now()
+"""
+HAS_LEASE_SQL = "SELECT to_regclass('outbox_lease') IS NOT NULL"
 RELAY_LOCK_SQL = """
 SELECT a.pid, a.client_port
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -185,16 +191,20 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
 
 async def relay_leader(instance: Instance, schema: str) -> int | None:
     """The process of the service that leads its outbox relay (None if nobody leads)."""
-    conn = await asyncpg.connect(instance.admin_dsn)
+    candidates = service_pids(instance, schema)
+    conn = await asyncpg.connect(instance.admin_dsn, server_settings={"search_path": schema})
     try:
+        if await asyncio.wait_for(conn.fetchval(HAS_LEASE_SQL), 5):
+            holder = await asyncio.wait_for(conn.fetchval(LEASE_SQL), 5)
+            # service@host:pid:tail
+            pid = int(holder.rsplit(":", 2)[1]) if holder else None
+            return pid if pid in candidates else None
         row = await asyncio.wait_for(conn.fetchrow(RELAY_LOCK_SQL, schema), 5)
     finally:
         await conn.close()
     if row is None or row["client_port"] is None:
         return None
-    return processes.connection_owner(
-        row["client_port"], instance.ports.postgres, service_pids(instance, schema)
-    )
+    return processes.connection_owner(row["client_port"], instance.ports.postgres, candidates)
 
 
 async def freeze_relay_leader(

@@ -15,7 +15,9 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -27,6 +29,7 @@ import httpx
 
 from appeals_platform.auth import Role
 from appeals_tools.stack.layout import Layout, read_pid
+from appeals_tools.stack.postgres import as_server_user, pg_bin, pg_data_dir
 from appeals_tools.stack.services import SERVICES, start_service
 from appeals_tools.tokens import issue_token
 
@@ -205,12 +208,23 @@ class Instance:
             await asyncio.sleep(0.2)
 
     async def down(self) -> None:
+        """Stop the instance. It is thrown away, so nothing is stopped gently: kill -9 of every
+        process in its pid files, PostgreSQL's immediate shutdown, then `appeals-stack down`
+        for anything left."""
+        for pid_file in sorted(self.layout.run.glob("*.pid")):
+            if (pid := read_pid(pid_file)) is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        data = pg_data_dir(self.layout)
+        if (data / "postmaster.pid").exists():
+            command = [str(pg_bin() / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+            await asyncio.to_thread(
+                subprocess.run, as_server_user(command), check=False, capture_output=True
+            )
         await self.stack("down", timeout=180)
 
     async def fresh(self) -> None:
         """Stop a previous run's instance and start from empty folders: clean accounting."""
-        from appeals_tools.stack.postgres import pg_data_dir
-
         self.enter()
         # Never anything but this instance's folders (a wrong variable would name make run's).
         assert self.layout.local == self.state.resolve(), self.layout.local

@@ -366,6 +366,14 @@ def refusals(records: list[ConsumerRecord[bytes, bytes]]) -> set[tuple[str, str,
     return found
 
 
+# Each service's inbox: the ids of the events it has handled.
+INBOX_SQL = {
+    "intake": "SELECT event_id FROM intake.inbox WHERE event_id = ANY($1::text[])",
+    "routing": "SELECT event_id FROM routing.inbox WHERE event_id = ANY($1::text[])",
+    "deadlines": "SELECT event_id FROM deadlines.inbox WHERE event_id = ANY($1::text[])",
+}
+
+
 async def stored(conn: asyncpg.Connection, sent: list[Sent]) -> set[tuple[str, int, int, str]]:
     """(topic, partition, offset, service) of every record whose effect is in the database."""
     found = set()
@@ -379,10 +387,8 @@ async def stored(conn: asyncpg.Connection, sent: list[Sent]) -> set[tuple[str, i
         held = {r["external_id"] for r in rows}
         found |= {(s.topic, s.partition, s.offset, "intake") for s in sent if s.external_id in held}
     ids = [s.event_id for s in sent if s.event_id]
-    for service in ("intake", "routing", "deadlines"):
-        rows = await conn.fetch(
-            f"SELECT event_id FROM {service}.inbox WHERE event_id = ANY($1::text[])", ids
-        )
+    for service, sql in INBOX_SQL.items():
+        rows = await conn.fetch(sql, ids)
         held = {r["event_id"] for r in rows}
         found |= {(s.topic, s.partition, s.offset, service) for s in sent if s.event_id in held}
     return found
