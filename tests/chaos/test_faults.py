@@ -98,7 +98,7 @@ async def test_the_suites_stack_never_touched_the_test_stack(
     rows: Any, stack: Stack, project_root: Path
 ) -> None:
     assert read_pid(Layout(project_root).pid_file("kafka")) == rows["broker_before"]
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    admin = AIOKafkaAdminClient(**stack.options())
     await admin.start()
     try:
         assert await admin.list_topics()

@@ -135,15 +135,13 @@ class Instance:
 
         return database_url()
 
-    @property
-    def bootstrap(self) -> str:
-        from appeals_tools.stack.kafka import bootstrap_servers
-
-        return bootstrap_servers()
-
     def kafka_options(self) -> dict[str, Any]:
-        """How the suite's own clients (poison producer, topic readers) reach the broker(s)."""
-        return {"bootstrap_servers": self.bootstrap}
+        """How the suite's own clients (poison producer, topic readers) reach the broker(s):
+        as the stack's `admin`, who may write and read every topic."""
+        from appeals_platform.kafka import client_options
+        from appeals_tools.stack.kafka import admin_access
+
+        return client_options(admin_access(self.layout))
 
     def token(self) -> str:
         private = self.layout.local / "keys" / "jwt-private.pem"

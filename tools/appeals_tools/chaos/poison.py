@@ -70,7 +70,9 @@ EXPECTED: dict[str, set[str]] = {
 LARGE_BYTES = 2 * 1024 * 1024
 # Topics take records this large during the poison case (the broker's default is 1 MB).
 MAX_RECORD = 4 * 1024 * 1024
-KAFKA_SOURCE = "chaos-kafka"
+# The integration whose submission topic gets the poison (intake takes the source from it).
+KAFKA_SOURCE = "egov-portal"
+SUBMISSIONS = topics.submission_topic(KAFKA_SOURCE)
 HARNESS = "/chaos/harness"
 CP1251_NAME = "Иван".encode("cp1251")
 XML = b'<?xml version="1.0" encoding="utf-8"?><appeal><text>no JSON here</text></appeal>'
@@ -82,10 +84,11 @@ class Consumed:
     services: tuple[str, ...]
 
 
-# Every topic a service consumes, and which services consume it (intake's timeline reads
-# routing's and deadlines' events; deadlines' clocks read assignments, redirects, answers).
+# Every topic a service consumes, and which services consume it (intake reads each
+# integration's submission topic, one stands for them all; intake's timeline reads routing's
+# and deadlines' events; deadlines' clocks read assignments, redirects, answers).
 CONSUMED = (
-    Consumed(topics.APPEAL_SUBMISSIONS, ("intake",)),
+    Consumed(SUBMISSIONS, ("intake",)),
     Consumed(topics.APPEAL_RECEIVED, ("routing",)),
     Consumed(topics.APPEAL_ASSIGNED, ("intake", "deadlines")),
     Consumed(topics.APPEAL_REDIRECTED, ("intake", "deadlines")),
@@ -291,7 +294,7 @@ def submission_record(kind: str, n: int, seed: int) -> Sent:
     if kind == HEADER:
         headers.append(("x-applicant-name", CP1251_NAME))
     return Sent(
-        topics.APPEAL_SUBMISSIONS,
+        SUBMISSIONS,
         kind,
         external_id.encode(),
         value,
@@ -307,7 +310,7 @@ def planned(target: Target, seed: int) -> list[Sent]:
     for consumed in CONSUMED:
         for kind in [k for bad in KINDS for k in (GOOD, bad)] + [GOOD]:
             n += 1
-            if consumed.topic == topics.APPEAL_SUBMISSIONS:
+            if consumed.topic == SUBMISSIONS:
                 sent.append(submission_record(kind, n, seed))
             else:
                 sent.append(event_record(consumed.topic, kind, target, n))
@@ -440,7 +443,8 @@ SHORT = {STORED: "stored", DEAD_LETTERED: "dlq", SKIPPED: "SKIP", PENDING: "STUC
 def matrix(sent: list[Sent]) -> str:
     """Per topic and consuming service, what became of each kind of record (stored, dlq,
     SKIP: consumed without a trace, STUCK: not got past); ! marks what the kind must not be."""
-    header = f"{'topic':26} {'service':9}" + "".join(f" {c:>16}" for c in COLUMNS.values())
+    width = max(len(c.topic) for c in CONSUMED)
+    header = f"{'topic':{width}} {'service':9}" + "".join(f" {c:>16}" for c in COLUMNS.values())
     lines = [header]
     for consumed in CONSUMED:
         for service in consumed.services:
@@ -457,7 +461,8 @@ def matrix(sent: list[Sent]) -> str:
                 )
                 wrong = any(o not in EXPECTED[kind] for o in tally)
                 cells.append(cell + ("!" if wrong else ""))
-            lines.append(f"{consumed.topic:26} {service:9}" + "".join(f" {c:>16}" for c in cells))
+            row = f"{consumed.topic:{width}} {service:9}"
+            lines.append(row + "".join(f" {c:>16}" for c in cells))
     return "\n".join(lines)
 
 

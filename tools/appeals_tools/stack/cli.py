@@ -49,7 +49,6 @@ from appeals_tools.stack.services import (
 def up(layout: Layout, with_services: bool, brokers: int | None = None) -> None:
     layout.logs.mkdir(parents=True, exist_ok=True)
     layout.run.mkdir(parents=True, exist_ok=True)
-    (layout.local / "kafka").mkdir(parents=True, exist_ok=True)  # the jars may live elsewhere
     start_postgres(layout)
     start_kafka(layout, brokers or running_brokers(layout))
     provision(layout)
