@@ -31,7 +31,7 @@ from appeals_platform.auth import Role
 from appeals_tools.stack.layout import Layout, read_pid
 from appeals_tools.stack.postgres import as_server_user, pg_bin, pg_data_dir
 from appeals_tools.stack.services import SERVICES, start_service
-from appeals_tools.tokens import issue_token
+from appeals_tools.tokens import issue_token, signing_key
 
 STATE = ".local/chaos"
 # Ports of an instance: Kafka (its controller on the next port), PostgreSQL, the three
@@ -144,8 +144,8 @@ class Instance:
         return client_options(admin_access(self.layout))
 
     def token(self) -> str:
-        private = self.layout.local / "keys" / "jwt-private.pem"
-        return issue_token(private.read_bytes(), Role.INTEGRATION, source=LOAD_SOURCE)
+        key = signing_key(self.layout.local / "keys")
+        return issue_token(key, Role.INTEGRATION, source=LOAD_SOURCE)
 
     async def stack(self, *args: str, timeout: float = 240) -> None:
         """Run `appeals-stack ARGS` for this instance; its lines are shown with a prefix."""

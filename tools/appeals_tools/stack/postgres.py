@@ -50,7 +50,7 @@ def pg_port() -> int:
 
 
 def secrets_dir() -> Path:
-    return project_root() / ".local" / "secrets"
+    return Layout(project_root()).local / "secrets"
 
 
 def password_file(role: str, folder: Path | None = None) -> Path:
