@@ -185,3 +185,27 @@ async def appeals_with_key(dsn: str, external_id: str) -> int:
         )
     finally:
         await conn.close()
+
+
+async def test_an_appeal_is_never_stored_without_its_appeal_received_event(
+    stack: Stack, database: str, key_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault suite's kill -9 and PostgreSQL restart found appeals registered whose event
+    never reached the outbox; their retries answered "existing" and nothing routed them."""
+    app = create_app(settings_for(Settings, database, stack, key_dir))
+    async with running(app):
+        registrar = registrar_of(app)
+        submission = AppealSubmission.model_validate(fresh(dev_submissions()[5]))
+        application = handlers.Application(submission, "egov-portal", "http", datetime.now(UTC))
+
+        async def cut_off(conn: Any, events: Any) -> None:
+            # The connection is lost after the registration statement, before the event's.
+            raise asyncpg.exceptions.AdminShutdownError("terminating connection")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(handlers.outbox, "add", cut_off)
+            with pytest.raises(asyncpg.exceptions.AdminShutdownError):
+                await registrar.register(application)
+        assert await appeals_with_key(database, submission.external_id) == 0
+        retry = await registrar.register(application)
+    assert retry.outcome == "created"

@@ -70,7 +70,10 @@ class Registrar:
     async def _settle(self, group: list[tuple[Application, asyncio.Future[Registration]]]) -> bool:
         """Register the group and answer each request in it; True when an appeal was created."""
         try:
-            async with self._runtime.pool.acquire() as conn:
+            # One transaction: the appeals and their AppealReceived rows in the outbox commit
+            # together (two statements; in autocommit a crash between them kept the appeal and
+            # lost its event, and the client's retry then found it "existing").
+            async with self._runtime.pool.acquire() as conn, conn.transaction():
                 results = await register_many(
                     conn,
                     [a for a, _ in group],
