@@ -16,8 +16,8 @@ UV_BOOT = test -x $(PY) || python3 -m venv $(VENV); \
   [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
   $(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: run up down status logs test test-kafka-modes test-fast chaos lint install lock token demo bench \
-        bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard docs clean
+.PHONY: run up down status logs test test-replicas test-kafka-modes test-fast chaos lint install lock token demo \
+        bench bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard docs clean
 
 run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
 	@$(STACK) up
@@ -36,10 +36,15 @@ status: ## what runs where (exit status 1 from appeals-stack status when a part 
 logs: ## make logs NAME=intake (kafka, postgres, intake, routing, deadlines)
 	@$(STACK) logs $(or $(NAME),intake)
 
-test: install ## start what the tests need and run the whole suite
+test: install ## start what the tests need and run the whole suite (and test-replicas, unless PYTEST_ARGS names tests/...)
 	@bash deploy/ensure-chromium.sh
 	@$(STACK) up --infra
 	@$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@$(if $(findstring tests/,$(PYTEST_ARGS)),,$(MAKE) --no-print-directory test-replicas)
+
+test-replicas: install ## real processes: intake x2, routing x3, deadlines x2 sharing groups, one killed (~2 min)
+	@$(STACK) up --infra
+	@$(PY) -m pytest -p no:cacheprovider -m replicas tests/replicas $(filter-out tests/%,$(PYTEST_ARGS))
 
 test-kafka-modes: install ## `appeals-stack up --brokers 3` and TLS, each a Kafka of its own (~2 min)
 	@$(PY) -m pytest -p no:cacheprovider -m kafka_modes tests/kafka_modes $(PYTEST_ARGS)

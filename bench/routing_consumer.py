@@ -41,6 +41,7 @@ from appeals_reference import load_reference
 from appeals_tools.stack.kafka import admin_access, admin_options, settings_of
 from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url, prepare_database
+from appeals_tools.tokens import ensure_keys
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
 APPEALS = int(os.environ.get("BENCH_APPEALS", "60000"))
@@ -211,6 +212,8 @@ async def routing_rate(
 ) -> tuple[float, float, float, float]:
     """(appeals/s committed, seconds until the last commit, seconds until the outbox drained,
     machine CPU milliseconds per appeal until drained)."""
+    keys = Layout(project_root()).local / "keys"
+    ensure_keys(keys)  # a fresh checkout has none until the first `make run`
     options: dict[str, Any] = {
         "database_url": dsn,
         # As admin: the bench's topics are its own, with no ACLs for svc-routing.
@@ -221,7 +224,7 @@ async def routing_rate(
         "consumer_offset_reset": "earliest",
         "consumer_batch_size": BATCH,
         "model_path": "/nonexistent/bench-model.joblib",
-        "jwt_jwks_file": str(project_root() / ".local" / "keys" / "jwks.json"),
+        "jwt_jwks_file": str(keys / "jwks.json"),
         "log_level": "WARNING",
         "topic_prefix": prefix,
     }

@@ -100,3 +100,39 @@ async def test_event_topics_are_kept_forever_and_raw_input_is_not(stack: Stack) 
     by_name = {t.name: t for t in TOPICS}
     assert by_name["deadlines.alerts"].retention_ms == -1
     assert all(t.retention_ms is None for t in submission_specs(["egov-portal"]))
+
+
+def test_replicas_are_named_and_placed_by_service_and_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from appeals_tools.stack.layout import Layout
+    from appeals_tools.stack.services import (
+        instances,
+        parse_replicas,
+        record_replicas,
+        recorded_replicas,
+    )
+
+    monkeypatch.delenv("APPEALS_ROUTING_PORT", raising=False)
+    monkeypatch.setenv("APPEALS_INTAKE_PORT", "9000")
+    layout = Layout(ROOT, home=tmp_path)
+    layout.run.mkdir()
+    assert recorded_replicas(layout) == {"intake": 1, "routing": 1, "deadlines": 1}
+    counts = parse_replicas("intake=2, routing=3")
+    record_replicas(layout, counts)
+    assert recorded_replicas(layout) == {"intake": 2, "routing": 3, "deadlines": 1}
+    assert [(i.name, i.port) for i in instances(layout)] == [
+        ("intake", 9000),
+        ("routing", 8001),
+        ("deadlines", 8002),
+        ("intake-2", 9100),
+        ("routing-2", 8101),
+        ("routing-3", 8201),
+    ]
+
+
+@pytest.mark.parametrize("text", ["queue=2", "routing=0", "routing", "routing=x", "routing=10"])
+def test_replicas_that_name_no_service_or_count_are_refused_with_the_form(text: str) -> None:
+    result = stack_command("up", "--replicas", text)
+    assert result.returncode == 2
+    assert "<service>=<1..9>" in result.stderr

@@ -8,7 +8,7 @@ from appeals_tools.credentials import issue, party
 from appeals_tools.stack.kafka import bootstrap_servers
 from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url
-from appeals_tools.stack.services import SERVICES, service_port
+from appeals_tools.stack.services import instances, service_port
 from appeals_tools.tokens import MACHINE_TTL, PERSON_TTL, ensure_keys, issue_token, signing_key
 
 
@@ -25,11 +25,11 @@ def main() -> None:
         "monitoring": issue_token(key, Role.MONITORING),
     }
     print("\nThe appeals platform is running.\n")
-    for name in SERVICES:
-        url = f"http://127.0.0.1:{service_port(name)}/"
-        print(f"  {name:10} {url}   (links: /docs /health /ready /metrics)")
-    dashboard = f"http://127.0.0.1:{service_port('deadlines')}/dashboard"
-    print(f"  dashboard  {dashboard}  (sign in with the monitoring token)")
+    every = instances(Layout(project_root()))
+    for _, _, name, port in every:
+        print(f"  {name:10} http://127.0.0.1:{port}/   (links: /docs /health /ready /metrics)")
+    dashboard = next(i.port for i in every if i.service == "deadlines")
+    print(f"  dashboard  http://127.0.0.1:{dashboard}/dashboard  (sign in: the monitoring token)")
     print(f"  kafka      {bootstrap_servers()}")
     print(
         f"  postgres   {database_url(secret=False)} (admin, for set-up; each service logs in "

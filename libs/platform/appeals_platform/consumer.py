@@ -57,7 +57,10 @@ REDELIVERED = Counter(
 )
 DEAD_LETTERS = Counter("dead_letters_total", "Records sent to <topic>.dlq", ["consumer", "topic"])
 LAG = Gauge(
-    "consumer_lag", "Records behind the end of the partition", ["group", "topic", "partition"]
+    "consumer_lag",
+    "Records behind the end of each partition this process holds (a partition handed to "
+    "another replica leaves the gauge)",
+    ["group", "topic", "partition"],
 )
 
 
@@ -137,6 +140,7 @@ class Consumer(Generic[T]):
         self._unavailable_since: float | None = None
         self._outages = 0
         self._lag_at = 0.0
+        self._lag_labels: set[tuple[str, str, str]] = set()
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,6 +201,7 @@ class Consumer(Generic[T]):
                 await self._report_lag(consumer)
         finally:
             self._consumer = None
+            self._forget_lag(set())
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
@@ -420,11 +425,21 @@ class Consumer(Generic[T]):
         if self.subscription.group is None or now - self._lag_at < 1.0:
             return
         self._lag_at = now
+        reported: set[tuple[str, str, str]] = set()
         for tp in consumer.assignment():
             end = consumer.highwater(tp)
             if end is None:
                 continue
             position = await consumer.position(tp)
-            LAG.labels(self.subscription.group, tp.topic, str(tp.partition)).set(
-                max(0, end - position)
-            )
+            labels = (self.subscription.group, tp.topic, str(tp.partition))
+            LAG.labels(*labels).set(max(0, end - position))
+            reported.add(labels)
+        self._forget_lag(reported)
+
+    def _forget_lag(self, kept: set[tuple[str, str, str]]) -> None:
+        """Drop the gauges of partitions no longer held: after a rebalance they belong to
+        another replica, and a stale value would count its lag twice (and scale on it)."""
+        for labels in self._lag_labels - kept:
+            with contextlib.suppress(KeyError):
+                LAG.remove(*labels)
+        self._lag_labels = kept

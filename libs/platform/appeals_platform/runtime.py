@@ -147,7 +147,11 @@ class Runtime:
             consumer = Consumer(
                 subscription,
                 pool=self.pool,
-                kafka_options=kafka.client_options(s),
+                kafka_options={
+                    **kafka.client_options(s),
+                    "session_timeout_ms": s.consumer_session_timeout_ms,
+                    "heartbeat_interval_ms": s.consumer_heartbeat_interval_ms,
+                },
                 source=self.source,
                 topic_prefix=s.topic_prefix,
                 client_id=self.name,

@@ -39,6 +39,11 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = "appeals"
     # earliest: a new deployment reads the history; tests use latest with fresh groups.
     consumer_offset_reset: Literal["earliest", "latest"] = "earliest"
+    # A replica that stops heartbeating (killed, frozen) loses its partitions to the others
+    # of its group after the session timeout (the broker allows 6 s to 30 min); a heartbeat
+    # every third of it. Kafka's defaults: 45 s and 3 s; aiokafka's: 10 s and 3 s.
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=1_800_000)
+    consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=500)
     # Bearer tokens: the public keys that verify (a JWKS file, several keys during a rotation),
     # the revoked jtis (default: revoked.json beside the JWKS), what iss and aud must say, and
     # how often both files are looked at for changes (a revocation takes effect within it).

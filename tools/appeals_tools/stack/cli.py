@@ -5,7 +5,9 @@ Everything lives under `.local/` of the checkout (or APPEALS_STATE_DIR, see layo
 Kafka jars (resolved by Maven from `deploy/pom.xml`), the broker's data and log, the secrets of
 the Kafka principals, the PostgreSQL data folder, pid files and logs. A second `up` finds what
 is running and leaves it alone. `up --brokers 3` runs three Kafka nodes instead of one (for
-fault tests).
+fault tests); `up --replicas intake=2,routing=3,deadlines=2` runs several processes of a
+service, each on its own port, sharing the service's consumer groups and schema; status, logs
+and down know them.
 """
 
 import argparse
@@ -38,15 +40,22 @@ from appeals_tools.stack.postgres import (
 )
 from appeals_tools.stack.services import (
     SERVICES,
-    service_port,
+    instances,
+    parse_replicas,
+    record_replicas,
+    recorded_replicas,
     service_ready,
     start_follower,
-    start_service,
-    wait_for_services,
+    start_replicas,
 )
 
 
-def up(layout: Layout, with_services: bool, brokers: int | None = None) -> None:
+def up(
+    layout: Layout,
+    with_services: bool,
+    brokers: int | None = None,
+    replicas: dict[str, int] | None = None,
+) -> None:
     layout.logs.mkdir(parents=True, exist_ok=True)
     layout.run.mkdir(parents=True, exist_ok=True)
     start_postgres(layout)
@@ -56,16 +65,20 @@ def up(layout: Layout, with_services: bool, brokers: int | None = None) -> None:
         from appeals_tools.tokens import ensure_keys
 
         ensure_keys(layout.local / "keys")
-        for name in SERVICES:
-            start_service(layout, name, service_port(name))
+        # Without --replicas: as many as run (or ran last); fewer than before stops the rest.
+        counts = recorded_replicas(layout) if replicas is None else replicas
+        for instance in instances(layout):
+            if instance.replica > counts.get(instance.service, 1):
+                stop_process(instance.name, layout)
+        record_replicas(layout, counts)
+        start_replicas(layout, counts)
         start_follower(layout)
-        wait_for_services(layout, list(SERVICES))
 
 
 def down(layout: Layout) -> None:
     stop_process("demo", layout, timeout=5)
-    for name in SERVICES:
-        stop_process(name, layout)
+    for instance in instances(layout):
+        stop_process(instance.name, layout)
     stop_process(PROVISIONER, layout, timeout=10)
     stop_kafka(layout)
     stop_postgres(layout)
@@ -80,12 +93,11 @@ def status(layout: Layout) -> int:
         state = "up" if port_open(node.port, node.host) else "down"
         pid = str(read_pid(layout.pid_file(node.name)) or "-")
         rows.append((node.name, node.port, state, f"{node.host} {pid}"))
-    for name in SERVICES:
-        port = service_port(name)
+    for _, _, name, port in instances(layout):
         state = "ready" if service_ready(port) else ("up" if port_open(port) else "down")
         rows.append((name, port, state, str(read_pid(layout.pid_file(name)) or "-")))
     for name, port, state, detail in rows:
-        print(f"{name:10} 127.0.0.1:{port:<6} {state:6} {detail}")
+        print(f"{name:12} 127.0.0.1:{port:<6} {state:6} {detail}")
     return 0 if all(r[2] != "down" for r in rows) else 1
 
 
@@ -96,6 +108,13 @@ def logs(layout: Layout, name: str, follow: bool) -> None:
     if not path.exists():
         raise SystemExit(f"appeals-stack: no log for {name} at {path}")
     os.execvp("tail", ["tail", "-n", "200", *(["-f"] if follow else []), str(path)])
+
+
+def replicas_argument(text: str) -> dict[str, int]:
+    try:
+        return parse_replicas(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="Kafka nodes: 1 (default), or 3 on 127.0.0.1-3 (RF 3, min.insync.replicas 2); "
         "without it, what runs (or ran last)",
+    )
+    up_parser.add_argument(
+        "--replicas",
+        type=replicas_argument,
+        default=None,
+        metavar="SERVICE=N,...",
+        help="processes per service, e.g. intake=2,routing=3,deadlines=2 (others: 1); replica n "
+        "listens on the service's port + 100*(n-1); without it, what runs (or ran last)",
     )
     sub.add_parser("down", help="stop everything this checkout started")
     provision_parser = sub.add_parser(
@@ -144,7 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     roles_parser.add_argument("--secrets", type=Path, required=True, help="the passwords' folder")
     sub.add_parser("status", help="what runs where")
     logs_parser = sub.add_parser("logs", help="show a component's log")
-    logs_parser.add_argument("name", choices=["kafka", "postgres", *SERVICES])
+    logs_parser.add_argument(
+        "name", help=f"kafka, postgres, {', '.join(SERVICES)}, or a replica: routing-2, ..."
+    )
     logs_parser.add_argument("-f", "--follow", action="store_true")
     compose_parser = sub.add_parser(
         "compose-config",
@@ -177,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "provision":
         provision(layout, args.bootstrap, args.secrets)
     elif args.command == "up":
-        up(layout, with_services=not args.infra, brokers=args.brokers)
+        up(layout, with_services=not args.infra, brokers=args.brokers, replicas=args.replicas)
     elif args.command == "down":
         down(layout)
     elif args.command == "status":
