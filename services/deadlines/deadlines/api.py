@@ -23,6 +23,7 @@ from deadlines import alerts, compliance, db, extensions, handlers, overrides
 from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
+from deadlines.digests.sender import DigestSender
 from deadlines.law import local_day
 from deadlines.ticker import Ticker
 
@@ -36,6 +37,7 @@ class Service:
     ctx: Context
     clock: Clock
     tickers: list[Ticker] = field(default_factory=list)
+    digests: list[DigestSender] = field(default_factory=list)
 
     @property
     def ticker(self) -> Ticker:

@@ -23,6 +23,8 @@ from deadlines.config import Settings
 from deadlines.context import new_context, refresh_calendar
 from deadlines.dashboard.mount import mount_dashboard
 from deadlines.dashboard.pages import PREFIX as DASHBOARD
+from deadlines.digests import recipients
+from deadlines.digests import sender as digests
 from deadlines.ticker import Ticker
 
 
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ctx = new_context(settings)
     service = Service(runtime, settings, ctx, clock or SystemClock())
     names = inputs.TopicNames.from_settings(settings)
+    # A bad recipients file stops the start here, not at the first morning's digests.
+    digest_recipients = recipients.load(settings.digest_recipients_file, ctx.reference)
 
     runtime.subscribe(
         Subscription(
@@ -78,6 +82,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             runtime.tasks.append(
                 asyncio.create_task(ticker.run(settings.ticker_interval), name="ticker")
             )
+        if digest_recipients:
+            sender = digests.create(runtime.pool, ctx, service.clock, settings, digest_recipients)
+            service.digests.append(sender)
+            runtime.tasks.append(asyncio.create_task(sender.run(), name="digests"))
         if settings.webhook_url:
             dispatcher = webhook.Dispatcher(
                 runtime.pool,

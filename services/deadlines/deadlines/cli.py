@@ -6,6 +6,9 @@
     deadlines compliance --period 2022Q1 --by agency [--format table|csv|json]
     deadlines rebuild
     deadlines tick
+    deadlines digests send [--day 2025-01-03]     (today's, or a day's, not sent yet; now)
+    deadlines digests preview EMAIL [--html]      (what EMAIL would get; nothing is sent)
+    deadlines digests list [--day 2025-01-03]     (what went out; no addresses)
 
 Settings come from the DEADLINES_* environment variables, like the service's.
 """
@@ -29,7 +32,11 @@ from deadlines import compliance, db, overrides
 from deadlines.clocks import SystemClock
 from deadlines.config import Settings
 from deadlines.context import Context, new_context, refresh_calendar
+from deadlines.digests import db as digest_db
+from deadlines.digests import recipients as digest_recipients
+from deadlines.digests import sender as digest_sender
 from deadlines.inputs import TopicNames
+from deadlines.law import local_day
 from deadlines.rebuild import rebuild
 from deadlines.ticker import Ticker
 
@@ -58,6 +65,16 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("rebuild", help="rebuild clocks and alerts from the Kafka topics")
     commands.add_parser("tick", help="raise every alert due now, once, and exit")
+
+    digest = commands.add_parser("digests", help="daily digests by email")
+    digest_actions = digest.add_subparsers(dest="action", required=True)
+    send = digest_actions.add_parser("send", help="send the day's digests not sent yet, now")
+    send.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+    preview = digest_actions.add_parser("preview", help="print a recipient's digest, send nothing")
+    preview.add_argument("email", help="an address of the recipients file")
+    preview.add_argument("--html", action="store_true", help="the HTML part, not the text")
+    sent = digest_actions.add_parser("list", help="the digests of a day and their state")
+    sent.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
     return parser
 
 
@@ -169,11 +186,58 @@ async def _tick(settings: Settings) -> int:
         await pool.close()
 
 
+async def _digests(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = new_context(settings)
+    recipients = digest_recipients.load(settings.digest_recipients_file, ctx.reference)
+    if not recipients and args.action != "list":
+        print("no recipients: set DEADLINES_DIGEST_RECIPIENTS_FILE", file=sys.stderr)
+        return 2
+    pool = await create_pool(
+        settings.database_url,
+        settings.db_schema,
+        min_size=1,
+        max_size=2,
+        password=settings.database_password(),
+    )
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, settings.db_schema, ["deadlines.migrations"])
+            await refresh_calendar(conn, ctx.law, force=True)
+        clock = SystemClock()
+        day = getattr(args, "day", None) or local_day(clock.now())
+        sender = digest_sender.create(pool, ctx, clock, settings, recipients)
+        if args.action == "send":
+            print(f"{await sender.send_day(day)} digests sent for {day.isoformat()}")
+            return 0
+        if args.action == "preview":
+            chosen = [r for r in recipients if r.email.lower() == args.email.lower()]
+            if not chosen:
+                print("that address is not in the recipients file", file=sys.stderr)
+                return 2
+            async with pool.acquire() as conn:
+                letter = await sender.compose(conn, chosen[0], day)
+            print(f"Subject: {letter.subject}\n")
+            print(letter.html if args.html else letter.text)
+            return 0
+        async with pool.acquire() as conn:
+            rows = await digest_db.sent_on(conn, day)
+        for r in rows:
+            when = r["sent_at"].isoformat() if r["sent_at"] else "-"
+            print(f"{r['scope']:<32} {r['language']}  {r['state']:<7} x{r['attempts']}  {when}")
+        if not rows:
+            print(f"no digests for {day.isoformat()}")
+        return 0
+    finally:
+        await pool.close()
+
+
 async def run(argv: Sequence[str] | None, settings: Settings | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = settings or Settings()
     if args.command == "tick":
         return await _tick(settings)
+    if args.command == "digests":
+        return await _digests(args, settings)
     conn = await _connect(settings)
     try:
         if args.command == "calendar":

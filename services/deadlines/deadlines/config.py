@@ -49,6 +49,23 @@ class Settings(ServiceSettings):
     # A webhook added to a running system starts with new alerts, not the topic's history.
     webhook_offset_reset: Literal["earliest", "latest"] = "latest"
 
+    # Daily digests by email (deadlines.digests): who gets one (a YAML file of addresses,
+    # kept out of the reference data because addresses change with people, not with
+    # jurisdictions), the SMTP server, and the local hour after which a working day's
+    # digests go out. No file: no digests.
+    digest_recipients_file: Path | None = None
+    digest_hour: int = Field(default=8, ge=0, le=23)
+    digest_interval: float = Field(default=60.0, gt=0)
+    digest_lease_seconds: float = Field(default=120.0, gt=0)
+    digest_dashboard_url: str = "http://127.0.0.1:8002/dashboard"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password_file: Path | None = None
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    digest_from: str = "Appeals platform <no-reply@appeals.karaganda.kz>"
+
     # Topic names: the contracts' names; tests and replays point them elsewhere.
     assigned_topic: str = topics.APPEAL_ASSIGNED
     redirected_topic: str = topics.APPEAL_REDIRECTED
