@@ -17,7 +17,7 @@ UV_BOOT = test -x $(PY) || python3 -m venv $(VENV); \
   $(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
 .PHONY: run up down status logs test test-replicas test-kafka-modes test-fast chaos lint install lock token demo \
-        bench bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard docs clean
+        bench bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard docs k8s clean
 
 run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
 	@$(STACK) up
@@ -143,6 +143,9 @@ bench-dashboard: install
 
 docs: install ## regenerate docs/openapi/*.json and docs/asyncapi/*.json
 	@$(PY) -m appeals_tools.docs
+
+k8s: install ## regenerate deploy/k8s/base/generated/ (Kafka topics, users and ACLs, version) from the project's data
+	@$(PY) -m appeals_tools.k8s generate
 
 clean: down
 	@$(PY) -m appeals_tools.chaos down

@@ -8,6 +8,9 @@ from importlib import resources
 
 import asyncpg
 
+from appeals_platform.pool import connect
+from appeals_platform.settings import ServiceSettings
+
 PLATFORM_MIGRATIONS = "appeals_platform.ddl"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -56,3 +59,26 @@ async def migrate(conn: asyncpg.Connection, schema: str, packages: Sequence[str]
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock(hashtext('migrations:' || $1))", schema)
+
+
+async def migrate_service(settings: ServiceSettings, package: str) -> list[str]:
+    """`<service> migrate`: connect as the service's role, apply what is missing, disconnect.
+
+    A deployment runs it once per release before the new instances start (Kubernetes: the
+    `<service>-migrate` Job), so a failing migration stops the release while the old instances
+    still serve; an instance that starts first applies the same under the same lock.
+    """
+    conn = await connect(
+        settings.database_url, settings.db_schema, password=settings.database_password()
+    )
+    try:
+        return await migrate(conn, settings.db_schema, [package])
+    finally:
+        await conn.close()
+
+
+def report(applied: Sequence[str]) -> str:
+    """What `<service> migrate` prints."""
+    if not applied:
+        return "migrations: none missing"
+    return f"migrations: {len(applied)} applied" + "".join(f"\n  {v}" for v in applied)

@@ -9,6 +9,7 @@
     deadlines digests send [--day 2025-01-03]     (today's, or a day's, not sent yet; now)
     deadlines digests preview EMAIL [--html]      (what EMAIL would get; nothing is sent)
     deadlines digests list [--day 2025-01-03]     (what went out; no addresses)
+    deadlines migrate
 
 Settings come from the DEADLINES_* environment variables, like the service's.
 """
@@ -26,7 +27,7 @@ import asyncpg
 
 from appeals_law.calendar import CalendarOverride
 from appeals_platform import kafka
-from appeals_platform.migrations import migrate
+from appeals_platform.migrations import migrate, migrate_service, report
 from appeals_platform.pool import connect, create_pool
 from deadlines import compliance, db, overrides
 from deadlines.clocks import SystemClock
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--html", action="store_true", help="the HTML part, not the text")
     sent = digest_actions.add_parser("list", help="the digests of a day and their state")
     sent.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+
+    commands.add_parser("migrate", help="apply the missing schema migrations and exit")
     return parser
 
 
@@ -238,6 +241,9 @@ async def run(argv: Sequence[str] | None, settings: Settings | None = None) -> i
         return await _tick(settings)
     if args.command == "digests":
         return await _digests(args, settings)
+    if args.command == "migrate":
+        print(report(await migrate_service(settings, "deadlines.migrations")), flush=True)
+        return 0
     conn = await _connect(settings)
     try:
         if args.command == "calendar":

@@ -4,6 +4,7 @@
     routing reference import FILE|DIR [--by NAME]
     routing reference history
     routing retrain [--model PATH]
+    routing migrate
 
 `import` reads one YAML or JSON document shaped like GET /v1/reference, or a directory with
 localities.yaml, categories.yaml and agencies.yaml. A change is validated with the same
@@ -27,7 +28,7 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from appeals_platform.migrations import migrate
+from appeals_platform.migrations import migrate, migrate_service, report
 from appeals_platform.pool import connect
 from appeals_platform.problems import BODY_FIELD, FieldProblem, validation_problems
 from appeals_reference import ReferenceData, parse_reference_document, parse_reference_files
@@ -169,8 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     retrain_parser.add_argument(
         "--model", type=Path, default=None, help="where to save (default ROUTING_MODEL_PATH)"
     )
+    commands.add_parser("migrate", help="apply the missing schema migrations and exit")
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command == "migrate":
+        print(report(asyncio.run(migrate_service(settings, "routing.migrations"))), flush=True)
+        return 0
     if args.command == "retrain":
         return asyncio.run(retrain_model(settings, args.model or settings.model_path))
     if args.action == "show":
