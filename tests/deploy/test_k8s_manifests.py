@@ -359,3 +359,12 @@ def test_services_select_their_deployments_pods_and_ports(overlay: str) -> None:
         ports = {p["name"] for c in template["spec"]["containers"] for p in c["ports"]}
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports
     assert set(of(objects, "Service")) == set(deployments)
+
+
+def test_the_install_guide_says_how_to_create_every_secret_the_operator_makes() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for secret in sorted(OPERATOR_SECRETS):
+        assert f"`{secret}`" in guide, secret
+    assert "generic pg-$role --type=kubernetes.io/basic-auth" in guide
+    assert "create secret generic appeals-jwt" in guide
+    assert "(docs/deploy.md)" in (ROOT / "deploy" / "k8s" / "base" / "postgres.yaml").read_text()
