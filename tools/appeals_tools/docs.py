@@ -1,4 +1,5 @@
-"""`make docs`: write each service's OpenAPI and AsyncAPI documents under docs/.
+"""`make docs`: write each service's OpenAPI and AsyncAPI documents under docs/, and the
+JSON Schema of the open-data feed (docs/open-data/monthly.schema.json).
 
 The AsyncAPI documents come from the FastStream brokers the services actually run, so they
 list the real channels; a test checks that the checked-in files match the code.
@@ -16,6 +17,14 @@ from faststream.specification import AsyncAPI
 
 from appeals_tools.stack.layout import project_root
 from appeals_tools.stack.services import SERVICES
+
+OPEN_DATA_SCHEMA = "open-data/monthly.schema.json"
+
+
+def open_data_schema() -> dict[str, Any]:
+    """The open-data feed's JSON Schema (imported by name, as the services are above)."""
+    document: dict[str, Any] = importlib.import_module("deadlines.open_data").schema()
+    return document
 
 
 def documents(service: str) -> tuple[dict[str, Any], str]:
@@ -57,6 +66,10 @@ def main() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
             print(f"wrote {path.relative_to(project_root())}")
+    path = root / OPEN_DATA_SCHEMA
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(open_data_schema(), indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {path.relative_to(project_root())}")
 
 
 if __name__ == "__main__":

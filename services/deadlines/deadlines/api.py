@@ -19,7 +19,7 @@ from appeals_platform.auth import Principal, Role, require
 from appeals_platform.openapi import refusals
 from appeals_platform.problems import FieldProblem, Refused
 from appeals_platform.runtime import Runtime
-from deadlines import alerts, compliance, db, extensions, handlers, overrides
+from deadlines import alerts, compliance, db, extensions, handlers, open_data, overrides
 from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
@@ -405,5 +405,108 @@ def compliance_router(service: Service) -> APIRouter:
         _: Principal = Depends(require(*STAFF)),
     ) -> Response:
         return csv_response(await build(period, by, min_sample))
+
+    return router
+
+
+OPEN_DATA_CACHE = "public, max-age=300"
+MONTH_HELP = "a month, YYYY-MM (Asia/Almaty)"
+
+
+OpenDataBy = Annotated[
+    open_data.Grouping,
+    Query(description="agency: one row per body; district: per city or district"),
+]
+FromMonth = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        pattern=open_data.MONTH_PATTERN,
+        description=f"first month, {MONTH_HELP}; default 11 months before `to`",
+    ),
+]
+ToMonth = Annotated[
+    str | None,
+    Query(
+        alias="to",
+        pattern=open_data.MONTH_PATTERN,
+        description=f"last month, {MONTH_HELP}; default the current month",
+    ),
+]
+
+
+def open_data_router(service: Service) -> APIRouter:
+    """The public feed: no token, nothing about any one person (see docs/open-data.md)."""
+    router = APIRouter(prefix="/open-data/v1", tags=["open data"])
+    runtime = service.runtime
+
+    async def build(by: open_data.Grouping, first: str | None, last: str | None) -> open_data.Feed:
+        now = service.clock.now()
+        today = local_day(now)
+        chosen_last = (
+            open_data.parse_month(last) if last else compliance.month(today.year, today.month)
+        )
+        chosen_first = open_data.parse_month(first) if first else open_data.year_ending(chosen_last)
+        try:
+            open_data.months_between(chosen_first, chosen_last)
+        except ValueError as exc:
+            raise Refused(
+                422,
+                "invalid months",
+                problems=[FieldProblem(field="query.from", message=str(exc))],
+            ) from exc
+        async with runtime.pool.acquire() as conn:
+            return await open_data.feed(
+                conn, by, chosen_first, chosen_last, service.ctx.reference, now
+            )
+
+    @router.get("")
+    async def index() -> dict[str, Any]:
+        """What is published, where its schema and policy are, and the published appeals."""
+        return {
+            "datasets": {
+                "monthly": {
+                    "json": "/open-data/v1/monthly.json",
+                    "csv": "/open-data/v1/monthly.csv",
+                    "schema": "/open-data/v1/monthly.schema.json",
+                    "by": ["agency", "district"],
+                }
+            },
+            "appeals": service.settings.open311_url,
+            "policy": "docs/open-data.md",
+            "suppression": open_data.SUPPRESSION.model_dump(),
+        }
+
+    @router.get("/monthly.json", response_model=open_data.Feed)
+    async def monthly_json(
+        by: OpenDataBy = "agency", first: FromMonth = None, last: ToMonth = None
+    ) -> JSONResponse:
+        """Monthly figures per agency or district: received, answered, on time, late,
+        redirected, extended, median working days; small counts withheld (null)."""
+        feed = await build(by, first, last)
+        return JSONResponse(
+            feed.model_dump(mode="json"), headers={"cache-control": OPEN_DATA_CACHE}
+        )
+
+    @router.get("/monthly.csv", response_class=Response, responses={200: {"content": CSV}})
+    async def monthly_csv(
+        by: OpenDataBy = "agency", first: FromMonth = None, last: ToMonth = None
+    ) -> Response:
+        """The JSON feed's rows as CSV; a withheld figure is an empty cell."""
+        feed = await build(by, first, last)
+        name = f"appeals-monthly-{by}-{feed.first_month}-{feed.last_month}.csv"
+        return Response(
+            open_data.as_csv(feed),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "content-disposition": f'attachment; filename="{name}"',
+                "cache-control": OPEN_DATA_CACHE,
+            },
+        )
+
+    @router.get("/monthly.schema.json")
+    async def monthly_schema() -> dict[str, Any]:
+        """The JSON Schema of monthly.json (docs/open-data/monthly.schema.json)."""
+        return open_data.schema()
 
     return router

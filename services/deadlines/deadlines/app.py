@@ -17,6 +17,7 @@ from deadlines.api import (
     calendar_router,
     clocks_router,
     compliance_router,
+    open_data_router,
 )
 from deadlines.clocks import Clock, SystemClock
 from deadlines.config import Settings
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             alerts_router(service),
             calendar_router(service),
             compliance_router(service),
+            open_data_router(service),
             mount_dashboard(runtime, settings, clock=service.clock, ctx=service.ctx),
         ],
         title="Appeals deadlines",
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "alerts": "/v1/alerts",
             "calendar": "/v1/calendar",
             "compliance": "/v1/compliance",
+            "open_data": "/open-data/v1",
             "dashboard": DASHBOARD,
         },
         browser_home=DASHBOARD,

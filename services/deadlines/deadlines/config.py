@@ -39,6 +39,10 @@ class Settings(ServiceSettings):
     # Compliance rows with fewer answered + open-overdue clocks than this are flagged.
     min_sample: int = Field(default=10, ge=1)
 
+    # Where the open-data index points readers for the published appeals themselves: intake's
+    # public, redacted Open311 list (deadlines does not hold appeal texts).
+    open311_url: str = "http://localhost:8000/open311/v2/requests.json"
+
     # Optional delivery of every alert to an HTTP endpoint (a separate consumer group).
     webhook_url: str | None = None
     webhook_secret: str | None = None
