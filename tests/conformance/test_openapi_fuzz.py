@@ -97,6 +97,7 @@ RULES_BEYOND_THE_SCHEMA = {
     "PUT /v1/reference": "the invariants of reference data (one competent agency per place)",
     "POST /v1/appeals/{appeal_id}/extend": "АППК art. 76(2): the two-month cap, one "
     "extension, a later date, notice within 3 working days",
+    "POST /v1/what-if": "the invariants of reference data, until not before since",
     "GET /open-data/v1/monthly.json": "`from` not after `to`, at most 36 months",
     "GET /open-data/v1/monthly.csv": "`from` not after `to`, at most 36 months",
 }

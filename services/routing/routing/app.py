@@ -1,8 +1,8 @@
 """Routing: consumes AppealReceived, decides the addressee, publishes assignments.
 
-HTTP: the triage queue and manual assignment (operators), redirects (the assigned agency),
-each appeal's routing history, and the reference data (read by anyone with a token,
-replaced by operators).
+HTTP: the triage queue, manual assignment and the what-if of a proposed reference version
+(operators), redirects (the assigned agency), each appeal's routing history, and the
+reference data (read by anyone with a token, replaced by operators).
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appeals_contracts.envelope import CloudEvent
+from appeals_contracts.submission import Day
 from appeals_platform.api import json_body
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
@@ -26,7 +27,7 @@ from appeals_platform.openapi import json_request, refusals
 from appeals_platform.problems import Refused, validation_problems
 from appeals_platform.runtime import Runtime, service_app
 from appeals_reference import ReferenceData
-from routing import db, handlers, history, reference_versions
+from routing import db, handlers, history, reference_versions, whatif
 from routing.config import Settings
 from routing.knowledge import Knowledge
 
@@ -82,6 +83,23 @@ class Service:
             chunk = incoming[start : start + size]
             decisions = handlers.decide_all(chunk, ref, classifier, knowledge.threshold)
             await handlers.record_decisions(conn, chunk, decisions, ref, datetime.now(UTC))
+
+
+class WhatIfRequest(BaseModel):
+    """A proposed reference version to replay over the appeals of a period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: Day = Field(description="first day of the period (registration, Asia/Almaty)")
+    until: Day | None = Field(default=None, description="last day (default today)")
+    reference: dict[str, Any] | None = Field(
+        default=None,
+        description="the proposed document, shaped like GET /v1/reference; null: the active one",
+    )
+    examples: Annotated[int, Field(ge=0, le=20)] = 3
+
+
+CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
 def routing_router(service: Service) -> APIRouter:
@@ -250,6 +268,47 @@ def routing_router(service: Service) -> APIRouter:
             status_code=200,
         )
 
+    @router.post(
+        "/what-if",
+        response_model=whatif.Report,
+        responses={200: {"content": {"application/json": {}, **CSV}}, **refusals(422)},
+    )
+    async def what_if(
+        body: WhatIfRequest,
+        format: Literal["json", "csv"] = Query("json", description="csv: the moved appeals"),
+        _: Principal = Depends(require(Role.OPERATOR)),
+    ) -> Response:
+        """Which stored appeals of the period the proposed reference data would send to
+        another agency (or triage), with examples and each agency's change in load, beside
+        the version in force and this instance's model. Nothing is stored or published."""
+        until = body.until or datetime.now(UTC).date()
+        if until < body.since:
+            raise Refused(422, "until is before since", f"{until} < {body.since}")
+        knowledge = service.knowledge
+        proposed = (
+            reference_versions.validated(body.reference)
+            if body.reference is not None
+            else knowledge.reference
+        )
+        async with runtime.pool.acquire() as conn:
+            current = await reference_versions.active(conn)
+            report = await whatif.replay(
+                conn,
+                body.since,
+                until,
+                (current, knowledge.classifier),
+                (proposed, knowledge.classifier),
+                threshold=knowledge.threshold,
+                examples=body.examples,
+            )
+        if format == "csv":
+            return Response(
+                whatif.appeals_csv(report),
+                media_type="text/csv; charset=utf-8",
+                headers={"content-disposition": f'attachment; filename="what-if-{body.since}.csv"'},
+            )
+        return JSONResponse(report.model_dump(mode="json"))
+
     return router
 
 
@@ -283,6 +342,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "routing": "/v1/appeals/{appeal_id}/routing",
             "triage": "/v1/triage",
             "reference": "/v1/reference",
+            "what_if": "/v1/what-if",
         },
     )
     app.state.service = service

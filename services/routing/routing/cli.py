@@ -5,12 +5,18 @@
     routing reference history
     routing retrain [--model PATH]
     routing migrate
+    routing what-if --reference FILE [--model FILE] --since DATE [--until DATE] [--csv DIR]
 
 `import` reads one YAML or JSON document shaped like GET /v1/reference, or a directory with
 localities.yaml, categories.yaml and agencies.yaml. A change is validated with the same
 invariants as PUT /v1/reference, stored as a new active version and announced on
 routing.reference-changed by the running service's outbox relay; running instances switch
 to it within a few seconds.
+
+`what-if` replays the stored appeals registered from --since (to --until, default today)
+through the proposed reference data (and model), beside the version in force, and prints and
+exports as CSV which would move from which agency to which, with examples, and each agency's
+change in load. It changes nothing: one read-only transaction, nothing published.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ import asyncio
 import getpass
 import json
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +38,9 @@ from appeals_platform.migrations import migrate, migrate_service, report
 from appeals_platform.pool import connect
 from appeals_platform.problems import BODY_FIELD, FieldProblem, validation_problems
 from appeals_reference import ReferenceData, parse_reference_document, parse_reference_files
-from routing import db, reference_versions
+from routing import db, reference_versions, whatif
 from routing.config import Settings
+from routing.decision import CategoryRanker
 
 
 def say(message: str) -> None:
@@ -150,6 +157,92 @@ async def retrain_model(settings: Settings, model: Path) -> int:
     return 0
 
 
+async def _replay(
+    settings: Settings,
+    proposed: ReferenceData,
+    models: tuple[CategoryRanker, CategoryRanker],
+    first: date,
+    last: date,
+    examples: int,
+) -> whatif.Report:
+    # No migrations and no seeding here (the CLI's other commands do both): a what-if writes
+    # nothing, and its transaction is read-only.
+    conn = await connect(
+        settings.database_url, settings.db_schema, password=settings.database_password()
+    )
+    try:
+        current = await reference_versions.active(conn)
+        return await whatif.replay(
+            conn,
+            first,
+            last,
+            (current, models[0]),
+            (proposed, models[1]),
+            threshold=settings.decision_threshold,
+            examples=examples,
+            progress=lambda n: print(f"replayed {n} appeals", file=sys.stderr, flush=True),
+        )
+    finally:
+        await conn.close()
+
+
+def what_if(
+    settings: Settings,
+    reference: Path,
+    model: Path | None,
+    since: str,
+    until: str | None,
+    out: Path,
+    examples: int,
+    show: Callable[[str], None] = say,
+) -> int:
+    """`routing what-if`: 0 when replayed, 1 for invalid input, 2 for a file it cannot read."""
+    from routing.knowledge import load_classifier
+
+    try:
+        first = date.fromisoformat(since)
+        last = date.fromisoformat(until) if until else datetime.now(UTC).date()
+    except ValueError as exc:
+        show(f"dates are YYYY-MM-DD: {exc}")
+        return 1
+    if last < first:
+        show(f"--until {last} is before --since {first}")
+        return 1
+    if model is not None and not model.is_file():
+        # load_classifier falls back to the packaged model: not what a what-if asks about.
+        show(f"no model file at {model}")
+        return 2
+    try:
+        proposed = read_reference(reference)
+    except OSError as exc:
+        show(f"cannot read {reference}: {exc}")
+        return 2
+    except reference_versions.ReferenceRejected as exc:
+        show(f"rejected: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            show(f"  - {problem['field']}: {problem['message']}")
+        return 1
+    current_model = load_classifier(settings.model_path)
+    proposed_model = load_classifier(model) if model is not None else current_model
+    try:
+        report = asyncio.run(
+            _replay(settings, proposed, (current_model, proposed_model), first, last, examples)
+        )
+    except LookupError as exc:
+        show(str(exc))
+        return 1
+    show(whatif.as_text(report))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (
+        ("moves.csv", whatif.moves_csv(report)),
+        ("load.csv", whatif.load_csv(report)),
+        ("appeals.csv", whatif.appeals_csv(report)),
+    ):
+        (out / name).write_text(text, encoding="utf-8")
+    show(f"\nwrote {out / 'moves.csv'}, {out / 'load.csv'} and {out / 'appeals.csv'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="routing", description="Operator commands of the routing service."
@@ -171,8 +264,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--model", type=Path, default=None, help="where to save (default ROUTING_MODEL_PATH)"
     )
     commands.add_parser("migrate", help="apply the missing schema migrations and exit")
+    what_if_parser = commands.add_parser(
+        "what-if", help="which stored appeals a proposed reference (or model) would move"
+    )
+    what_if_parser.add_argument(
+        "--reference", type=Path, required=True, help="the proposed YAML/JSON document or dir"
+    )
+    what_if_parser.add_argument("--model", type=Path, default=None, help="a proposed model file")
+    what_if_parser.add_argument("--since", required=True, help="first day, YYYY-MM-DD")
+    what_if_parser.add_argument("--until", default=None, help="last day (default today)")
+    what_if_parser.add_argument(
+        "--csv", type=Path, default=None, help="where to write the CSVs (default what-if-<since>)"
+    )
+    what_if_parser.add_argument("--examples", type=int, default=3, help="examples per move")
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command == "what-if":
+        out = args.csv or Path(f"what-if-{args.since}")
+        return what_if(
+            settings, args.reference, args.model, args.since, args.until, out, args.examples
+        )
     if args.command == "migrate":
         print(report(asyncio.run(migrate_service(settings, "routing.migrations"))), flush=True)
         return 0
