@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK := $(PY) -m appeals_tools.stack
-PACKAGES := libs/contracts libs/reference libs/law libs/platform services/intake services/routing services/deadlines tools
+PACKAGES := libs/contracts libs/reference libs/law libs/platform services/intake services/routing services/deadlines services/dashboard tools
 STAMP := $(VENV)/.installed
 NATIVE := services/routing/routing/_compiled_locality.native services/routing/routing/_margins.native
 # The stamp of a compiled module: its source's hash and this machine's (see routing/native.py).
@@ -61,7 +61,7 @@ lint: install
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/mypy libs/contracts/appeals_contracts libs/reference/appeals_reference libs/law/appeals_law \
 	  libs/platform/appeals_platform services/intake/intake services/routing/routing \
-	  services/deadlines/deadlines tools/appeals_tools
+	  services/deadlines/deadlines services/dashboard/appeals_dashboard tools/appeals_tools
 
 install: $(STAMP) $(NATIVE)
 

@@ -44,11 +44,9 @@ from appeals_tools.stack.kafka import admin_access, bootstrap_servers, settings_
 from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import as_role, database_url, prepare_database
 from appeals_tools.tokens import ensure_keys, issue_token, signing_key
-from deadlines.api import Service
 from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
-from deadlines.dashboard.mount import mount_dashboard
 
 APPEALS = int(os.environ.get("BENCH_APPEALS", "320000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
@@ -410,8 +408,6 @@ async def measure(dsn: str, bootstrap: str, keys: Path, topic_names: dict[str, s
     ).model_copy(update=topic_names)
     clock = SettableClock(NOW)
     app = create_app(settings, clock)
-    service: Service = app.state.deadlines
-    app.include_router(mount_dashboard(service.runtime, settings, clock=clock, ctx=service.ctx))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

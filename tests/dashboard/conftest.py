@@ -31,7 +31,6 @@ from deadlines.api import Service
 from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
-from deadlines.dashboard.mount import mount_dashboard
 from tests.conftest import ROOT, RunProducer, Stack, TokenFactory, Topics
 from tests.services import settings_for
 
@@ -197,14 +196,9 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 
 
 def dashboard_app(settings: Settings, clock: SettableClock) -> FastAPI:
-    """The deadlines service as app.py builds it, with the dashboard mounted the way
-    INTEGRATION.md says app.py will."""
-    app = create_app(settings, clock)
-    service: Service = app.state.deadlines
-    app.include_router(
-        mount_dashboard(service.runtime, settings, clock=service.clock, ctx=service.ctx)
-    )
-    return app
+    """The deadlines service as `python -m deadlines` builds it: the dashboard is mounted by
+    create_app (deadlines.pages finds appeals_dashboard installed beside it)."""
+    return create_app(settings, clock)
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from appeals_contracts import event_types
 from appeals_contracts.envelope import envelope
 from appeals_contracts.events import AlertAcknowledged, DeadlineAlert
-from deadlines.dashboard.feed import AlertFeed, feed_items, on_alert_records
+from appeals_dashboard.feed import AlertFeed, feed_items, on_alert_records
 
 
 @dataclass(frozen=True)

@@ -226,9 +226,9 @@ async def test_the_grouped_overdue_count_agrees_with_the_services_own_per_dimens
         await site.wait_for_clock(appeal)
     await site.answer(answered, local(2022, 6, 20, 12), agency="KRG-ENERGY-HOUSING")
     await site.wait_for_clock(answered, "answered")
+    from appeals_dashboard.report import OVERDUE_COLUMN
     from deadlines import compliance
-    from deadlines.dashboard.queries import OVERDUE_GROUPS
-    from deadlines.dashboard.report import OVERDUE_COLUMN
+    from deadlines.queries import OVERDUE_GROUPS
 
     for moment in (local(2022, 6, 17), local(2022, 7, 1)):
         groups = await site.rows(OVERDUE_GROUPS, moment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from deadlines.dashboard import i18n
+from appeals_dashboard import i18n
 
 NBSP = "\u00a0"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from deadlines.dashboard.charts import Bar, paired_bars
-from deadlines.dashboard.markup import Html, element, escape, join, render
+from appeals_dashboard.charts import Bar, paired_bars
+from appeals_dashboard.markup import Html, element, escape, join, render
 
 
 def test_text_is_escaped_and_markup_is_kept() -> None:

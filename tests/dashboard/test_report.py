@@ -8,13 +8,13 @@ from datetime import date, datetime
 
 import pytest
 
+from appeals_dashboard import report
+from appeals_dashboard.access import safe_next
+from appeals_dashboard.exports import HEADER, table_csv
+from appeals_dashboard.report import Choice, Row, Table
 from deadlines import compliance
 from deadlines.compliance import Figures, Tally
-from deadlines.dashboard import report
-from deadlines.dashboard.exports import HEADER, table_csv
-from deadlines.dashboard.pages import safe_next
-from deadlines.dashboard.queries import AlertFilter
-from deadlines.dashboard.report import Choice, Row, Table
+from deadlines.queries import AlertFilter
 
 
 def figures(on_time: int, late: int, overdue: int = 0, min_sample: int = 10) -> Figures:

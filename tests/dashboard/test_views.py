@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from appeals_dashboard.names import Names
+from appeals_dashboard.views import AlertView, ack_cell, alert_row, routing_details
 from appeals_reference.loader import load_reference
-from deadlines.dashboard.names import Names
-from deadlines.dashboard.views import AlertView, ack_cell, alert_row, routing_details
+from deadlines.queries import AlertRecord
 
 NAMES = Names(load_reference())
 
@@ -72,22 +74,22 @@ def test_the_alert_from_a_live_event_matches_the_one_from_its_row() -> None:
         "due_at": "2022-06-15T18:59:59Z",
         "working_days_late": 1,
     }
-    row = {
-        "id": event["id"],
-        "appeal_id": event["appeal_id"],
-        "hop": 1,
-        "kind": "breached",
-        "severity": "violation",
-        "agency": "KRG-HEALTH",
-        "locality": "KRG-KARAGANDA",
-        "region": "KRG",
-        "raised_at": datetime(2022, 6, 16, 4, tzinfo=UTC),
-        "data": event,
-        "acknowledged_at": None,
-        "acknowledged_by": None,
-        "acknowledge_comment": None,
-    }
-    assert AlertView.from_event(event) == AlertView.from_row(row)
+    row = AlertRecord(
+        id=uuid.UUID(str(event["id"])),
+        appeal_id=uuid.UUID(str(event["appeal_id"])),
+        hop=1,
+        kind="breached",
+        severity="violation",
+        agency="KRG-HEALTH",
+        locality="KRG-KARAGANDA",
+        region="KRG",
+        raised_at=datetime(2022, 6, 16, 4, tzinfo=UTC),
+        data=event,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        acknowledge_comment=None,
+    )
+    assert AlertView.from_event(event) == AlertView.from_record(row)
 
 
 def test_the_routing_explanation_is_listed_when_the_clock_records_it() -> None:
@@ -102,7 +104,7 @@ def test_the_routing_explanation_is_listed_when_the_clock_records_it() -> None:
             },
         }
     }
-    details = routing_details("en", clock)
+    details = routing_details("en", clock["routing"])
     assert "Method: rule" in details and "97%" in details
     assert "KRG-KARAGANDA" in details and "category × locality rule" in details
-    assert "not recorded" in routing_details("en", {"routing": None})
+    assert "not recorded" in routing_details("en", None)

@@ -181,7 +181,9 @@ LAYERS = {
     "appeals-intake": 3,
     "appeals-routing": 3,
     "appeals-deadlines": 3,
-    "appeals-tools": 4,
+    # Pages mounted in the deadlines process, on deadlines' public queries and commands.
+    "appeals-dashboard": 4,
+    "appeals-tools": 5,
 }
 
 

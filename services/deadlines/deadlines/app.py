@@ -1,4 +1,5 @@
-"""Deadlines: legal clocks, alerts, compliance and the monitoring dashboard."""
+"""Deadlines: legal clocks, alerts and compliance; the pages installed beside it (the
+monitoring dashboard, `appeals_dashboard`) are mounted through `deadlines.pages`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AnswerGiven, AppealAssigned, AppealRedirected, DeadlineAlert
 from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime, service_app
-from deadlines import inputs, webhook
+from deadlines import inputs, pages, webhook
 from deadlines.api import (
     Service,
     alerts_router,
@@ -22,8 +23,6 @@ from deadlines.api import (
 from deadlines.clocks import Clock, SystemClock
 from deadlines.config import Settings
 from deadlines.context import new_context, refresh_calendar
-from deadlines.dashboard.mount import mount_dashboard
-from deadlines.dashboard.pages import PREFIX as DASHBOARD
 from deadlines.digests import recipients
 from deadlines.digests import sender as digests
 from deadlines.ticker import Ticker
@@ -104,6 +103,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             )
             runtime.tasks.append(asyncio.create_task(dispatcher.run(), name="webhook"))
 
+    # Mounted in create_app: a mount subscribes its consumers before the broker starts.
+    mounted = [
+        mount(runtime, settings, clock=service.clock, ctx=service.ctx)
+        for mount in pages.installed()
+    ]
     app = service_app(
         runtime,
         [
@@ -112,7 +116,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             calendar_router(service),
             compliance_router(service),
             open_data_router(service),
-            mount_dashboard(runtime, settings, clock=service.clock, ctx=service.ctx),
+            *(m.router for m in mounted),
         ],
         title="Appeals deadlines",
         description="Legal clocks on the Kazakhstan working-day calendar (Asia/Almaty), alerts "
@@ -124,9 +128,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             "calendar": "/v1/calendar",
             "compliance": "/v1/compliance",
             "open_data": "/open-data/v1",
-            "dashboard": DASHBOARD,
+            **{name: href for m in mounted for name, href in m.links.items()},
         },
-        browser_home=DASHBOARD,
+        browser_home=next((m.home for m in mounted if m.home), None),
     )
     app.state.deadlines = service
     return app

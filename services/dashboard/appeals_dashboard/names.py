@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appeals_dashboard.i18n import Lang, text
 from appeals_reference.models import ReferenceData
-from deadlines.dashboard.i18n import Lang, text
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def element(name: str, content: object = "", /, **attributes: object) -> Html:
 
 @functools.cache
 def template(name: str) -> Template:
-    source = files("deadlines.dashboard").joinpath("templates", name).read_text("utf-8")
+    source = files("appeals_dashboard").joinpath("templates", name).read_text("utf-8")
     return Template(source)
 
 

@@ -9,14 +9,23 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from appeals_dashboard import i18n
+from appeals_dashboard.charts import Bar, paired_bars
+from appeals_dashboard.i18n import Lang, text
+from appeals_dashboard.markup import Html, element, join, render
+from appeals_dashboard.names import Names, Option
+from appeals_dashboard.report import PREVIOUS, YEAR_EARLIER, Choice, Table
 from appeals_platform.auth import Principal, Role
-from deadlines.compliance import Figures, Period
-from deadlines.dashboard import i18n
-from deadlines.dashboard.charts import Bar, paired_bars
-from deadlines.dashboard.i18n import Lang, text
-from deadlines.dashboard.markup import Html, element, join, render
-from deadlines.dashboard.names import Names, Option
-from deadlines.dashboard.report import PREVIOUS, YEAR_EARLIER, Choice, Table
+from deadlines.queries import (
+    AlertRecord,
+    AnswerRecord,
+    BacklogClock,
+    BacklogCount,
+    ClockRecord,
+    Figures,
+    Period,
+    RedirectRecord,
+)
 
 KINDS = ("warning", "breached", "overdue_reminder", "escalated", "redirect_overdue")
 SEVERITIES = ("info", "warning", "violation", "critical")
@@ -52,26 +61,26 @@ class AlertView:
     acknowledge_comment: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> AlertView:
-        data: Mapping[str, Any] = row["data"] or {}
+    def from_record(cls, row: AlertRecord) -> AlertView:
+        data: Mapping[str, Any] = row.data or {}
         return cls(
-            id=str(row["id"]),
-            appeal_id=str(row["appeal_id"]),
-            hop=int(row["hop"]),
-            kind=row["kind"],
-            severity=row["severity"],
-            agency=row["agency"],
-            locality=row["locality"],
-            region=row["region"],
-            raised_at=row["raised_at"],
+            id=str(row.id),
+            appeal_id=str(row.appeal_id),
+            hop=int(row.hop),
+            kind=row.kind,
+            severity=row.severity,
+            agency=row.agency,
+            locality=row.locality,
+            region=row.region,
+            raised_at=row.raised_at,
             registration_number=str(data.get("registration_number", "")),
             due_at=_moment(data.get("due_at")),
             working_days_late=int(data.get("working_days_late") or 0),
             working_days_left=data.get("working_days_left"),
             escalated_to=data.get("escalated_to"),
-            acknowledged_at=row["acknowledged_at"],
-            acknowledged_by=row["acknowledged_by"],
-            acknowledge_comment=row["acknowledge_comment"],
+            acknowledged_at=row.acknowledged_at,
+            acknowledged_by=row.acknowledged_by,
+            acknowledge_comment=row.acknowledge_comment,
         )
 
     @classmethod
@@ -610,7 +619,7 @@ def timeline(lang: Lang, moments: Sequence[Moment]) -> Html:
     )
 
 
-def clock_table(lang: Lang, names: Names, clocks: Sequence[Mapping[str, Any]]) -> Html:
+def clock_table(lang: Lang, names: Names, clocks: Sequence[ClockRecord]) -> Html:
     keys = (
         "appeal.hop",
         "col.agency",
@@ -627,37 +636,35 @@ def clock_table(lang: Lang, names: Names, clocks: Sequence[Mapping[str, Any]]) -
     head = join(element("th", text(lang, k), scope="col") for k in keys)
     rows = []
     for c in clocks:
-        unit = (
-            text(lang, f"unit.{c['unit']}") if c["unit"] in ("working", "calendar") else c["unit"]
-        )
-        due: list[object] = [_time(lang, c["due_at"])]
-        if c["due_at"] != c["original_due_at"]:
+        unit = text(lang, f"unit.{c.unit}") if c.unit in ("working", "calendar") else c.unit
+        due: list[object] = [_time(lang, c.due_at)]
+        if c.due_at != c.original_due_at:
             due += [
                 element("small", f"{text(lang, 'appeal.original_due')}: ", class_="prev"),
-                _time(lang, c["original_due_at"]),
+                _time(lang, c.original_due_at),
             ]
-        outcome = text(lang, f"outcome.{c['outcome']}") if c["outcome"] else "—"
-        if c["working_days_late"]:
-            outcome += f" (+{c['working_days_late']})"
+        outcome = text(lang, f"outcome.{c.outcome}") if c.outcome else "—"
+        if c.working_days_late:
+            outcome += f" (+{c.working_days_late})"
         cells = [
-            i18n.integer(lang, c["hop"]),
-            names.agency(lang, c["agency"]),
-            text(lang, f"state.{c['state']}"),
-            _time(lang, c["agency_received_at"]),
-            i18n.day_text(lang, c["start_day"]),
-            f"{c['term_days']} {unit}",
+            i18n.integer(lang, c.hop),
+            names.agency(lang, c.agency),
+            text(lang, f"state.{c.state}"),
+            _time(lang, c.agency_received_at),
+            i18n.day_text(lang, c.start_day),
+            f"{c.term_days} {unit}",
             join(due),
-            _time(lang, c["redirect_due_at"]),
-            i18n.integer(lang, c["extensions"]),
+            _time(lang, c.redirect_due_at),
+            i18n.integer(lang, c.extensions),
             outcome,
-            f"{c['rule_version']} / {c['calendar_version']}",
+            f"{c.rule_version} / {c.calendar_version}",
         ]
         rows.append(
             element(
                 "tr",
                 join(element("td", cell) for cell in cells),
-                data_hop=c["hop"],
-                data_state=c["state"],
+                data_hop=c.hop,
+                data_state=c.state,
             )
         )
     return element(
@@ -667,9 +674,8 @@ def clock_table(lang: Lang, names: Names, clocks: Sequence[Mapping[str, Any]]) -
     )
 
 
-def routing_details(lang: Lang, clock: Mapping[str, Any]) -> Html:
-    """The routing explanation recorded with the clock, when the service records one."""
-    recorded = clock.get("routing") if hasattr(clock, "get") else None
+def routing_details(lang: Lang, recorded: Mapping[str, Any] | None) -> Html:
+    """The routing explanation recorded with a clock (`ClockRecord.routing`), if any."""
     if not isinstance(recorded, Mapping) or not recorded:
         return element("span", text(lang, "routing.unknown"), class_="note")
     items: list[Html] = []
@@ -763,9 +769,9 @@ def compliance_content(
     )
 
 
-def _agency_move(lang: Lang, names: Names, r: Mapping[str, Any]) -> str:
-    move = f"{names.agency(lang, r['from_agency'])} → {names.agency(lang, r['to_agency'])}"
-    if r["partial"]:
+def _agency_move(lang: Lang, names: Names, r: RedirectRecord) -> str:
+    move = f"{names.agency(lang, r.from_agency)} → {names.agency(lang, r.to_agency)}"
+    if r.partial:
         move += f" ({text(lang, 'routing.partial')})"
     return move
 
@@ -774,53 +780,53 @@ def appeal_content(
     lang: Lang,
     names: Names,
     *,
-    clocks: Sequence[Mapping[str, Any]],
+    clocks: Sequence[ClockRecord],
     alerts: Sequence[AlertView],
-    redirects: Sequence[Mapping[str, Any]],
-    answers: Sequence[Mapping[str, Any]],
+    redirects: Sequence[RedirectRecord],
+    answers: Sequence[AnswerRecord],
     now: datetime,
 ) -> Html:
     first, current = clocks[0], clocks[-1]
-    overdue = current["state"] == "open" and now > current["due_at"]
-    state = text(lang, f"state.{current['state']}")
+    overdue = current.state == "open" and now > current.due_at
+    state = text(lang, f"state.{current.state}")
     if overdue:
         state += f" · {text(lang, 'kind.breached').lower()}"
     fact_list: list[tuple[str, object]] = [
-        (text(lang, "col.appeal"), first["registration_number"]),
-        (text(lang, "appeal.type"), names.appeal_type(lang, first["appeal_type"])),
-        (text(lang, "appeal.category"), names.category(lang, first["category"])),
-        (text(lang, "col.locality"), names.locality(lang, first["locality"])),
-        (text(lang, "col.agency"), names.agency(lang, current["agency"])),
+        (text(lang, "col.appeal"), first.registration_number),
+        (text(lang, "appeal.type"), names.appeal_type(lang, first.appeal_type)),
+        (text(lang, "appeal.category"), names.category(lang, first.category)),
+        (text(lang, "col.locality"), names.locality(lang, first.locality)),
+        (text(lang, "col.agency"), names.agency(lang, current.agency)),
         (text(lang, "appeal.state"), state),
-        (text(lang, "appeal.due"), _time(lang, current["due_at"])),
+        (text(lang, "appeal.due"), _time(lang, current.due_at)),
     ]
     moments: list[Moment] = [
         Moment(
-            first["received_at"],
+            first.received_at,
             text(lang, "event.received"),
             Html(""),
         )
     ]
     for c in clocks:
-        details = [routing_details(lang, c)]
+        details = [routing_details(lang, c.routing)]
         moments.append(
             Moment(
-                c["assigned_at"],
-                f"{text(lang, 'event.assigned')}: {names.agency(lang, c['agency'])}",
+                c.assigned_at,
+                f"{text(lang, 'event.assigned')}: {names.agency(lang, c.agency)}",
                 join(details),
                 "assigned",
             )
         )
-        if c["extended_at"] is not None:
+        if c.extended_at is not None:
             moments.append(
                 Moment(
-                    c["extended_at"],
+                    c.extended_at,
                     text(lang, "event.extended"),
                     join(
                         [
                             f"{text(lang, 'appeal.due')}: ",
-                            _time(lang, c["due_at"]),
-                            f". {text(lang, 'routing.reason')}: {c['extension_reason'] or '—'}",
+                            _time(lang, c.due_at),
+                            f". {text(lang, 'routing.reason')}: {c.extension_reason or '—'}",
                         ]
                     ),
                     "extended",
@@ -829,9 +835,9 @@ def appeal_content(
     for r in redirects:
         moments.append(
             Moment(
-                r["redirected_at"],
+                r.redirected_at,
                 f"{text(lang, 'event.redirected')}: {_agency_move(lang, names, r)}",
-                element("span", f"{text(lang, 'routing.reason')}: {r['reason']}"),
+                element("span", f"{text(lang, 'routing.reason')}: {r.reason}"),
                 "redirected",
             )
         )
@@ -858,15 +864,15 @@ def appeal_content(
                     "acknowledged",
                 )
             )
-    outcome_of = {c["agency"]: c["outcome"] for c in clocks if c["state"] == "answered"}
+    outcome_of = {c.agency: c.outcome for c in clocks if c.state == "answered"}
     for answer in answers:
-        outcome = outcome_of.get(answer["agency"])
-        detail = names.agency(lang, answer["agency"])
+        outcome = outcome_of.get(answer.agency)
+        detail = names.agency(lang, answer.agency)
         if outcome:
             detail += f" · {text(lang, f'outcome.{outcome}')}"
         moments.append(
             Moment(
-                answer["answered_at"],
+                answer.answered_at,
                 text(lang, "event.answered"),
                 element("span", detail),
                 "answered",
@@ -875,7 +881,7 @@ def appeal_content(
     return render(
         "appeal.html",
         {
-            "heading": f"{text(lang, 'appeal.title')} {first['registration_number']}",
+            "heading": f"{text(lang, 'appeal.title')} {first.registration_number}",
             "facts": facts(fact_list),
             "clock_heading": text(lang, "appeal.clock"),
             "clocks": clock_table(lang, names, clocks),
@@ -889,8 +895,8 @@ def backlog_content(
     lang: Lang,
     names: Names,
     *,
-    counts: Sequence[Mapping[str, Any]],
-    rows: Sequence[Mapping[str, Any]],
+    counts: Sequence[BacklogCount],
+    rows: Sequence[BacklogClock],
     chosen: str | None,
     choose_agency: bool,
     now: datetime,
@@ -916,7 +922,7 @@ def backlog_content(
             class_="filters",
             data_autosubmit="true",
         )
-    ordered = sorted(counts, key=lambda r: (-int(r["overdue"]), -int(r["open"]), r["agency"]))
+    ordered = sorted(counts, key=lambda r: (-r.overdue, -r.open, r.agency))
     summary_rows = [
         element(
             "tr",
@@ -926,20 +932,20 @@ def backlog_content(
                         "td",
                         element(
                             "a",
-                            names.agency(lang, r["agency"]),
-                            href="/dashboard/backlog?" + urlencode({"agency": r["agency"]}),
+                            names.agency(lang, r.agency),
+                            href="/dashboard/backlog?" + urlencode({"agency": r.agency}),
                         )
                         if choose_agency
-                        else names.agency(lang, r["agency"]),
+                        else names.agency(lang, r.agency),
                     ),
-                    element("td", i18n.integer(lang, int(r["open"])), class_="num"),
-                    element("td", i18n.integer(lang, int(r["overdue"])), class_="num"),
+                    element("td", i18n.integer(lang, r.open), class_="num"),
+                    element("td", i18n.integer(lang, r.overdue), class_="num"),
                 ]
             ),
-            data_agency=r["agency"],
+            data_agency=r.agency,
         )
         for r in ordered
-        if chosen is None or r["agency"] == chosen
+        if chosen is None or r.agency == chosen
     ]
     summary = element(
         "table",
@@ -966,9 +972,9 @@ def backlog_content(
     )
     body_rows = []
     for r in rows:
-        late = now > r["due_at"]
+        late = now > r.due_at
         status = (
-            f"{text(lang, 'backlog.overdue_by')} {i18n.integer(lang, (now - r['due_at']).days)} "
+            f"{text(lang, 'backlog.overdue_by')} {i18n.integer(lang, (now - r.due_at).days)} "
             f"{text(lang, 'backlog.days')}"
             if late
             else text(lang, "state.open")
@@ -980,20 +986,18 @@ def backlog_content(
                     [
                         element(
                             "td",
-                            element(
-                                "a", r["registration_number"], href=appeal_link(r["appeal_id"])
-                            ),
+                            element("a", r.registration_number, href=appeal_link(r.appeal_id)),
                         ),
-                        element("td", names.appeal_type(lang, r["appeal_type"])),
-                        element("td", names.agency(lang, r["agency"]), class_="agency"),
-                        element("td", names.locality(lang, r["locality"])),
-                        element("td", _time(lang, r["agency_received_at"])),
-                        element("td", _time(lang, r["due_at"])),
+                        element("td", names.appeal_type(lang, r.appeal_type)),
+                        element("td", names.agency(lang, r.agency), class_="agency"),
+                        element("td", names.locality(lang, r.locality)),
+                        element("td", _time(lang, r.agency_received_at)),
+                        element("td", _time(lang, r.due_at)),
                         element("td", status),
                     ]
                 ),
                 class_="overdue" if late else None,
-                data_agency=r["agency"],
+                data_agency=r.agency,
             )
         )
     head = join(

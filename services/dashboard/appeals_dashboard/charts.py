@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deadlines.dashboard.markup import Html, element, escape, join
+from appeals_dashboard.markup import Html, element, escape, join
 
 LABEL_WIDTH = 250
 BAR_WIDTH = 380

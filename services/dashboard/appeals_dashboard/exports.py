@@ -7,8 +7,8 @@ import csv
 import io
 from collections.abc import Callable
 
-from deadlines.compliance import FIGURES, Figures
-from deadlines.dashboard.report import Row, Table
+from appeals_dashboard.report import Row, Table
+from deadlines.queries import FIGURES, Figures
 
 HEADER = (
     "rank",

@@ -1,8 +1,9 @@
 """Compliance tables for the dashboard: the service's report for a period, beside any
 comparison period, ranked worst first.
 
-The figures and their definitions are the service's (`deadlines.compliance`: its statements,
-`Tally` and `Figures.of`), so the page, its CSV files and the `/v1/compliance` API agree.
+The figures and their definitions are the service's (read through `deadlines.queries`: its
+statements, `Tally` and `Figures.of`), so the page, its CSV files and the `/v1/compliance`
+API agree.
 This module adds what the page needs on top: a comparison with the same period a year
 earlier or with any other period (the seed's "40 late answers in Q1 2022 against 91 in all
 of 2021"), districts and cities (localities folded to their depth-1 ancestor: the clocks'
@@ -18,13 +19,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-import asyncpg
-
+from appeals_platform.runtime import Runtime
 from appeals_reference.models import ReferenceData
-from deadlines import compliance
-from deadlines.compliance import Figures, Period, Tally
-from deadlines.dashboard import queries
-from deadlines.law import start_of
+from deadlines import queries
+from deadlines.queries import Figures, OverdueGroup, Period, Tally, start_of
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -46,7 +44,7 @@ class Choice:
 def year_earlier(period: Period) -> Period:
     """The same month, quarter or year one year before."""
     label = period.label
-    return compliance.parse_period(f"{int(label[:4]) - 1:04d}{label[4:]}")
+    return queries.parse_period(f"{int(label[:4]) - 1:04d}{label[4:]}")
 
 
 def choose(period_text: str | None, compare_text: str | None, today: date) -> Choice:
@@ -54,31 +52,29 @@ def choose(period_text: str | None, compare_text: str | None, today: date) -> Ch
     the same period a year earlier (default), the preceding period, or a period label.
     Raises ValueError for a label that is not a month, quarter or year."""
     text = (period_text or "").strip()
-    period = (
-        compliance.parse_period(text) if text else compliance.period_containing(today, "quarter")
-    )
+    period = queries.parse_period(text) if text else queries.period_containing(today, "quarter")
     compare = (compare_text or YEAR_EARLIER).strip() or YEAR_EARLIER
     if compare == PREVIOUS:
         return Choice(period, period.previous(), PREVIOUS)
     if compare == YEAR_EARLIER:
         return Choice(period, year_earlier(period), YEAR_EARLIER)
-    return Choice(period, compliance.parse_period(compare), compare)
+    return Choice(period, queries.parse_period(compare), compare)
 
 
 def recent_periods(today: date) -> list[Period]:
     """Periods offered in the chooser: this and the last two years, their quarters, and the
     months of the last twelve."""
-    years = [compliance.year(today.year - n) for n in range(3)]
+    years = [queries.year(today.year - n) for n in range(3)]
     quarters = [
-        compliance.quarter(y, q)
+        queries.quarter(y, q)
         for y in (today.year, today.year - 1, today.year - 2)
         for q in (4, 3, 2, 1)
-        if compliance.quarter(y, q).first <= today
+        if queries.quarter(y, q).first <= today
     ]
     months: list[Period] = []
     y, m = today.year, today.month
     for _ in range(12):
-        months.append(compliance.month(y, m))
+        months.append(queries.month(y, m))
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return years + quarters + months
 
@@ -136,7 +132,7 @@ def district_of(reference: ReferenceData) -> Callable[[str], str]:
     return key_of
 
 
-# Which column of `queries.overdue_groups` a stored dimension's key is.
+# Which field of `queries.OverdueGroup` a stored dimension's key is.
 OVERDUE_COLUMN = {
     "agency": "agency",
     "level": "level",
@@ -158,18 +154,18 @@ class Figuring:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        runtime: Runtime,
         now: datetime,
         reference: ReferenceData,
         *,
         min_sample: int,
     ) -> None:
-        self.pool = pool
+        self.runtime = runtime
         self.now = now
         self.reference = reference
         self.min_sample = min_sample
         self._stored: dict[tuple[str, Period], asyncio.Task[dict[str, Tally]]] = {}
-        self._overdue: dict[datetime, asyncio.Task[list[asyncpg.Record]]] = {}
+        self._overdue: dict[datetime, asyncio.Task[list[OverdueGroup]]] = {}
 
     @staticmethod
     def _once(
@@ -180,32 +176,21 @@ class Figuring:
             tasks[key] = asyncio.ensure_future(make())
         return tasks[key]
 
-    async def _overdue_rows(self, moment: datetime) -> list[asyncpg.Record]:
-        async with self.pool.acquire() as conn:
+    async def _overdue_groups(self, moment: datetime) -> list[OverdueGroup]:
+        async with self.runtime.pool.acquire() as conn:
             return await queries.overdue_groups(conn, moment)
 
     async def _aggregates(self, dimension: str, period: Period) -> dict[str, Tally]:
         """A stored dimension's tally per key, with the service's own statements (one period
         at a time, so a comparison period need not be adjacent)."""
         moment = as_of(period, self.now)
-        overdue = self._once(self._overdue, moment, lambda: self._overdue_rows(moment))
-        tallies: dict[str, Tally] = {}
-        span = (dimension, period.first, period.first, period.last)
-        async with self.pool.acquire() as conn:
-            daily = await conn.fetch(compliance.DAILY, *span)
-            answer_days = await conn.fetch(compliance.ANSWER_DAYS, *span)
-        for r in daily:
-            t = tallies.setdefault(r["key"], Tally())
-            t.received += r["received"]
-            t.on_time += r["on_time"]
-            t.late += r["late"]
-            t.redirected_late += r["redirected_late"]
-        for r in answer_days:
-            tallies.setdefault(r["key"], Tally()).answer_days[r["working_days"]] += r["answers"]
+        overdue = self._once(self._overdue, moment, lambda: self._overdue_groups(moment))
+        async with self.runtime.pool.acquire() as conn:
+            tallies = await queries.period_tallies(conn, dimension, period)
         column = OVERDUE_COLUMN.get(dimension)
         for r in await overdue:
-            key = r[column] if column else "all"
-            tallies.setdefault(key, Tally()).open_overdue += r["n"]
+            key = getattr(r, column) if column else "all"
+            tallies.setdefault(key, Tally()).open_overdue += r.n
         return tallies
 
     async def tallies(self, by: str, period: Period) -> dict[str, Tally]:
@@ -214,7 +199,7 @@ class Figuring:
             stored = await self.tallies("locality", period)
             return fold(stored, district_of(self.reference))
         if by == "sector":
-            return fold(await self.tallies("level", period), compliance.sector_of)
+            return fold(await self.tallies("level", period), queries.sector_of)
         if by not in STORED:
             raise ValueError(f"cannot group by {by!r}")
         task = self._once(self._stored, (by, period), lambda: self._aggregates(by, period))

@@ -1,0 +1,112 @@
+"""The compliance page (a period beside another, ranked worst first) and its CSV files."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from appeals_dashboard import report, respond, views
+from appeals_dashboard.access import Viewer, viewer
+from appeals_dashboard.exports import csv_filename, table_csv
+from appeals_dashboard.i18n import text
+from appeals_dashboard.markup import Html, element, join
+from appeals_dashboard.state import PREFIX, Dashboard, dashboard
+from deadlines.queries import local_day
+
+TABLES = ("district", "agency", "sector", "level", "locality")
+
+router = APIRouter()
+
+
+def choice_of(dash: Dashboard, period: str | None, compare: str | None) -> report.Choice | None:
+    """The periods asked for; None for a label that is no month, quarter or year."""
+    try:
+        return report.choose(period, compare, local_day(dash.clock.now()))
+    except ValueError:
+        return None
+
+
+async def tables_for(
+    dash: Dashboard, who: Viewer, choice: report.Choice, wanted: tuple[str, ...]
+) -> dict[str, report.Table]:
+    figuring = report.Figuring(
+        dash.runtime, dash.clock.now(), dash.ctx.reference, min_sample=dash.settings.min_sample
+    )
+    return await figuring.tables(wanted, choice, agency=who.agency)
+
+
+@router.get("/compliance", response_class=HTMLResponse)
+async def compliance_page(
+    request: Request,
+    period: str | None = None,
+    compare: str | None = None,
+    who: Viewer = Depends(viewer),
+    dash: Dashboard = Depends(dashboard),
+) -> HTMLResponse:
+    choice = choice_of(dash, period, compare)
+    if choice is None:
+        return respond.error(request, who, 400, "error.bad_request")
+    wanted = ("agency",) if who.agency else ("all", *TABLES)
+    tables = await tables_for(dash, who, choice, wanted)
+    totals = tables.pop(wanted[0]) if not who.agency else tables["agency"]
+    lang, names = who.lang, dash.names
+    query = {"period": choice.period.label, "compare": choice.compare}
+    sections: list[Html] = []
+    if "district" in tables:
+        chart = views.share_chart(lang, names, tables["district"], text(lang, "chart.on_time"))
+        sections.append(
+            element(
+                "section", join([element("h2", text(lang, "chart.on_time")), chart]), id="chart"
+            )
+        )
+    for by, table in tables.items():
+        sections.append(
+            views.compliance_table(
+                lang,
+                names,
+                table,
+                heading=text(lang, f"table.{by}"),
+                csv_url=f"{PREFIX}/compliance/{by}.csv?{urlencode(query)}",
+                table_id=f"table-{by}",
+            )
+        )
+    content = views.compliance_content(
+        lang,
+        choice=choice,
+        periods=report.recent_periods(local_day(dash.clock.now())),
+        totals=views.totals_block(lang, totals),
+        totals_heading=text(
+            lang, "compliance.totals_agency" if who.agency else "compliance.totals"
+        ),
+        sections=join(sections),
+        min_sample=dash.settings.min_sample,
+    )
+    return respond.page(request, who, "compliance", text(lang, "compliance.title"), content)
+
+
+@router.get("/compliance/{by}.csv")
+async def compliance_csv(
+    request: Request,
+    by: str,
+    period: str | None = None,
+    compare: str | None = None,
+    who: Viewer = Depends(viewer),
+    dash: Dashboard = Depends(dashboard),
+) -> Response:
+    choice = choice_of(dash, period, compare)
+    if choice is None or by not in TABLES:
+        return respond.error(request, who, 400 if choice is None else 404, "error.bad_request")
+    if who.agency and by != "agency":
+        return respond.error(request, who, 403, "error.forbidden")
+    table = (await tables_for(dash, who, choice, (by,)))[by]
+    body = table_csv(table, lambda key: dash.names.of(by, who.lang, key))
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{csv_filename(table)}"',
+            "Cache-Control": "no-store",
+        },
+    )
