@@ -100,20 +100,13 @@ async def alerts_page(
         )
         if v
     }
-    filters = views.alert_filters(
-        who.lang,
-        dash.names,
-        agency=chosen.agency,
-        locality=chosen.locality,
-        kind=chosen.kind,
-        severity=chosen.severity,
-        status=chosen.status,
-        choose_agency=who.monitoring,
-    )
     content = views.alerts_content(
         who.lang,
-        filters=filters,
-        rows=[views.alert_row(a, who.lang, dash.names, who.monitoring) for a in shown],
+        dash.names,
+        alerts=shown,
+        chosen=chosen,
+        choose_agency=who.monitoring,
+        can_acknowledge=who.monitoring,
         stream=f"{PREFIX}/alerts/stream?{urlencode(query)}",
         limit=ALERT_LIMIT,
     )

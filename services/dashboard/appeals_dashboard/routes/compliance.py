@@ -11,7 +11,6 @@ from appeals_dashboard import report, respond, views
 from appeals_dashboard.access import Viewer, viewer
 from appeals_dashboard.exports import csv_filename, table_csv
 from appeals_dashboard.i18n import text
-from appeals_dashboard.markup import Html, element, join
 from appeals_dashboard.state import PREFIX, Dashboard, dashboard
 from deadlines.queries import local_day
 
@@ -51,39 +50,19 @@ async def compliance_page(
     wanted = ("agency",) if who.agency else ("all", *TABLES)
     tables = await tables_for(dash, who, choice, wanted)
     totals = tables.pop(wanted[0]) if not who.agency else tables["agency"]
-    lang, names = who.lang, dash.names
-    query = {"period": choice.period.label, "compare": choice.compare}
-    sections: list[Html] = []
-    if "district" in tables:
-        chart = views.share_chart(lang, names, tables["district"], text(lang, "chart.on_time"))
-        sections.append(
-            element(
-                "section", join([element("h2", text(lang, "chart.on_time")), chart]), id="chart"
-            )
-        )
-    for by, table in tables.items():
-        sections.append(
-            views.compliance_table(
-                lang,
-                names,
-                table,
-                heading=text(lang, f"table.{by}"),
-                csv_url=f"{PREFIX}/compliance/{by}.csv?{urlencode(query)}",
-                table_id=f"table-{by}",
-            )
-        )
+    query = urlencode({"period": choice.period.label, "compare": choice.compare})
     content = views.compliance_content(
-        lang,
+        who.lang,
+        dash.names,
         choice=choice,
         periods=report.recent_periods(local_day(dash.clock.now())),
-        totals=views.totals_block(lang, totals),
-        totals_heading=text(
-            lang, "compliance.totals_agency" if who.agency else "compliance.totals"
-        ),
-        sections=join(sections),
+        total=totals,
+        tables=tables,
+        csv_urls={by: f"{PREFIX}/compliance/{by}.csv?{query}" for by in tables},
+        agency_view=who.agency is not None,
         min_sample=dash.settings.min_sample,
     )
-    return respond.page(request, who, "compliance", text(lang, "compliance.title"), content)
+    return respond.page(request, who, "compliance", text(who.lang, "compliance.title"), content)
 
 
 @router.get("/compliance/{by}.csv")
