@@ -305,3 +305,59 @@ async def test_submission_dated_in_the_future_is_422_and_times_are_local(intake:
     created = await intake.post(body)
     assert created.json()["registered_at"].endswith("+05:00")
     assert created.json()["due_at"].endswith("T23:59:59+05:00")
+
+
+def routing_event(kind: str, appeal_id: str, hop: int, **data: object) -> object:
+    event_type = {
+        "redirected": event_types.APPEAL_REDIRECTED,
+        "triaged": event_types.APPEAL_TRIAGED,
+    }[kind]
+    return envelope(
+        event_type=event_type,
+        source="/appeals/routing",
+        subject=appeal_id,
+        id=event_id(appeal_id, kind, hop),
+        data={"appeal_id": appeal_id, "hop": hop, **data},
+    )
+
+
+async def test_an_agency_that_redirected_the_appeal_away_can_no_longer_answer_it(
+    intake: Intake, stack: Stack
+) -> None:
+    """The ping-pong of issue 15: A → B → A → triage. Intake kept A as the agency then, so A
+    could answer (201) an appeal waiting for an operator, while B got 403. Nobody holds an
+    appeal in triage."""
+    appeal_id = (await intake.post(fresh(dev_submissions()[7]))).json()["appeal_id"]
+    a, b = "KRG-KARAGANDA-AKIMAT", "KRG-POLICE"
+    chain = [
+        (topics.APPEAL_ASSIGNED, assigned_event(appeal_id, a, 1)),
+        (topics.APPEAL_REDIRECTED, routing_event("redirected", appeal_id, 1, from_agency=a)),
+        (topics.APPEAL_ASSIGNED, assigned_event(appeal_id, b, 2)),
+        (topics.APPEAL_REDIRECTED, routing_event("redirected", appeal_id, 2, from_agency=b)),
+        (topics.APPEAL_ASSIGNED, assigned_event(appeal_id, a, 3)),
+        (topics.APPEAL_REDIRECTED, routing_event("redirected", appeal_id, 3, from_agency=a)),
+        (topics.APPEAL_TRIAGE, routing_event("triaged", appeal_id, 4, reason="ping_pong")),
+    ]
+    for topic, event in chain:
+        await publish(stack, topic, appeal_id, event)
+    view = await wait_for_status(intake, appeal_id, "triage")
+    assert (view["agency"], view["hop"]) == (None, 4)
+    answer = {
+        "outcome": "explained",
+        "text": "Разъяснено.",
+        "signed_at": "2026-03-10T12:00:00+05:00",
+    }
+    url = f"/v1/appeals/{appeal_id}/answer"
+    for agency in (a, b):
+        headers = intake.auth(Role.AGENCY, agency=agency)
+        refused = await intake.client.post(url, json=answer, headers=headers)
+        assert refused.status_code == 403, (agency, refused.text)
+        # Nor does either read it any more: it is neither's.
+        seen = await intake.client.get(f"/v1/appeals/{appeal_id}", headers=headers)
+        assert seen.status_code == 404
+    # An operator's assignment (hop 4) gives it to one agency again.
+    await publish(stack, topics.APPEAL_ASSIGNED, appeal_id, assigned_event(appeal_id, b, 4))
+    view = await wait_for_status(intake, appeal_id, "assigned")
+    assert (view["agency"], view["hop"]) == (b, 4)
+    taken = await intake.client.post(url, json=answer, headers=intake.auth(Role.AGENCY, agency=b))
+    assert taken.status_code == 201, taken.text

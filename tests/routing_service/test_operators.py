@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from appeals_contracts import event_types, topics
-from appeals_contracts.envelope import event_id
+from appeals_contracts.envelope import envelope, event_id
+from appeals_contracts.events import AnswerGiven
 from appeals_platform.auth import Role
 from tests.kafka_probe import EventProbe
 from tests.routing_service.conftest import Routing, RoutingFactory, received, submission
@@ -220,3 +223,49 @@ async def test_redirect_body_is_validated(routing: Routing) -> None:
         routing, "00000000-0000-0000-0000-000000000000", HEATING_AGENCY, target="KRG-AKIMAT"
     )
     assert [r.status_code for r in (bad_reason, unknown, itself, missing)] == [422, 422, 422, 404]
+
+
+async def test_an_answered_appeal_takes_no_redirect_and_no_assignment(routing: Routing) -> None:
+    appeal = received()
+    await routing.route(appeal)
+    answer = AnswerGiven(
+        appeal_id=appeal.appeal_id,
+        registration_number=appeal.registration_number,
+        agency=HEATING_AGENCY,
+        outcome="explained",
+        text="Разъяснено.",
+        signed_at=datetime(2026, 3, 3, 6, 0, tzinfo=UTC),
+        answered_at=datetime(2026, 3, 3, 6, 0, tzinfo=UTC),
+    )
+    event = envelope(
+        event_type=event_types.ANSWER_GIVEN,
+        source="/appeals/intake",
+        subject=appeal.appeal_id,
+        data=answer.model_dump(mode="json"),
+        id=event_id(appeal.appeal_id, "answered"),
+        time=answer.answered_at,
+    )
+    # As intake publishes it: on the platform's answers topic, which routing now reads.
+    await routing.producer.send_and_wait(
+        topics.ANSWER_GIVEN, event.model_dump_json().encode(), key=appeal.appeal_id.encode()
+    )
+    for _ in range(300):
+        history = await routing.history(appeal.appeal_id)
+        if history["status"] == "answered":
+            break
+        await asyncio.sleep(0.1)
+    assert history["status"] == "answered" and history["answered_by"] == HEATING_AGENCY
+    # The agency that answered holds the hop still, but has nothing to hand on: 409; any
+    # other agency never held it: 403.
+    own = await redirect(routing, appeal.appeal_id, HEATING_AGENCY, target="KRG-ENERGY-HOUSING")
+    other = await redirect(routing, appeal.appeal_id, "KRG-POLICE", target="KRG-ENERGY-HOUSING")
+    assert (own.status_code, other.status_code) == (409, 403), own.text
+    assert own.json()["title"] == "the appeal was already answered"
+    assigned = await routing.client.post(
+        f"/v1/appeals/{appeal.appeal_id}/assign",
+        json={"agency": "KRG-ENERGY-HOUSING"},
+        headers=routing.auth(Role.OPERATOR),
+    )
+    assert assigned.status_code == 409
+    history = await routing.history(appeal.appeal_id)
+    assert len(history["hops"]) == 1 and history["agencies"] == [HEATING_AGENCY]

@@ -58,7 +58,9 @@ TOPICS: tuple[Topic, ...] = (
         retention_ms=None,
     ),
     Topic(APPEAL_RECEIVED, "intake", ("kz.appeals.appeal.received.v1",), readers=("routing",)),
-    Topic(ANSWER_GIVEN, "intake", ("kz.appeals.answer.given.v1",), readers=("deadlines",)),
+    Topic(
+        ANSWER_GIVEN, "intake", ("kz.appeals.answer.given.v1",), readers=("routing", "deadlines")
+    ),
     Topic(
         APPEAL_ASSIGNED,
         "routing",

@@ -412,6 +412,15 @@ async def earliest_answer(
     return value if isinstance(value, datetime) else None
 
 
+FIRST_ANSWER = "SELECT min(answered_at) FROM answers WHERE appeal_id = $1"
+
+
+async def first_answer(conn: asyncpg.Connection, appeal_id: uuid.UUID) -> datetime | None:
+    """When the appeal was answered (by any agency), if it was."""
+    value = await conn.fetchval(FIRST_ANSWER, appeal_id)
+    return value if isinstance(value, datetime) else None
+
+
 INSERT_REDIRECT = """
 INSERT INTO redirects (event_id, appeal_id, hop, from_agency, to_agency, partial, reason,
                        redirected_at)

@@ -61,8 +61,24 @@ async def extend(
     mine = [c for c in clocks if c["agency"] == agency]
     if not mine:
         raise Refused(403, "the appeal is not assigned to your agency")
-    open_clocks = [c for c in mine if c["state"] == "open"]
+    # As intake and routing judge it: an agency that redirected the appeal away no longer
+    # holds it (403), as in triage nobody does; once answered, by anyone, the appeal is
+    # closed to whoever still holds a hop of it (409).
+    held = [c for c in mine if c["state"] in ("open", "answered")]
+    if not held:
+        raise Refused(
+            403,
+            "the appeal is not assigned to your agency",
+            f"your agency's clock is {mine[-1]['state']}",
+        )
+    answered_at = await db.first_answer(conn, appeal_id)
+    if answered_at is not None:
+        raise Refused(
+            409, "the appeal was already answered", f"answered at {_local_iso(answered_at)}"
+        )
+    open_clocks = [c for c in held if c["state"] == "open"]
     if not open_clocks:
+        # An answered clock without the answer's row cannot be: both come from one event.
         raise Refused(409, "your agency's clock is closed", f"the clock is {mine[-1]['state']}")
     clock = open_clocks[-1]
     decided_on = local_day(now)

@@ -172,8 +172,10 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
     )
 
 
+# The agency is whoever holds the hop now: a redirect or triage leaves nobody (NULL), so the
+# agency that redirected the appeal away can no longer answer it (issue 15).
 SET_ASSIGNMENT = """
-UPDATE appeals SET status = $2, agency = COALESCE($3, agency), hop = GREATEST(hop, $4),
+UPDATE appeals SET status = $2, agency = $3, hop = GREATEST(hop, $4),
                    updated_at = now()
 WHERE id = $1 AND answered_at IS NULL AND hop <= $4
 """

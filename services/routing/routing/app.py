@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appeals_contracts.envelope import CloudEvent
+from appeals_contracts.events import AnswerGiven
 from appeals_contracts.submission import Day
 from appeals_platform.api import json_body
 from appeals_platform.auth import Principal, Role, require
@@ -329,6 +330,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         CloudEvent[handlers.ReceivedAppeal],
         "Every registered appeal: decided, assigned to its agency or sent to triage.",
+    )
+
+    runtime.subscribe(
+        Subscription(
+            name=handlers.ANSWERS,
+            topics=(settings.answers_topic,),
+            group=f"{settings.consumer_group}-answers",
+            parse=handlers.parse_answer,
+            handle=handlers.record_answers,
+            event_id=lambda answered: answered.event_id,
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        CloudEvent[AnswerGiven],
+        "Intake's answers: an answered appeal takes no redirect and no assignment.",
     )
 
     app = service_app(

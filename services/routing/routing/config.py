@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     kafka_password_file: Path | None = Path(".local/kafka/secrets/svc-routing/password")
     # The topic of AppealReceived events; the benchmark points it at a topic of its own.
     appeals_topic: str = topics.APPEAL_RECEIVED
+    # Intake's answers: an answered appeal takes no redirect.
+    answers_topic: str = topics.ANSWER_GIVEN
     # Appeals per consumed batch (one transaction) and per chunk decided and written at once;
     # HTTP requests wait at most one chunk (about 0.1 s of a backlog). Larger than 1000/500:
     # bench-routing ran ~7 % faster at the same CPU per appeal (fewer commits and statements,

@@ -137,7 +137,8 @@ async def insert_appeals(conn: asyncpg.Connection, appeals: Sequence[NewAppeal])
 
 
 LOCK_APPEAL = """
-SELECT appeal_id, registration_number, registered_at, appeal_type, received, last_hop, redirects
+SELECT appeal_id, registration_number, registered_at, appeal_type, received, last_hop, redirects,
+       answered_at, answered_by
 FROM appeals WHERE appeal_id = $1 FOR UPDATE
 """
 
@@ -147,7 +148,8 @@ async def lock_appeal(conn: asyncpg.Connection, appeal_id: uuid.UUID) -> asyncpg
 
 
 GET_APPEAL = """
-SELECT appeal_id, registration_number, registered_at, appeal_type, received, last_hop, redirects
+SELECT appeal_id, registration_number, registered_at, appeal_type, received, last_hop, redirects,
+       answered_at, answered_by
 FROM appeals WHERE appeal_id = $1
 """
 
@@ -225,6 +227,26 @@ async def insert_assignments(conn: asyncpg.Connection, rows: Sequence[Assignment
         [r.assigned_by for r in rows],
         [r.partial for r in rows],
     )
+
+
+RECORD_ANSWERS = """
+UPDATE appeals a SET answered_at = x.at, answered_by = x.agency, updated_at = now()
+FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS x(id, agency, at)
+WHERE a.appeal_id = x.id AND a.answered_at IS NULL
+"""
+
+
+async def record_answers(
+    conn: asyncpg.Connection, answers: Sequence[tuple[uuid.UUID, str, datetime]]
+) -> None:
+    """Mark appeals answered (appeal id, agency, answered at); the first answer stays."""
+    if answers:
+        await conn.execute(
+            RECORD_ANSWERS,
+            [a[0] for a in answers],
+            [a[1] for a in answers],
+            [a[2] for a in answers],
+        )
 
 
 ACTIVE_HOPS_OF = """

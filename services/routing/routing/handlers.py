@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from appeals_contracts import event_types
 from appeals_contracts.envelope import CloudEvent
-from appeals_contracts.events import AppealAssigned
+from appeals_contracts.events import AnswerGiven, AppealAssigned
 from appeals_contracts.submission import AppealType, Code, Text
 from appeals_platform import outbox
 from appeals_platform.problems import FieldProblem, Refused
@@ -42,6 +42,7 @@ from routing.redecision import decide_excluding
 log = logging.getLogger(__name__)
 
 CONSUMER = "routing-decisions"
+ANSWERS = "routing-answers"
 
 TriageReason = Literal["low_confidence", "no_candidate", "ping_pong", "decision_failed"]
 
@@ -133,6 +134,45 @@ def parse(record: KafkaRecord) -> Incoming | None:
     if event.type != event_types.APPEAL_RECEIVED:
         return None
     return Incoming(event.id, event.data, raw["data"])
+
+
+_ANY_EVENT = CloudEvent[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Answered:
+    event_id: str
+    appeal_id: uuid.UUID
+    agency: str
+    answered_at: datetime
+
+
+def parse_answer(record: KafkaRecord) -> Answered | None:
+    """An AnswerGiven event from intake; None for another type. ValueError for a record that
+    is not one: the consumer dead-letters it."""
+    event = _ANY_EVENT.model_validate_json(record.value or b"")
+    if event.type != event_types.ANSWER_GIVEN:
+        return None
+    answer = AnswerGiven.model_validate(event.data)
+    return Answered(event.id, uuid.UUID(answer.appeal_id), answer.agency, answer.answered_at)
+
+
+async def record_answers(conn: asyncpg.Connection, answers: list[Answered]) -> None:
+    """Intake's answers: the appeal is closed here too, so nobody redirects it any more.
+
+    An answer about an appeal routing does not hold (another stack's, on a shared cluster)
+    changes nothing.
+    """
+    await db.record_answers(conn, [(a.appeal_id, a.agency, a.answered_at) for a in answers])
+
+
+def refuse_answered(appeal: asyncpg.Record) -> None:
+    if appeal["answered_at"] is not None:
+        raise Refused(
+            409,
+            "the appeal was already answered",
+            f"answered by {appeal['answered_by']} at {appeal['answered_at'].isoformat()}",
+        )
 
 
 def decide_all(
@@ -374,6 +414,7 @@ async def assign_manually(
     appeal = await db.lock_appeal(conn, appeal_id)
     if appeal is None:
         raise Refused(404, "no such appeal")
+    refuse_answered(appeal)
     waiting = await db.open_triage_of(conn, appeal_id)
     if waiting is None:
         raise Refused(409, "the appeal is not waiting in triage")
@@ -474,6 +515,8 @@ async def redirect(
     held = await db.active_hops_of(conn, appeal_id, agency)
     if not held:
         raise Refused(403, "the appeal is not assigned to your agency")
+    # The holder of an answered appeal is still its agency, but has nothing left to hand on.
+    refuse_answered(appeal)
     if await db.open_triage_of(conn, appeal_id) is not None:
         raise Refused(409, "the appeal waits in triage for an operator")
     current = next(r for r in await db.assignments_of(conn, appeal_id) if r["hop"] == held[-1])

@@ -81,7 +81,13 @@ async def routing_history(conn: asyncpg.Connection, appeal_id: uuid.UUID) -> dic
         "registration_number": appeal["registration_number"],
         "registered_at": _iso(appeal["registered_at"]),
         "appeal_type": appeal["appeal_type"],
-        "status": "triage" if waiting else "assigned",
+        "status": "answered"
+        if appeal["answered_at"] is not None
+        else "triage"
+        if waiting
+        else "assigned",
+        "answered_at": _iso(appeal["answered_at"]),
+        "answered_by": appeal["answered_by"],
         "agencies": [a["agency"] for a in assignments.values() if a["active"]],
         "redirects": appeal["redirects"],
         "hops": hops,
