@@ -49,9 +49,14 @@ async def module_database(stack: Stack, template_database: str) -> AsyncIterator
 
 def service_app(name: str, database: str, stack: Stack, key_dir: Path, tmp: Path) -> FastAPI:
     """One service configured for this test's database, as its own Kafka principal on the
-    platform's topics (not started): the same set-up as the other end-to-end tests."""
+    platform's topics (not started): the same set-up as the other end-to-end tests.
+
+    One consumer per group, so no failover to wait for: a long session timeout keeps a
+    loaded machine's slow heartbeats from a rebalance, which would reset a group that has
+    committed nothing yet to "latest" and skip what was produced meanwhile."""
+    steady = {"consumer_session_timeout_ms": 60_000}
     if name == "intake":
-        return create_intake(settings_for(IntakeSettings, database, stack, key_dir))
+        return create_intake(settings_for(IntakeSettings, database, stack, key_dir, **steady))
     if name == "routing":
         settings = settings_for(
             RoutingSettings,
@@ -60,9 +65,10 @@ def service_app(name: str, database: str, stack: Stack, key_dir: Path, tmp: Path
             key_dir,
             model_path=tmp / "no-model.joblib",
             refresh_interval=0.2,
+            **steady,
         )
         return create_routing(settings)
-    return create_deadlines(settings_for(DeadlinesSettings, database, stack, key_dir))
+    return create_deadlines(settings_for(DeadlinesSettings, database, stack, key_dir, **steady))
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,8 @@ class Platform:
     routing: httpx.AsyncClient
     deadlines: httpx.AsyncClient
     token: TokenFactory
+    # The services' apps, for what goes past an HTTP client (the routes, a stream's head).
+    apps: dict[str, FastAPI]
 
     def client(self, service: str) -> httpx.AsyncClient:
         client: httpx.AsyncClient = getattr(self, service)
@@ -147,11 +155,7 @@ async def platform(
     tmp_path: Path,
 ) -> AsyncIterator[Platform]:
     """The three services on one database (a schema each), talking through Kafka."""
+    apps = {name: service_app(name, database, stack, key_dir, tmp_path) for name in SERVICES}
     async with AsyncExitStack() as started:
-        clients = [
-            await started.enter_async_context(
-                running(service_app(name, database, stack, key_dir, tmp_path))
-            )
-            for name in SERVICES
-        ]
-        yield Platform(*clients, token=token)
+        clients = [await started.enter_async_context(running(apps[name])) for name in SERVICES]
+        yield Platform(*clients, token=token, apps=apps)
