@@ -161,6 +161,8 @@ CASES: tuple[Case, ...] = (
     Case("routing", "GET", "/v1/reference", ANY_ROLE),
     Case("routing", "GET", "/v1/reference/versions", STAFF),
     Case("routing", "PUT", "/v1/reference", frozenset({"operator"}), body="reference"),
+    # A what-if replays stored appeals through a proposed version: operators only.
+    Case("routing", "POST", "/v1/what-if", frozenset({"operator"}), body="what-if"),
     # ------------------------------------------------------------------ deadlines
     *public("deadlines", *DOCS, "/redoc"),
     Case("deadlines", "GET", "/v1/appeals/{appeal_id}/clock",
@@ -252,6 +254,7 @@ def bodies(world: World, party: str) -> dict[str, Callable[[], dict[str, Any]]]:
         # To a third agency: the other agency naming itself would be a 422 before the 403.
         "redirect": lambda: {"json": {"reason": "not_competent", "target": THIRD_AGENCY}},
         "reference": lambda: {"json": world.reference},
+        "what-if": lambda: {"json": {"since": "2020-01-01", "reference": world.reference}},
         "extension": lambda: {
             "json": {"new_due_date": world.new_due_date, "reason": "нужен выезд на место"}
         },
