@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,9 +163,9 @@ async def template_database(stack: Stack) -> AsyncIterator[str]:
     await admin.close()
 
 
-@pytest.fixture
-async def database(stack: Stack, template_database: str) -> AsyncIterator[str]:
-    """A fresh database for this test, cloned from the migrated template; its DSN."""
+@asynccontextmanager
+async def cloned_database(stack: Stack, template_database: str) -> AsyncIterator[str]:
+    """A fresh database cloned from the migrated template, dropped afterwards; its DSN."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(stack.admin_dsn)
     try:
@@ -173,6 +174,20 @@ async def database(stack: Stack, template_database: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def database(stack: Stack, template_database: str) -> AsyncIterator[str]:
+    """A fresh database for this test; its DSN."""
+    async with cloned_database(stack, template_database) as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+async def module_database(stack: Stack, template_database: str) -> AsyncIterator[str]:
+    """One database for a module whose services are started once for all its tests."""
+    async with cloned_database(stack, template_database) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

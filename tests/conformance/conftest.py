@@ -4,14 +4,12 @@ event has gone round the platform."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -32,19 +30,6 @@ SERVICES = ("intake", "routing", "deadlines")
 # The parties of the matrix: every role, two of each kind that has an identity of its own.
 INTEGRATION, OTHER_INTEGRATION = "egov-portal", "akimat-chatbot"
 AGENCY, OTHER_AGENCY = "KRG-KARAGANDA-COMMUNAL-TRANSPORT", "KRG-POLICE"
-
-
-@pytest.fixture(scope="module")
-async def module_database(stack: Stack, template_database: str) -> AsyncIterator[str]:
-    """A database for the whole module (as `database`, for module-scoped services)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-        yield stack.dsn(name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def service_app(name: str, database: str, stack: Stack, key_dir: Path, tmp: Path) -> FastAPI:

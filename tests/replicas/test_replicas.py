@@ -136,19 +136,6 @@ async def until(what: str, check: object, timeout: float = 90) -> float:
 
 
 @pytest.fixture(scope="module")
-async def module_database(stack: Stack, template_database: str) -> AsyncIterator[str]:
-    """One database for the module: the replicas are started once for both tests."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-        yield stack.dsn(name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@pytest.fixture(scope="module")
 def replicated(
     stack: Stack, module_database: str, key_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replicated]:

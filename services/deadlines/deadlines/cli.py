@@ -20,7 +20,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 
 import asyncpg
@@ -168,7 +169,9 @@ async def _rebuild(conn: asyncpg.Connection, settings: Settings) -> int:
     return 0
 
 
-async def _tick(settings: Settings) -> int:
+@asynccontextmanager
+async def _service_pool(settings: Settings) -> AsyncIterator[tuple[asyncpg.Pool, Context]]:
+    """A small pool on the migrated schema, and the context with the calendar in force."""
     pool = await create_pool(
         settings.database_url,
         settings.db_schema,
@@ -180,58 +183,49 @@ async def _tick(settings: Settings) -> int:
         async with pool.acquire() as conn:
             await migrate(conn, settings.db_schema, ["deadlines.migrations"])
             ctx = await _context(conn, settings)
-        result = await Ticker(
-            pool, ctx, SystemClock(), batch_size=settings.ticker_batch_size
-        ).drain()
-        print(f"{result.clocks:,} clocks due, {result.alerts:,} alerts raised (to the outbox)")
-        return 0
+        yield pool, ctx
     finally:
         await pool.close()
 
 
+async def _tick(settings: Settings) -> int:
+    async with _service_pool(settings) as (pool, ctx):
+        result = await Ticker(
+            pool, ctx, SystemClock(), batch_size=settings.ticker_batch_size
+        ).drain()
+    print(f"{result.clocks:,} clocks due, {result.alerts:,} alerts raised (to the outbox)")
+    return 0
+
+
 async def _digests(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = new_context(settings)
-    recipients = digest_recipients.load(settings.digest_recipients_file, ctx.reference)
-    if not recipients and args.action != "list":
-        print("no recipients: set DEADLINES_DIGEST_RECIPIENTS_FILE", file=sys.stderr)
-        return 2
-    pool = await create_pool(
-        settings.database_url,
-        settings.db_schema,
-        min_size=1,
-        max_size=2,
-        password=settings.database_password(),
-    )
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn, settings.db_schema, ["deadlines.migrations"])
-            await refresh_calendar(conn, ctx.law, force=True)
+    async with _service_pool(settings) as (pool, ctx):
+        recipients = digest_recipients.load(settings.digest_recipients_file, ctx.reference)
+        if not recipients and args.action != "list":
+            print("no recipients: set DEADLINES_DIGEST_RECIPIENTS_FILE", file=sys.stderr)
+            return 2
         clock = SystemClock()
         day = getattr(args, "day", None) or local_day(clock.now())
         sender = digest_sender.create(pool, ctx, clock, settings, recipients)
         if args.action == "send":
             print(f"{await sender.send_day(day)} digests sent for {day.isoformat()}")
             return 0
-        if args.action == "preview":
-            chosen = [r for r in recipients if r.email.lower() == args.email.lower()]
-            if not chosen:
-                print("that address is not in the recipients file", file=sys.stderr)
-                return 2
-            async with pool.acquire() as conn:
-                letter = await sender.compose(conn, chosen[0], day)
-            print(f"Subject: {letter.subject}\n")
-            print(letter.html if args.html else letter.text)
-            return 0
         async with pool.acquire() as conn:
+            if args.action == "preview":
+                chosen = [r for r in recipients if r.email.lower() == args.email.lower()]
+                if not chosen:
+                    print("that address is not in the recipients file", file=sys.stderr)
+                    return 2
+                letter = await sender.compose(conn, chosen[0], day)
+                print(f"Subject: {letter.subject}\n")
+                print(letter.html if args.html else letter.text)
+                return 0
             rows = await digest_db.sent_on(conn, day)
-        for r in rows:
-            when = r["sent_at"].isoformat() if r["sent_at"] else "-"
-            print(f"{r['scope']:<32} {r['language']}  {r['state']:<7} x{r['attempts']}  {when}")
-        if not rows:
-            print(f"no digests for {day.isoformat()}")
-        return 0
-    finally:
-        await pool.close()
+    for r in rows:
+        when = r["sent_at"].isoformat() if r["sent_at"] else "-"
+        print(f"{r['scope']:<32} {r['language']}  {r['state']:<7} x{r['attempts']}  {when}")
+    if not rows:
+        print(f"no digests for {day.isoformat()}")
+    return 0
 
 
 async def run(argv: Sequence[str] | None, settings: Settings | None = None) -> int:
