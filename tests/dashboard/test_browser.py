@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from appeals_platform.auth import Role
-from tests.dashboard.conftest import Site, local
+from tests.deadlines_service.conftest import Deadlines, local
 
 pytestmark = [pytest.mark.infra, pytest.mark.browser]
 
@@ -27,7 +27,7 @@ async def new_page(browser: Any, contexts: list[Any]) -> Any:
     return await context.new_page()
 
 
-async def sign_in(browser: Any, contexts: list[Any], site: Site, token: str) -> Any:
+async def sign_in(browser: Any, contexts: list[Any], site: Deadlines, token: str) -> Any:
     """A fresh browser context signed in with `token`; its page, on the alerts page."""
     page = await new_page(browser, contexts)
     await page.goto(f"{site.url}/dashboard/alerts")
@@ -39,7 +39,7 @@ async def sign_in(browser: Any, contexts: list[Any], site: Site, token: str) -> 
 
 
 async def test_monitoring_sees_a_breach_live_acknowledges_it_and_exports_the_tables(
-    browser: Any, contexts: list[Any], site: Site, artifacts: Path
+    browser: Any, contexts: list[Any], site: Deadlines, artifacts: Path
 ) -> None:
     # An appeal due on 15 June 2022 (the eOtinish example), one answered on time, and last
     # year's late answer for the comparison column.
@@ -113,7 +113,7 @@ async def test_monitoring_sees_a_breach_live_acknowledges_it_and_exports_the_tab
 
 
 async def test_an_agency_sees_only_its_own_alerts_tables_and_appeals(
-    browser: Any, contexts: list[Any], site: Site, artifacts: Path
+    browser: Any, contexts: list[Any], site: Deadlines, artifacts: Path
 ) -> None:
     own = await site.assign(local(2022, 5, 26, 10), agency="KRG-HEALTH", category="HEALTH-CARE")
     other = await site.assign(local(2022, 5, 26, 11))
@@ -159,7 +159,12 @@ async def test_an_agency_sees_only_its_own_alerts_tables_and_appeals(
 
 
 async def test_a_wrong_token_is_refused_and_sets_no_session(
-    browser: Any, contexts: list[Any], site: Site, key_dir: Path, tmp_path: Path, artifacts: Path
+    browser: Any,
+    contexts: list[Any],
+    site: Deadlines,
+    key_dir: Path,
+    tmp_path: Path,
+    artifacts: Path,
 ) -> None:
     from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 

@@ -16,7 +16,8 @@ from appeals_platform.auth import Role
 from appeals_tools.tokens import revoke, token_id
 from deadlines.clocks import SettableClock
 from tests.conftest import Stack, TokenFactory, Topics
-from tests.dashboard.conftest import Site, local, start_site
+from tests.dashboard.conftest import start_site
+from tests.deadlines_service.conftest import Deadlines, local
 from tests.kafka_probe import EventProbe
 
 pytestmark = pytest.mark.infra
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.infra
 
 @asynccontextmanager
 async def client(
-    site: Site, role: Role = Role.MONITORING, **claims: str
+    site: Deadlines, role: Role = Role.MONITORING, **claims: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A browser signed in with a token of this role: it holds the session cookie only."""
     async with httpx.AsyncClient(
@@ -37,7 +38,7 @@ async def client(
         yield browser
 
 
-async def breach(site: Site, agency: str = "KRG-ENERGY-HOUSING") -> tuple[str, uuid.UUID]:
+async def breach(site: Deadlines, agency: str = "KRG-ENERGY-HOUSING") -> tuple[str, uuid.UUID]:
     """An appeal whose clock the test moves past its due date; its id and its breach's id."""
     appeal = await site.assign(local(2022, 5, 26, 17, 17), agency=agency)
     await site.wait_for_clock(appeal)
@@ -51,7 +52,7 @@ async def breach(site: Site, agency: str = "KRG-ENERGY-HOUSING") -> tuple[str, u
     return appeal, rows[0]["id"]
 
 
-async def test_pages_without_a_session_send_the_browser_to_sign_in(site: Site) -> None:
+async def test_pages_without_a_session_send_the_browser_to_sign_in(site: Deadlines) -> None:
     async with httpx.AsyncClient(base_url=site.url) as anonymous:
         page = await anonymous.get("/dashboard/compliance?period=2022Q1")
         assert page.status_code == 303
@@ -61,7 +62,7 @@ async def test_pages_without_a_session_send_the_browser_to_sign_in(site: Site) -
 
 
 async def test_signing_in_sets_an_httponly_strict_cookie_scoped_to_the_dashboard(
-    site: Site,
+    site: Deadlines,
 ) -> None:
     async with httpx.AsyncClient(base_url=site.url) as browser:
         response = await browser.post(
@@ -80,7 +81,7 @@ async def test_signing_in_sets_an_httponly_strict_cookie_scoped_to_the_dashboard
 
 
 async def test_signing_out_deletes_the_session_so_the_old_cookie_opens_nothing(
-    site: Site,
+    site: Deadlines,
 ) -> None:
     async with client(site) as browser:
         cookie = browser.cookies["dashboard_session"]
@@ -134,7 +135,7 @@ async def test_revoking_the_token_ends_its_dashboard_session(
 
 
 async def test_an_acknowledgement_is_published_once_and_a_second_one_is_a_conflict(
-    site: Site, probe: Callable[[str], EventProbe]
+    site: Deadlines, probe: Callable[[str], EventProbe]
 ) -> None:
     appeal, alert_id = await breach(site)
     async with probe(site.topics.alerts) as alerts, client(site) as monitoring:
@@ -158,7 +159,7 @@ async def test_an_acknowledgement_is_published_once_and_a_second_one_is_a_confli
 
 
 async def test_an_agency_cannot_acknowledge_and_a_foreign_origin_cannot_either(
-    site: Site,
+    site: Deadlines,
 ) -> None:
     _, alert_id = await breach(site, agency="KRG-HEALTH")
     async with client(site, Role.AGENCY, agency="KRG-HEALTH") as agency:
@@ -176,7 +177,7 @@ async def test_an_agency_cannot_acknowledge_and_a_foreign_origin_cannot_either(
     assert rows[0]["acknowledged_at"] is None
 
 
-async def test_a_reconnecting_stream_catches_up_on_alerts_it_missed(site: Site) -> None:
+async def test_a_reconnecting_stream_catches_up_on_alerts_it_missed(site: Deadlines) -> None:
     earlier = await site.assign(local(2022, 5, 20, 10))
     await site.wait_for_clock(earlier)
     site.clock.set(local(2022, 6, 14, 10))
@@ -205,7 +206,7 @@ async def test_a_reconnecting_stream_catches_up_on_alerts_it_missed(site: Site) 
     assert f"id: {first[0]['id']}\n" not in seen
 
 
-async def test_the_compliance_csv_refuses_an_unknown_period_or_table(site: Site) -> None:
+async def test_the_compliance_csv_refuses_an_unknown_period_or_table(site: Deadlines) -> None:
     async with client(site) as monitoring:
         assert (
             await monitoring.get("/dashboard/compliance/agency.csv?period=soon")
@@ -217,7 +218,7 @@ async def test_the_compliance_csv_refuses_an_unknown_period_or_table(site: Site)
 
 
 async def test_the_grouped_overdue_count_agrees_with_the_services_own_per_dimension(
-    site: Site,
+    site: Deadlines,
 ) -> None:
     late = await site.assign(local(2022, 5, 26, 17, 17))
     other = await site.assign(local(2022, 5, 27, 9), agency="KRG-HEALTH", category="HEALTH-CARE")

@@ -1,5 +1,6 @@
 """A deadlines service running in-process against the test stack, on topics of its own, with
-a clock the test moves, and helpers that publish routing's and intake's events."""
+a clock the test moves, and helpers that publish routing's and intake's events. The dashboard's
+tests use the same service, served over real HTTP (`over_http=True`) for Chromium."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from deadlines.clocks import SettableClock
 from deadlines.config import Settings
 from deadlines.ticker import TickResult
 from tests.conftest import RunProducer, Stack, TokenFactory, Topics
-from tests.services import running, settings_for
+from tests.services import running, serving, settings_for
 
 
 def local(
@@ -47,6 +48,8 @@ class Deadlines:
     producer: RunProducer
     dsn: str
     token: TokenFactory
+    url: str
+    """Where a browser reaches it: a real socket when started `over_http`, else the client's."""
 
     @property
     def service(self) -> Service:
@@ -74,6 +77,7 @@ class Deadlines:
         category: str | None = "HOUSING-HEATING",
         agency_level: str = "",
         agency_parent: str | None = None,
+        explanation: dict[str, Any] | None = None,
     ) -> str:
         """Publish routing's AppealAssigned; the appeal id."""
         appeal_id = appeal_id or str(uuid.uuid4())
@@ -87,6 +91,7 @@ class Deadlines:
             category=category,
             locality=locality,
             method="rule",
+            explanation=explanation or {},
             assigned_at=assigned_at or received_at + timedelta(seconds=2),
             received_at=received_at,
             appeal_type=appeal_type,
@@ -196,6 +201,18 @@ class Deadlines:
         finally:
             await conn.close()
 
+    async def wait_until(self, sql: str, *args: Any, timeout: float = 30) -> None:
+        """Until the query returns a row (the consumers work asynchronously)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not await self.rows(sql, *args):
+            assert asyncio.get_running_loop().time() < deadline, f"never true: {sql} {args}"
+            await asyncio.sleep(0.1)
+
+    async def wait_for_clock(self, appeal_id: str, state: str = "open") -> None:
+        await self.wait_until(
+            "SELECT 1 FROM clocks WHERE appeal_id = $1 AND state = $2", uuid.UUID(appeal_id), state
+        )
+
     async def outbox_drained(self, timeout: float = 20) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
         while (await self.rows("SELECT count(*) AS n FROM outbox"))[0]["n"]:
@@ -211,26 +228,35 @@ async def start_deadlines(
     token: TokenFactory,
     topics: Topics,
     clock: SettableClock,
+    *,
+    over_http: bool = False,
     **extra: Any,
 ) -> AsyncIterator[Deadlines]:
+    """The service as `python -m deadlines` builds it (create_app mounts the dashboard, found
+    installed beside it); `over_http` serves it on a real socket, for a browser."""
     settings = settings_for(
         Settings,
         database,
         stack,
         key_dir,
-        ticker_enabled=False,
-        **topics.settings(),
-        **extra,
+        **({"ticker_enabled": False} | topics.settings() | extra),
     )
     # The topics are this test's own and empty: reading from the earliest offset cannot pick
     # up anything old, and cannot miss an event sent before the first fetch resolved "latest".
+    # (The dashboard's live consumer always starts at the end.)
     settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
     app = create_app(settings, clock)
     producer = stack.producer(linger_ms=0)
     await producer.start()
     try:
-        async with running(app) as client:
-            yield Deadlines(client, app, clock, topics, producer, database, token)
+        if over_http:
+            async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+                yield Deadlines(client, app, clock, topics, producer, database, token, url)
+        else:
+            async with running(app) as client:
+                yield Deadlines(
+                    client, app, clock, topics, producer, database, token, str(client.base_url)
+                )
     finally:
         await producer.stop()
 
