@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import astuple, dataclass
 from datetime import date, datetime
 from typing import Any
@@ -579,3 +580,21 @@ async def wipe_projection(conn: asyncpg.Connection, consumers: Sequence[str]) ->
         "TRUNCATE clocks, answers, redirects, alerts, compliance_daily, compliance_answer_days"
     )
     await conn.execute("DELETE FROM inbox WHERE consumer = ANY($1::text[])", list(consumers))
+
+
+# ------------------------------------------------------------------ compliance aggregates
+
+DEFER_COMPLIANCE = "SET LOCAL deadlines.defer_compliance = 'on'"
+FLUSH_COMPLIANCE = "SELECT compliance_flush()"
+UNDEFER_COMPLIANCE = "SET LOCAL deadlines.defer_compliance = 'off'"
+
+
+@contextlib.asynccontextmanager
+async def compliance_deferred(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Inside the caller's transaction: changes of `clocks` are folded into the compliance
+    aggregates once, on leaving, instead of once per statement (migration 0005). A batch of
+    events or a rebuild writes many statements; each fold costs a few milliseconds."""
+    await conn.execute(DEFER_COMPLIANCE)
+    yield
+    await conn.execute(FLUSH_COMPLIANCE)
+    await conn.execute(UNDEFER_COMPLIANCE)

@@ -28,7 +28,7 @@ from appeals_contracts.events import (
 from appeals_platform import outbox
 from appeals_platform.consumer import Poison
 from appeals_platform.records import KafkaRecord, dead_letter, describe
-from deadlines import alerts, extensions, handlers
+from deadlines import alerts, db, extensions, handlers
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
 
@@ -162,11 +162,13 @@ def clocks_handler(
         """Apply new events to the clocks; the alerts they raise are already in the outbox."""
         # One cheap query: a calendar change made by the CLI or another instance applies here.
         await refresh_calendar(conn, ctx.law)
-        for item in items:
-            try:
-                await apply(conn, item, ctx)
-            except ValueError as exc:
-                # An unknown appeal type, an impossible date: the event can never make a clock.
-                raise Poison(f"{type(exc).__name__}: {exc}") from exc
+        async with db.compliance_deferred(conn):
+            for item in items:
+                try:
+                    await apply(conn, item, ctx)
+                except ValueError as exc:
+                    # An unknown appeal type, an impossible date: the event can never make a
+                    # clock.
+                    raise Poison(f"{type(exc).__name__}: {exc}") from exc
 
     return handle
