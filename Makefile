@@ -17,7 +17,8 @@ UV_BOOT = test -x $(PY) || python3 -m venv $(VENV); \
   $(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
 .PHONY: run up down status logs test test-replicas test-kafka-modes test-fast chaos lint install lock token demo \
-        bench bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard docs k8s clean
+        bench bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard bench-pipeline \
+        bench-scale docs k8s clean
 
 run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
 	@$(STACK) up
@@ -114,7 +115,7 @@ token: install ## make token ROLE=integration SOURCE=egov-portal | ROLE=agency A
 demo: install ## post realistic demo appeals to the running intake (COUNT=0: until stopped)
 	@$(PY) -m appeals_tools.demo --rate $(or $(RATE),5) --count $(or $(COUNT),0)
 
-bench: bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard
+bench: bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard bench-pipeline bench-scale
 
 bench-outbox: install
 	@$(STACK) up --infra
@@ -140,6 +141,19 @@ bench-deadlines: install
 bench-dashboard: install
 	@$(STACK) up --infra
 	@$(PY) bench/dashboard_pages.py
+
+bench-pipeline: install .local/loadgen ## latency per hop at 25/50/75 % of the maximum, on the make up stack
+	@$(STACK) up
+	@$(PY) bench/pipeline_latency.py
+
+# The load generator of bench-pipeline: Go (standard library only), so it takes no Python time.
+.local/loadgen: bench/pipeline/main.go bench/pipeline/go.mod
+	@mkdir -p .local
+	@cd bench/pipeline && go build -o $(CURDIR)/.local/loadgen .
+
+bench-scale: install ## the deadlines reads at 10 million appeals (BENCH_SCALE_APPEALS), and the rebuild
+	@$(STACK) up --infra
+	@$(PY) bench/scale.py
 
 docs: install ## regenerate docs/openapi/*.json and docs/asyncapi/*.json
 	@$(PY) -m appeals_tools.docs

@@ -1,0 +1,3 @@
+module appeals/bench/pipeline
+
+go 1.26

@@ -1,0 +1,336 @@
+"""bench-pipeline: end-to-end latency of the running stack under steady load, hop by hop.
+
+The load comes from bench/pipeline (Go, built by the Makefile into .local/loadgen): compiled,
+so it takes no Python time from the services. It posts intake's demo submissions to
+POST /v1/appeals of the stack `make up` runs (this checkout's ports), first as fast as 64
+connections allow for BENCH_PIPELINE_MAX_SECONDS (the maximum), then open loop at fixed
+rates: 25 %, 50 % and 75 % of that maximum, BENCH_PIPELINE_SECONDS each, and, as the
+baseline, 2 appeals/s (an idle pipeline). An observer in this process reads the Kafka record
+timestamps of every appeal's events and polls deadlines' clocks:
+
+  POST sent → HTTP answer (201)
+            → intake.appeal-received        (intake's relay published AppealReceived)
+            → routing.appeal-assigned       (routing decided, its relay published)
+            → agency.<code>.appeals         (the agency's copy)
+            → clock opened                  (the row in deadlines.clocks, polled every 20 ms)
+
+and prints throughput and p50/p95/p99 of each hop and end to end. Goal (issue 17): p99 from
+POST to the agency topic <= 100 ms at half the maximum. The last line says met or missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from appeals_contracts import topics
+from appeals_platform.auth import Role
+from appeals_reference import load_reference
+from appeals_tools.demo import demo_submissions
+from appeals_tools.stack.kafka import admin_options
+from appeals_tools.stack.layout import Layout, project_root
+from appeals_tools.stack.postgres import database_url
+from appeals_tools.stack.services import service_port, service_ready
+from appeals_tools.tokens import ensure_keys, issue_token, signing_key
+
+MAX_SECONDS = float(os.environ.get("BENCH_PIPELINE_MAX_SECONDS", "10"))
+SECONDS = float(os.environ.get("BENCH_PIPELINE_SECONDS", "20"))
+FRACTIONS = (0.25, 0.5, 0.75)
+IDLE_RATE = 2.0
+GOAL_MS = 100.0
+DRAIN_SECONDS = 90.0
+LOADGEN = project_root() / ".local" / "loadgen"
+HOPS = (
+    ("http", "sent", "answered", "POST → HTTP 201"),
+    ("received", "sent", "received", "POST → appeal-received"),
+    ("assigned", "received", "assigned", "received → appeal-assigned"),
+    ("agency", "assigned", "agency", "assigned → agency topic"),
+    ("clock", "agency", "clock", "agency topic → clock opened"),
+    ("e2e", "sent", "agency", "POST → agency topic (goal)"),
+    ("e2e_clock", "sent", "clock", "POST → clock opened"),
+)
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+@dataclass
+class Observer:
+    """Every appeal's moments (seconds since the epoch), keyed by appeal id."""
+
+    moments: dict[str, dict[str, float]] = field(default_factory=dict)
+    waiting_clock: set[str] = field(default_factory=set)
+    stopping: bool = False
+
+    def saw(self, appeal_id: str, what: str, at: float) -> None:
+        seen = self.moments.setdefault(appeal_id, {})
+        seen.setdefault(what, at)
+        if what == "agency":
+            self.waiting_clock.add(appeal_id)
+
+    async def read_kafka(self, ready: asyncio.Event) -> None:
+        names = {
+            topics.APPEAL_RECEIVED: "received",
+            topics.APPEAL_ASSIGNED: "assigned",
+            **{a.topic: "agency" for a in load_reference().agencies},
+        }
+        consumer = AIOKafkaConsumer(
+            **admin_options(), group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
+        await consumer.start()
+        try:
+            metadata = await consumer._client.fetch_all_metadata()  # as deadlines' rebuild
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in names
+                for p in sorted(metadata.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            for tp in partitions:
+                await consumer.position(tp)
+            ready.set()
+            while not self.stopping:
+                batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+                for tp, records in batches.items():
+                    what = names[tp.topic]
+                    for r in records:
+                        if r.key is not None:
+                            self.saw(r.key.decode(), what, r.timestamp / 1000)
+        finally:
+            await consumer.stop()
+
+    async def poll_clocks(self) -> None:
+        conn = await asyncpg.connect(database_url(), server_settings={"search_path": "deadlines"})
+        try:
+            while not self.stopping:
+                await asyncio.sleep(0.02)
+                if not self.waiting_clock:
+                    continue
+                asked = list(self.waiting_clock)
+                found = await conn.fetch(
+                    "SELECT DISTINCT appeal_id::text AS a FROM clocks "
+                    "WHERE appeal_id = ANY($1::uuid[])",
+                    asked,
+                )
+                now = time.time()
+                for row in found:
+                    self.saw(row["a"], "clock", now)
+                    self.waiting_clock.discard(row["a"])
+        finally:
+            await conn.close()
+
+
+@dataclass(frozen=True)
+class Request:
+    """An accepted POST: the appeal id, when it was sent and answered (epoch seconds)."""
+
+    id: str
+    sent: float
+    answered: float
+
+
+@dataclass
+class Run:
+    label: str
+    offered: float
+    seconds: float
+    sent: int
+    requests: list[Request]
+    summary: dict[str, float]
+
+
+def bodies_file(folder: Path, count: int) -> Path:
+    """Demo submissions as JSON lines; the load generator puts a unique id in __ID__."""
+    path = folder / "bodies.jsonl"
+    with path.open("wb") as out:
+        for submission in demo_submissions(count, seed=17):
+            data = submission.model_dump(mode="json", exclude_none=True)
+            data["external_id"] = "__ID__"
+            out.write(orjson.dumps(data) + b"\n")
+    return path
+
+
+async def load(
+    folder: Path, token: Path, bodies: Path, label: str, *, mode: str, rate: float, seconds: float
+) -> tuple[dict[str, float], list[Request]]:
+    out = folder / f"{label}.csv"
+    url = f"http://127.0.0.1:{service_port('intake')}/v1/appeals"
+    command = [
+        str(LOADGEN),
+        f"-url={url}",
+        f"-token-file={token}",
+        f"-bodies={bodies}",
+        f"-mode={mode}",
+        f"-rate={rate}",
+        f"-duration={seconds}s",
+        "-connections=64" if mode == "max" else "-connections=512",
+        f"-prefix=pl-{uuid.uuid4().hex[:8]}-{label}",
+        f"-out={out}",
+    ]
+    process = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+    stdout, _ = await process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"loadgen failed ({process.returncode})")
+    summary = json.loads(stdout)
+    requests = []
+    for line in out.read_text().splitlines():
+        _, sent, answered, status, appeal_id = line.split(",")
+        if status == "201" and appeal_id:
+            requests.append(Request(appeal_id, int(sent) / 1e9, int(answered) / 1e9))
+    return summary, requests
+
+
+async def drained(observer: Observer, requests: list[Request]) -> bool:
+    """True once every accepted appeal of the run has its clock (False after DRAIN_SECONDS)."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
+        missing = [r for r in requests if "clock" not in observer.moments.get(r.id, {})]
+        if not missing:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(run: Run, observer: Observer) -> dict[str, tuple[float, float, float, int]]:
+    """Per hop (p50, p95, p99 in ms, count)."""
+    rows: dict[str, list[float]] = {name: [] for name, *_ in HOPS}
+    for r in run.requests:
+        moments = {**observer.moments.get(r.id, {}), "sent": r.sent, "answered": r.answered}
+        for name, start, end, _ in HOPS:
+            if start in moments and end in moments:
+                rows[name].append((moments[end] - moments[start]) * 1000)
+    return {
+        name: (percentile(v, 50), percentile(v, 95), percentile(v, 99), len(v))
+        for name, v in rows.items()
+    }
+
+
+def hop_rates(run: Run, observer: Observer) -> str:
+    """Events/s reaching each topic and clocks over the run's appeals (first to last)."""
+    parts = []
+    for what in ("received", "assigned", "agency", "clock"):
+        times = [
+            observer.moments[r.id][what]
+            for r in run.requests
+            if what in observer.moments.get(r.id, {})
+        ]
+        if len(times) > 1:
+            parts.append(f"{what} {len(times) / max(max(times) - min(times), 1e-3):,.0f}/s")
+    return ", ".join(parts)
+
+
+async def main() -> int:
+    if not LOADGEN.exists():
+        raise SystemExit(f"{LOADGEN} is missing: run make bench-pipeline (it builds it)")
+    if not service_ready(service_port("intake")):
+        raise SystemExit("intake is not ready: make up first (make bench-pipeline does)")
+    keys = Layout(project_root()).local / "keys"
+    ensure_keys(keys)
+    observer = Observer()
+    ready = asyncio.Event()
+    tasks = [
+        asyncio.create_task(observer.read_kafka(ready)),
+        asyncio.create_task(observer.poll_clocks()),
+    ]
+    waiting = asyncio.create_task(ready.wait())
+    await asyncio.wait([waiting, *tasks], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.is_set():
+        for task in tasks:
+            if task.done():
+                task.result()  # its exception
+        raise SystemExit("the observer could not start reading the topics")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        token = folder / "token"
+        token.write_text(issue_token(signing_key(keys), Role.INTEGRATION, source="egov-portal"))
+        bodies = bodies_file(folder, 2000)
+        say(
+            f"bench-pipeline: intake on :{service_port('intake')}, {os.cpu_count()} CPUs; "
+            "warming up ..."
+        )
+        await load(folder, token, bodies, "warm", mode="rate", rate=20, seconds=3)
+        summary, requests = await load(
+            folder, token, bodies, "max", mode="max", rate=0, seconds=MAX_SECONDS
+        )
+        maximum = len(requests) / float(summary["seconds"])
+        max_run = Run("max", 0, float(summary["seconds"]), int(summary["sent"]), requests, summary)
+        all_clocked = await drained(observer, requests)
+        say(
+            f"  maximum: {maximum:,.0f} appeals/s accepted over {summary['seconds']:.0f} s at 64 "
+            f"connections ({summary}); downstream: {hop_rates(max_run, observer)}"
+            + ("" if all_clocked else " (not every clock opened in time)")
+        )
+        runs = []
+        for label, rate in [("idle", IDLE_RATE)] + [
+            (f"{int(f * 100)}%", round(maximum * f, 1)) for f in FRACTIONS
+        ]:
+            seconds = SECONDS if label != "idle" else min(SECONDS, 10)
+            summary, requests = await load(
+                folder, token, bodies, label.rstrip("%"), mode="rate", rate=rate, seconds=seconds
+            )
+            run = Run(
+                label, rate, float(summary["seconds"]), int(summary["sent"]), requests, summary
+            )
+            clocked = await drained(observer, requests)
+            runs.append(run)
+            say(
+                f"  {label:>4} offered {rate:,.1f}/s: "
+                f"accepted {len(requests) / run.seconds:,.1f}/s "
+                f"of {run.sent:,} sent (skipped {summary['skipped']}); {hop_rates(run, observer)}"
+                + ("" if clocked else "; NOT every clock opened within 90 s")
+            )
+        observer.stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    say("")
+    say(
+        f"{'hop':<28}"
+        + "".join(f"{r.label + ' ' + format(r.offered, ',.0f') + '/s':>24}" for r in runs)
+    )
+    say(f"{'':<28}" + "".join(f"{'p50 / p95 / p99 ms':>24}" for _ in runs))
+    tables = [report(r, observer) for r in runs]
+    for name, _, _, title in HOPS:
+        cells = []
+        for table in tables:
+            p50, p95, p99, _ = table[name]
+            cells.append(f"{p50:6.0f} /{p95:6.0f} /{p99:6.0f}")
+        say(f"{title:<28}" + "".join(f"{c:>24}" for c in cells))
+    half = next(t for r, t in zip(runs, tables, strict=True) if r.label == "50%")
+    idle = tables[0]
+    p99 = half["e2e"][2]
+    say(
+        f"\nmaximum {maximum:,.0f} appeals/s; baseline (idle, {IDLE_RATE:g}/s) POST → agency "
+        f"topic p50 {idle['e2e'][0]:.0f} ms, p99 {idle['e2e'][2]:.0f} ms"
+    )
+    verdict = "met" if p99 <= GOAL_MS else "missed"
+    say(
+        f"{verdict}: p99 POST → agency topic at half the maximum ({runs[2].offered:,.0f}/s) "
+        f"{p99:.0f} ms (goal <= {GOAL_MS:.0f} ms)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
