@@ -23,6 +23,7 @@ import os
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from appeals_contracts.envelope import envelope, event_id
 from appeals_contracts.events import AppealReceived
 from appeals_contracts.submission import AppealSubmission
 from appeals_contracts.topics import all_topic_specs
+from appeals_platform.records import Record
 from appeals_reference import load_reference
 from appeals_tools.stack.kafka import admin_access, admin_options, settings_of
 from appeals_tools.stack.layout import Layout, project_root
@@ -149,18 +151,29 @@ async def raw_consume_rate(topic: str, count: int) -> float:
         await consumer.stop()
 
 
-def decide_rate(subs: list[AppealSubmission]) -> tuple[float, str]:
+def decide_rate(records: list[tuple[bytes, bytes]]) -> tuple[float, float, str]:
+    """decide_many alone, on what the service decides from: the events parsed by routing's own
+    `parse` (its RoutedSubmission models), in chunks of the service's decision_chunk_size.
+    Returns (appeals/s, CPU µs per appeal, classifier version)."""
+    from routing.config import Settings
     from routing.decision import decide_many
+    from routing.handlers import parse
     from routing.knowledge import load_classifier
 
     classifier = load_classifier(None)
     ref = load_reference()
-    sample = subs[: min(len(subs), 10 * BATCH)]
-    decide_many(sample[:BATCH], ref, classifier)  # warm caches as a running service has them
-    started = time.perf_counter()
-    for start in range(0, len(sample), BATCH):
-        decide_many(sample[start : start + BATCH], ref, classifier)
-    return len(sample) / (time.perf_counter() - started), classifier.version
+    chunk = Settings.model_fields["decision_chunk_size"].default
+    sample = [
+        parse(Record("input", 0, n, key, value, ()))
+        for n, (key, value) in enumerate(records[: min(len(records), 10 * BATCH)])
+    ]
+    submissions = [item.appeal.submission for item in sample if item is not None]
+    decide_many(submissions[:chunk], ref, classifier)  # warm caches as a running service has them
+    started, cpu = time.perf_counter(), time.thread_time()
+    for start in range(0, len(submissions), chunk):
+        decide_many(submissions[start : start + chunk], ref, classifier)
+    cpu_us = (time.thread_time() - cpu) * 1e6 / len(submissions)
+    return len(submissions) / (time.perf_counter() - started), cpu_us, classifier.version
 
 
 def stub_decisions() -> None:
@@ -181,8 +194,44 @@ def stub_decisions() -> None:
     handlers.decide_all = decide_all  # type: ignore[assignment]
 
 
+def timed_service(spent: Any) -> None:
+    """Count, in `spent` (shared with the bench), the appeals decided and the CPU and wall
+    time of deciding and of recording them inside a routing process: [appeals, decide CPU,
+    decide wall, record CPU, record wall] (seconds). Thread CPU time, so the share of the
+    two cores the process did not get is not counted as cost."""
+    from routing import app as routing_app
+    from routing import handlers
+
+    decide_all, record_decisions = handlers.decide_all, handlers.record_decisions
+
+    def timed_decide(incoming: Any, *args: Any) -> Any:
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return decide_all(incoming, *args)
+        finally:
+            with spent.get_lock():
+                spent[0] += len(incoming)
+                spent[1] += time.thread_time() - cpu
+                spent[2] += time.perf_counter() - started
+
+    async def timed_record(*args: Any, **kwargs: Any) -> Any:
+        # Await included: the wall time holds PostgreSQL's share; the CPU time is this
+        # process's own (building rows and events, asyncpg encoding).
+        started, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return await record_decisions(*args, **kwargs)
+        finally:
+            with spent.get_lock():
+                spent[3] += time.thread_time() - cpu
+                spent[4] += time.perf_counter() - started
+
+    handlers.decide_all = timed_decide  # type: ignore[assignment]
+    handlers.record_decisions = timed_record  # type: ignore[assignment]
+    assert routing_app.handlers is handlers
+
+
 def consumer_process(
-    options: dict[str, Any], stop: Any, partitions: Any, index: int, stub: bool
+    options: dict[str, Any], stop: Any, partitions: Any, index: int, stub: bool, spent: Any
 ) -> None:
     """One routing instance (as one of ROUTING_WORKERS would be) until `stop` is set.
 
@@ -193,6 +242,7 @@ def consumer_process(
 
     if stub:
         stub_decisions()
+    timed_service(spent)
 
     app = create_app(Settings(**options))
 
@@ -207,11 +257,21 @@ def consumer_process(
     uvloop.run(run())
 
 
+@dataclass(frozen=True)
+class Inside:
+    """Per appeal inside the routing processes (µs): deciding and recording, CPU and wall."""
+
+    decide_cpu: float
+    decide_wall: float
+    record_cpu: float
+    record_wall: float
+
+
 async def routing_rate(
     topic: str, dsn: str, count: int, prefix: str, stub: bool = False
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, Inside]:
     """(appeals/s committed, seconds until the last commit, seconds until the outbox drained,
-    machine CPU milliseconds per appeal until drained)."""
+    machine CPU milliseconds per appeal until drained, time spent inside per appeal)."""
     keys = Layout(project_root()).local / "keys"
     ensure_keys(keys)  # a fresh checkout has none until the first `make run`
     options: dict[str, Any] = {
@@ -233,10 +293,11 @@ async def routing_rate(
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     partitions = context.Array("i", PROCESSES)
+    spent = context.Array("d", 5)
     processes = [
         context.Process(
             target=consumer_process,
-            args=(options, stop, partitions, index, stub),
+            args=(options, stop, partitions, index, stub, spent),
             daemon=True,
         )
         for index in range(PROCESSES)
@@ -275,7 +336,9 @@ async def routing_rate(
         drained = time.perf_counter()
         cpu_ms = (busy_cpu_seconds() - first[2]) * 1000 / max(count - first[1], 1)
         rate = (count - first[1]) / max(finished - first[0], 1e-9)
-        return rate, finished - first[0], drained - first[0], cpu_ms
+        n = max(spent[0], 1)
+        inside = Inside(*(spent[k] * 1e6 / n for k in range(1, 5)))
+        return rate, finished - first[0], drained - first[0], cpu_ms, inside
     finally:
         stop.set()
         for process in processes:
@@ -312,9 +375,12 @@ async def main() -> int:
         say(f"  filled the topic: {produced:,.0f} events/s, ~{size} bytes each")
         raw = await raw_consume_rate(topic, APPEALS)
         say(f"  raw Kafka consume: {raw:,.0f} records/s")
-        decided, version = await asyncio.to_thread(decide_rate, subs)
-        say(f"  decide_many alone (classifier {version}): {decided:,.0f} appeals/s")
-        rate, busy, drained, cpu = await routing_rate(
+        decided, alone_us, version = await asyncio.to_thread(decide_rate, records)
+        say(
+            f"  decide_many alone (classifier {version}): {decided:,.0f} appeals/s, "
+            f"{alone_us:.0f} µs of CPU per appeal"
+        )
+        rate, busy, drained, cpu, inside = await routing_rate(
             "input", database_url(database, role="routing"), APPEALS, prefix
         )
         say(
@@ -322,13 +388,18 @@ async def main() -> int:
             f"outbox drained {drained:.1f}s after the first commit, 2 events per assignment; "
             f"{cpu:.3f} ms of machine CPU per appeal)"
         )
+        say(
+            f"  inside the routing processes, per appeal: deciding {inside.decide_cpu:.0f} µs "
+            f"of CPU ({inside.decide_wall:.0f} µs wall), recording {inside.record_cpu:.0f} µs "
+            f"of CPU ({inside.record_wall:.0f} µs wall, PostgreSQL's turn included)"
+        )
         stub_topic = prefix + "stub"
         await admin.create_topics([NewTopic(stub_topic, PARTITIONS, 1)])
         try:
             await fill(stub_topic, records)
             await admin_db.execute(f'CREATE DATABASE "{database}_stub"')
             await prepare_database(database_url(), f"{database}_stub")
-            wiring, _, _, wiring_cpu = await routing_rate(
+            wiring, _, _, wiring_cpu, stub_inside = await routing_rate(
                 "stub", database_url(f"{database}_stub", role="routing"), APPEALS, prefix, stub=True
             )
         finally:
@@ -343,6 +414,12 @@ async def main() -> int:
         say(f"{'decide_many (CPU only)':<28} {decided:>10,.0f} appeals/s")
         say(f"{'wiring, stub decision':<28} {wiring:>10,.0f} appeals/s")
         say(f"{'routing consumer':<28} {rate:>10,.0f} appeals/s  ({rate / raw:.3f} of raw)")
+        say(
+            f"{'decision, per appeal':<28} {inside.decide_cpu:>10.0f} µs CPU inside the service "
+            f"({inside.decide_wall:.0f} µs wall) vs {alone_us:.0f} µs alone; "
+            f"recording {inside.record_cpu:.0f} µs CPU ({inside.record_wall:.0f} µs wall; "
+            f"stub run {stub_inside.record_cpu:.0f} µs CPU)"
+        )
         budget = (os.cpu_count() or 1) * 1000 / GOAL
         say(
             f"{'machine CPU per appeal':<28} {cpu:>10.3f} ms  (the goal leaves {budget:.3f} ms "
