@@ -266,8 +266,8 @@ async def main() -> int:
         token.write_text(issue_token(signing_key(keys), Role.INTEGRATION, source="egov-portal"))
         bodies = bodies_file(folder, 2000)
         say(
-            f"bench-pipeline: intake on :{service_port('intake')}, {os.cpu_count()} CPUs; "
-            "warming up ..."
+            f"bench-pipeline: intake on :{service_port('intake')}, {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.1f}; warming up ..."
         )
         await load(folder, token, bodies, "warm", mode="rate", rate=20, seconds=3)
         summary, requests = await load(

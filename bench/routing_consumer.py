@@ -366,7 +366,8 @@ async def main() -> int:
     try:
         say(
             f"bench-routing: {APPEALS:,} AppealReceived events on {topic}, batches of "
-            f"{BATCH}, {PROCESSES} routing process(es), {os.cpu_count()} CPUs"
+            f"{BATCH}, {PROCESSES} routing process(es), {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         subs = submissions(APPEALS)
         records = events(subs)

@@ -399,7 +399,10 @@ async def measure(dsn: str, topics: dict[str, str], keys: Path, busiest: str) ->
         baseline = await median_ms(lambda: conn.fetchval("SELECT count(*) FROM clocks"))
         table = Table(baseline)
         rows = int(await conn.fetchval("SELECT count(*) FROM clocks"))
-        say(f"\nSELECT count(*) FROM clocks ({rows:,} rows): {baseline:.1f} ms")
+        say(
+            f"\nSELECT count(*) FROM clocks ({rows:,} rows): {baseline:.1f} ms "
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        )
         quarter = "2026Q3"
         pages = [
             (
