@@ -195,12 +195,22 @@ async def load(
 
 
 async def drained(observer: Observer, requests: list[Request]) -> bool:
-    """True once every accepted appeal of the run has its clock (False after DRAIN_SECONDS)."""
+    """True once every accepted appeal of the run has its clock, or has none coming: an appeal
+    routing sent to triage has no assignment (and so no clock) until an operator acts, so
+    those are done once nothing has changed for 5 s. False after DRAIN_SECONDS."""
     deadline = time.monotonic() + DRAIN_SECONDS
+    last: tuple[int, float] = (-1, time.monotonic())
     while time.monotonic() < deadline:
         missing = [r for r in requests if "clock" not in observer.moments.get(r.id, {})]
         if not missing:
             return True
+        if len(missing) != last[0]:
+            last = (len(missing), time.monotonic())
+        elif time.monotonic() - last[1] > 5 and all(
+            "received" in (seen := observer.moments.get(r.id, {})) and "assigned" not in seen
+            for r in missing
+        ):
+            return True  # only triaged appeals are left
         await asyncio.sleep(0.2)
     return False
 

@@ -195,6 +195,9 @@ class Assignment:
     assigned_at: datetime
     assigned_by: str | None = None
     partial: bool = False
+    # The explanation already written as JSON, when the caller has it: the column and both
+    # AssignmentAssigned events then take these bytes instead of dumping the dict each.
+    explanation_json: orjson.Fragment | None = None
 
 
 INSERT_ASSIGNMENTS = """
@@ -219,7 +222,7 @@ async def insert_assignments(conn: asyncpg.Connection, rows: Sequence[Assignment
         [r.locality for r in rows],
         [r.method for r in rows],
         [r.confidence for r in rows],
-        [r.explanation for r in rows],
+        [r.explanation if r.explanation_json is None else r.explanation_json for r in rows],
         [r.reference_version for r in rows],
         [r.classifier_version for r in rows],
         [r.received_at for r in rows],

@@ -54,7 +54,7 @@ def assignment_from(
     decision: Decision, appeal_id: uuid.UUID, hop: int, received_at: datetime, at: datetime
 ) -> db.Assignment:
     assert decision.agency is not None
-    explanation = decision.explanation
+    explanation = as_json(decision.explanation)
     return db.Assignment(
         appeal_id=appeal_id,
         hop=hop,
@@ -63,11 +63,13 @@ def assignment_from(
         locality=decision.locality,
         method=decision.method,
         confidence=decision.confidence,
-        explanation=as_json(explanation),
-        reference_version=explanation.reference_version,
-        classifier_version=explanation.classifier_version,
+        explanation=explanation,
+        reference_version=decision.explanation.reference_version,
+        classifier_version=decision.explanation.classifier_version,
         received_at=received_at,
         assigned_at=at,
+        # Written once here, for the column and both events (an appeal's largest value).
+        explanation_json=orjson.Fragment(orjson.dumps(explanation)),
     )
 
 
@@ -681,6 +683,7 @@ def _assignment_with(
         **{
             **row.__dict__,
             "explanation": {**row.explanation, "redirect": note},
+            "explanation_json": None,  # the note changes it: written again from the dict
             "partial": partial,
             "assigned_by": by,
         }

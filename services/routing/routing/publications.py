@@ -54,7 +54,7 @@ def assignment_events(
         "locality": row.locality,
         "method": row.method,
         "confidence": row.confidence,
-        "explanation": orjson.Fragment(orjson.dumps(row.explanation)),
+        "explanation": row.explanation_json or orjson.Fragment(orjson.dumps(row.explanation)),
         "assigned_at": row.assigned_at,
         "received_at": row.received_at,
         "appeal_type": appeal_type,
