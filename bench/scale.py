@@ -304,7 +304,7 @@ async def fill(admin_dsn: str, count: int, ref: ReferenceData) -> None:
         )
         # The compliance triggers are off while filling: each chunk's fold would upsert most of
         # the aggregates' rows again. The rows are folded once at the end by the same
-        # function the triggers use (migration 0005), so the aggregates are what the
+        # function the triggers use (migration 0007), so the aggregates are what the
         # service would have kept.
         await conn.execute("ALTER TABLE clocks DISABLE TRIGGER USER")
         first = NOW - timedelta(days=365 * YEARS)

@@ -1,4 +1,4 @@
-"""The compliance aggregates fold a batch's changes of `clocks` once (migration 0005): inside
+"""The compliance aggregates fold a batch's changes of `clocks` once (migration 0007): inside
 `db.compliance_deferred` the changes wait in `compliance_changes`; leaving it folds them in;
 without it every statement folds its own at once. Nothing is left behind either way."""
 

@@ -592,7 +592,7 @@ UNDEFER_COMPLIANCE = "SET LOCAL deadlines.defer_compliance = 'off'"
 @contextlib.asynccontextmanager
 async def compliance_deferred(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """Inside the caller's transaction: changes of `clocks` are folded into the compliance
-    aggregates once, on leaving, instead of once per statement (migration 0005). A batch of
+    aggregates once, on leaving, instead of once per statement (migration 0007). A batch of
     events or a rebuild writes many statements; each fold costs a few milliseconds."""
     await conn.execute(DEFER_COMPLIANCE)
     yield
