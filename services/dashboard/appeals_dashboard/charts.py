@@ -77,3 +77,70 @@ def paired_bars(
     ]
     chart = Chart(title, current_name, previous_name, rows)
     return render("chart.svg", chart=chart)
+
+
+# A month-by-month trend: one column per month, the on-time share (0..100 %) and the late
+# answers (0..the most in any month shown) as two bars side by side, each on its own scale.
+TREND_LEFT = 8
+TREND_COLUMN = 28
+TREND_PLOT = 120
+TREND_TOP = 24
+
+
+@dataclass(frozen=True)
+class TrendColumn:
+    label: str  # under the column: the month's number
+    year: str  # under the label, at January and at the first column
+    title: str  # the month in words, for the tooltips
+    share: float | None
+    share_text: str
+    late: int
+    late_text: str
+
+
+@dataclass(frozen=True)
+class TrendBar:
+    column: TrendColumn
+    x: int
+    share_top: float
+    share_height: float
+    late_top: float
+    late_height: float
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    title: str
+    share_name: str
+    late_name: str
+    bars: list[TrendBar]
+    bar_width: int = 11
+    top: int = TREND_TOP
+    baseline: int = TREND_TOP + TREND_PLOT
+    height: int = TREND_TOP + TREND_PLOT + 34
+
+    @property
+    def width(self) -> int:
+        return TREND_LEFT * 2 + TREND_COLUMN * max(len(self.bars), 12)
+
+
+def trend_bars(
+    columns: Sequence[TrendColumn], *, title: str, share_name: str, late_name: str
+) -> Markup:
+    most_late = max((c.late for c in columns), default=0) or 1
+    bars = []
+    for index, column in enumerate(columns):
+        share_height = round(TREND_PLOT * max(0.0, min(1.0, column.share or 0.0)), 1)
+        late_height = round(TREND_PLOT * column.late / most_late, 1)
+        bars.append(
+            TrendBar(
+                column,
+                TREND_LEFT + index * TREND_COLUMN,
+                TREND_TOP + TREND_PLOT - share_height,
+                share_height,
+                TREND_TOP + TREND_PLOT - late_height,
+                late_height,
+            )
+        )
+    chart = TrendChart(title, share_name, late_name, bars)
+    return render("trend.svg", chart=chart)

@@ -293,6 +293,31 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Алдымен нашарлары: мерзімінде жауап үлесі ең төмен.",
         "Worst first: the lowest on-time share.",
     ),
+    "compliance.quick": ("Быстрое сравнение", "Жылдам салыстыру", "Quick comparisons"),
+    "trend.title": (
+        "Помесячно за {n} мес.",
+        "{n} ай бойы ай сайын",
+        "Month by month, last {n} months",
+    ),
+    "trend.scope": ("Показать", "Көрсету", "Show"),
+    "trend.month": ("Месяц", "Ай", "Month"),
+    "trend.on_time": ("Ответы в срок", "Мерзімінде берілген жауаптар", "Answered on time"),
+    "trend.open_overdue": (
+        "Просрочено без ответа на конец месяца",
+        "Ай соңында мерзімі өткен, жауапсыз",
+        "Open overdue at month end",
+    ),
+    "trend.help": (
+        "Ответы с нарушением срока — ответы, данные после истечения срока, в месяце ответа; "
+        "рядом — обращения без ответа с истёкшим сроком на конец месяца (для текущего — на "
+        "сегодня).",
+        "Мерзімі бұзылған жауаптар — мерзімі өткеннен кейін берілген жауаптар, жауап берілген "
+        "айда; қасында — ай соңындағы мерзімі өткен жауапсыз өтініштер (ағымдағы ай үшін — "
+        "бүгінгі күнге).",
+        "Late answers are answers given after the due date, in the month of the answer; beside "
+        "them, the appeals still unanswered past their due date at the month's end (today, for "
+        "the running month).",
+    ),
     "period.month": ("месяц", "ай", "month"),
     "period.quarter": ("квартал", "тоқсан", "quarter"),
     "period.year": ("год", "жыл", "year"),

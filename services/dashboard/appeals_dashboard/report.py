@@ -236,3 +236,89 @@ class Figuring:
     ) -> dict[str, Table]:
         found = await asyncio.gather(*(self.table(by, choice, agency=agency) for by in wanted))
         return dict(zip(wanted, found, strict=True))
+
+
+# ------------------------------------------------------------------ trends
+
+TREND_MONTHS = 24
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose trend: the region (`all`), a district or city, or an agency."""
+
+    by: str  # "all", "district" or "agency"
+    key: str  # "" for the region
+
+    @property
+    def value(self) -> str:
+        """As the page's `trend` parameter spells it: `all`, `district:CODE`, `agency:CODE`."""
+        return self.by if self.by == "all" else f"{self.by}:{self.key}"
+
+
+REGION = Scope("all", "")
+
+
+def districts(reference: ReferenceData) -> list[str]:
+    """The home region's cities of regional significance and districts."""
+    home = reference.home_region.code
+    return [x.code for x in reference.localities if x.parent == home]
+
+
+def parse_scope(text: str | None, reference: ReferenceData) -> Scope | None:
+    """The scope a `trend` parameter names (the region when absent); None when it names no
+    district or agency of the reference data."""
+    text = (text or "").strip()
+    if text in ("", "all"):
+        return REGION
+    by, _, key = text.partition(":")
+    if by == "agency" and reference.has_agency(key):
+        return Scope(by, key)
+    if by == "district" and key in districts(reference):
+        return Scope(by, key)
+    return None
+
+
+@dataclass(frozen=True)
+class TrendMonth:
+    period: Period
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class Trend:
+    scope: Scope
+    months: list[TrendMonth]  # oldest first, the running month last
+
+
+def months_back(today: date, count: int) -> date:
+    """The first day of the month `count - 1` months before today's."""
+    index = today.year * 12 + today.month - 1 - (count - 1)
+    return date(index // 12, index % 12 + 1, 1)
+
+
+async def trend(
+    runtime: Runtime,
+    reference: ReferenceData,
+    scope: Scope,
+    today: date,
+    *,
+    min_sample: int,
+    count: int = TREND_MONTHS,
+) -> Trend:
+    """The scope's figures month by month over the last `count` months, by the service's
+    definitions: on-time share, answers on time and late (the seed's "late answers": given
+    after the due date), and the open overdue at each month's end beside them."""
+    if scope.by == "all":
+        dimension, keys = "all", ["all"]
+    elif scope.by == "agency":
+        dimension, keys = "agency", [scope.key]
+    else:
+        within = district_of(reference)
+        dimension = "locality"
+        keys = [x.code for x in reference.localities if within(x.code) == scope.key]
+    async with runtime.pool.acquire() as conn:
+        tallies = await queries.monthly_tallies(
+            conn, dimension, keys, months_back(today, count), today
+        )
+    return Trend(scope, [TrendMonth(p, Figures.of(t, min_sample)) for p, t in tallies])

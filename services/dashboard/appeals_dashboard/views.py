@@ -13,11 +13,11 @@ from typing import Any
 from markupsafe import Markup
 
 from appeals_dashboard import i18n
-from appeals_dashboard.charts import Bar, paired_bars
+from appeals_dashboard.charts import Bar, TrendColumn, paired_bars, trend_bars
 from appeals_dashboard.i18n import Lang, text
 from appeals_dashboard.names import Names, Option
 from appeals_dashboard.render import fragment, render
-from appeals_dashboard.report import PREVIOUS, YEAR_EARLIER, Choice, Table
+from appeals_dashboard.report import PREVIOUS, YEAR_EARLIER, Choice, Table, Trend
 from appeals_platform.auth import Principal, Role
 from deadlines.queries import (
     AlertFilter,
@@ -269,6 +269,75 @@ def share_chart(lang: Lang, names: Names, table: Table, title: str) -> Markup:
     )
 
 
+def trend_chart(lang: Lang, trend: Trend) -> Markup:
+    columns = [
+        TrendColumn(
+            label=f"{m.period.first.month:02d}",
+            year=str(m.period.first.year) if index == 0 or m.period.first.month == 1 else "",
+            title=i18n.period_text(lang, m.period.label),
+            share=m.figures.on_time_share,
+            share_text=_share(lang, m.figures),
+            late=m.figures.answered_late,
+            late_text=i18n.integer(lang, m.figures.answered_late),
+        )
+        for index, m in enumerate(trend.months)
+    ]
+    return trend_bars(
+        columns,
+        title=text(lang, "trend.title", n=len(columns)),
+        share_name=text(lang, "chart.on_time"),
+        late_name=text(lang, "m.answered_late"),
+    )
+
+
+def trend_name(lang: Lang, names: Names, trend: Trend) -> str:
+    if trend.scope.by == "all":
+        return names.locality(lang, names.reference.home_region.code)
+    return names.of(trend.scope.by, lang, trend.scope.key)
+
+
+def trend_options(lang: Lang, names: Names, districts: Sequence[str]) -> list[Option]:
+    """The region, its districts and cities, then every agency: whose trend to show."""
+    region = Option("all", names.locality(lang, names.reference.home_region.code))
+    places = sorted(
+        (Option(f"district:{code}", names.locality(lang, code), 1) for code in districts),
+        key=lambda o: o.label,
+    )
+    agencies = [Option(f"agency:{o.value}", o.label) for o in names.agency_options(lang)]
+    return [region, *places, *agencies]
+
+
+@dataclass(frozen=True)
+class QuickLink:
+    """A comparison one click away: its query string and what it compares."""
+
+    query: str
+    label: str
+
+
+def quick_comparisons(lang: Lang, choice: Choice, today_quarter: Period) -> list[QuickLink]:
+    """The comparisons heads ask for most, as links: the chosen period against the whole
+    previous year (the seed's "Q1 2022 against all of 2021"), against the same period a year
+    earlier and against the preceding one; this quarter against the same quarter last year."""
+    period = choice.period
+    wanted = [(period.label, YEAR_EARLIER), (period.label, PREVIOUS)]
+    if len(period.label) > 4:  # a month or quarter; for a year this is the year earlier
+        wanted.insert(0, (period.label, f"{period.first.year - 1:04d}"))
+    wanted.append((today_quarter.label, YEAR_EARLIER))
+    links: list[QuickLink] = []
+    for label, compare in wanted:
+        if compare == YEAR_EARLIER:
+            against = text(lang, "compare.last_year")
+        elif compare == PREVIOUS:
+            against = text(lang, "compare.preceding")
+        else:
+            against = i18n.period_text(lang, compare)
+        query = f"period={label}&compare={compare}"
+        if all(link.query != query for link in links):
+            links.append(QuickLink(query, f"{i18n.period_text(lang, label)} / {against}"))
+    return links
+
+
 def compliance_content(
     lang: Lang,
     names: Names,
@@ -280,9 +349,12 @@ def compliance_content(
     csv_urls: Mapping[str, str],
     agency_view: bool,
     min_sample: int,
+    trend: Trend,
+    trend_options: Sequence[Option],
+    quick: Sequence[QuickLink],
 ) -> Markup:
-    """The period chooser, the totals, the on-time chart by district (when shown) and the
-    ranked tables."""
+    """The period chooser with the quick comparisons, the totals, the on-time chart by
+    district (when shown), the ranked tables and the month-by-month trend."""
     offered = list(periods)
     for extra in (choice.period, choice.previous):
         if all(p.label != extra.label for p in offered):
@@ -304,6 +376,11 @@ def compliance_content(
         metrics=METRICS,
         agency_view=agency_view,
         min_sample=min_sample,
+        trend=trend,
+        trend_name=trend_name(lang, names, trend),
+        trend_chart=trend_chart(lang, trend),
+        trend_options=trend_options,
+        quick=quick,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -63,6 +63,7 @@ __all__ = [
     "find_session",
     "local_day",
     "month",
+    "monthly_tallies",
     "overdue_backlog",
     "overdue_groups",
     "parse_period",
@@ -296,6 +297,59 @@ async def period_tallies(
     for r in await conn.fetch(ANSWER_DAYS, *span):
         tallies.setdefault(r["key"], Tally()).answer_days[r["working_days"]] += r["answers"]
     return tallies
+
+
+# Month by month for some keys of a stored dimension (a district is its localities): the
+# answers of each month, and the change in open-and-overdue hops bucketed so that a month's
+# running sum is the count "as of the start of the next month", as `/v1/compliance` takes it
+# (OPEN_OVERDUE counts the days up to and including the first day after the period).
+MONTHLY = """
+SELECT 'answers' AS part, date_trunc('month', day)::date AS month,
+       sum(received)::int AS received, sum(answered_on_time)::int AS on_time,
+       sum(answered_late)::int AS late, sum(redirected_late)::int AS redirected_late,
+       0 AS overdue_change
+FROM compliance_daily
+WHERE dimension = $1 AND key = ANY($2::text[]) AND day BETWEEN $3 AND $4
+GROUP BY month
+UNION ALL
+SELECT 'overdue', date_trunc('month', day - 1)::date,
+       0, 0, 0, 0, sum(overdue_started - overdue_ended)::int
+FROM compliance_daily
+WHERE dimension = $1 AND key = ANY($2::text[]) AND day <= $4
+GROUP BY 2
+"""
+
+
+async def monthly_tallies(
+    conn: asyncpg.Connection,
+    dimension: str,
+    keys: list[str],
+    first: date,
+    today: date,
+) -> list[tuple[Period, Tally]]:
+    """Every month from the one holding `first` to the one holding `today`, oldest first,
+    with the keys' tallies summed: received and answered in the month, and open and overdue
+    at its end (as of today for the running month), by the definitions of `/v1/compliance`.
+    No answer-day histogram (a month's median is not part of a trend)."""
+    months: list[Period] = [month(first.year, first.month)]
+    while months[-1].last < today:
+        following = months[-1].last + timedelta(days=1)
+        months.append(month(following.year, following.month))
+    tallies = {m.first: Tally() for m in months}
+    overdue_changes: dict[date, int] = {}
+    for r in await conn.fetch(MONTHLY, dimension, keys, months[0].first, today):
+        if r["part"] == "overdue":
+            overdue_changes[r["month"]] = r["overdue_change"]
+        elif (t := tallies.get(r["month"])) is not None:
+            t.received, t.on_time, t.late = r["received"], r["on_time"], r["late"]
+            t.redirected_late = r["redirected_late"]
+    running = 0
+    changes = sorted(overdue_changes.items())
+    for m in months:
+        while changes and changes[0][0] <= m.first:
+            running += changes.pop(0)[1]
+        tallies[m.first].open_overdue = running
+    return [(m, tallies[m.first]) for m in months]
 
 
 @dataclass(frozen=True)

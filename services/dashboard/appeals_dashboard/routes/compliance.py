@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -12,7 +13,7 @@ from appeals_dashboard.access import Viewer, viewer
 from appeals_dashboard.exports import csv_filename, table_csv
 from appeals_dashboard.i18n import text
 from appeals_dashboard.state import PREFIX, Dashboard, dashboard
-from deadlines.queries import local_day
+from deadlines.queries import local_day, period_containing
 
 TABLES = ("district", "agency", "sector", "level", "locality")
 
@@ -41,26 +42,46 @@ async def compliance_page(
     request: Request,
     period: str | None = None,
     compare: str | None = None,
+    trend: str | None = None,
     who: Viewer = Depends(viewer),
     dash: Dashboard = Depends(dashboard),
 ) -> HTMLResponse:
     choice = choice_of(dash, period, compare)
-    if choice is None:
+    # An agency sees its own trend only, whatever the link asks for.
+    scope = (
+        report.Scope("agency", who.agency)
+        if who.agency
+        else report.parse_scope(trend, dash.ctx.reference)
+    )
+    if choice is None or scope is None:
         return respond.error(request, who, 400, "error.bad_request")
+    today = local_day(dash.clock.now())
     wanted = ("agency",) if who.agency else ("all", *TABLES)
-    tables = await tables_for(dash, who, choice, wanted)
+    tables, trend_figures = await asyncio.gather(
+        tables_for(dash, who, choice, wanted),
+        report.trend(
+            dash.runtime, dash.ctx.reference, scope, today, min_sample=dash.settings.min_sample
+        ),
+    )
     totals = tables.pop(wanted[0]) if not who.agency else tables["agency"]
     query = urlencode({"period": choice.period.label, "compare": choice.compare})
     content = views.compliance_content(
         who.lang,
         dash.names,
         choice=choice,
-        periods=report.recent_periods(local_day(dash.clock.now())),
+        periods=report.recent_periods(today),
         total=totals,
         tables=tables,
         csv_urls={by: f"{PREFIX}/compliance/{by}.csv?{query}" for by in tables},
         agency_view=who.agency is not None,
         min_sample=dash.settings.min_sample,
+        trend=trend_figures,
+        trend_options=(
+            []
+            if who.agency
+            else views.trend_options(who.lang, dash.names, report.districts(dash.ctx.reference))
+        ),
+        quick=views.quick_comparisons(who.lang, choice, period_containing(today, "quarter")),
     )
     return respond.page(request, who, "compliance", text(who.lang, "compliance.title"), content)
 
