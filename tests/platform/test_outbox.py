@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from appeals_contracts.envelope import event_id
@@ -20,6 +17,7 @@ from appeals_platform.outbox import Event, OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
 from tests.conftest import Stack
 from tests.kafka_probe import EventProbe
+from tests.platform.conftest import Relaying
 
 pytestmark = pytest.mark.infra
 
@@ -56,31 +54,6 @@ def assert_per_key_order(events: list[dict[str, Any]]) -> None:
             by_key[e["_key"]].append(e["data"]["n"])
     for numbers in by_key.values():
         assert numbers == sorted(numbers)
-
-
-@dataclass
-class Relaying:
-    """A pool on the `intake` schema of the test database and a started outbox producer."""
-
-    pool: asyncpg.Pool
-    producer: AIOKafkaProducer
-    prefix: str  # the test run's topic prefix
-
-    def relay(self, **options: Any) -> OutboxRelay:
-        options.setdefault("topic_prefix", self.prefix)
-        return OutboxRelay(self.pool, self.producer, schema="intake", **options)
-
-
-@pytest.fixture
-async def relaying(stack: Stack, database: str) -> AsyncIterator[Relaying]:
-    pool = await create_pool(database, "intake")
-    producer = create_producer(stack.options(), "test-relay")
-    await producer.start()
-    try:
-        yield Relaying(pool, producer, stack.prefix)
-    finally:
-        await producer.stop()
-        await pool.close()
 
 
 async def run_until(relay: OutboxRelay, collected: Awaitable[list[dict[str, Any]]]) -> list[Any]:

@@ -126,7 +126,11 @@ class Runtime:
             applied = await migrate(conn, s.db_schema, [self.migrations])
         if applied:
             log.info("applied %d migrations", len(applied), extra={"count": len(applied)})
-        self._producer = create_producer(kafka.client_options(s), f"{self.name}-outbox")
+        self._producer = create_producer(
+            kafka.client_options(s),
+            f"{self.name}-outbox",
+            request_timeout_ms=s.outbox_request_timeout_ms,
+        )
         await self._producer.start()
         self._relay = OutboxRelay(
             self._pool,
@@ -135,6 +139,11 @@ class Runtime:
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_interval,
             topic_prefix=s.topic_prefix,
+            service=self.name,
+            lease_seconds=s.outbox_lease_seconds,
+            delivery_timeout=s.outbox_delivery_timeout,
+            topic_wait=s.outbox_topic_wait,
+            statement_timeout=s.outbox_statement_timeout,
         )
         self.tasks.append(asyncio.create_task(self._relay.run(), name=f"{self.name}-outbox"))
         if consume:

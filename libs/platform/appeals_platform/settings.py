@@ -59,6 +59,18 @@ class ServiceSettings(BaseSettings):
     # CPU per event than at 2,000 (measured 2 Dec 2026, 41 topics of 6 partitions).
     outbox_batch_size: int = 2000
     outbox_poll_interval: float = 0.5
+    # Kafka's answer to a produce request, and to a whole round of the relay, is waited for
+    # this long at most; the rows not acknowledged are sent again (with backoff) later.
+    outbox_request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    outbox_delivery_timeout: float = Field(default=60.0, gt=0)
+    # The relay leader's lease: renewed every third of it; a leader that hangs is replaced
+    # once it runs out (plus a candidate's next try, at most 2 s).
+    outbox_lease_seconds: float = Field(default=10.0, ge=1, le=60)
+    # How long rows for a missing topic wait for it (an agency added at run time gets its
+    # topic from the provisioner) before they are parked; rows of other topics go on.
+    outbox_topic_wait: float = Field(default=60.0, ge=0)
+    # statement_timeout and idle_in_transaction_session_timeout of the relay's connection.
+    outbox_statement_timeout: float = Field(default=10.0, gt=0)
     # Put in front of every topic the service reads and the relay writes (code and outbox rows
     # keep the plain names): a test run or a benchmark on a shared broker uses topics of its
     # own, never those of the stack `make run` started.
