@@ -287,3 +287,23 @@ async def test_a_broker_that_does_not_answer_is_waited_for_with_no_transaction_o
 
 async def _leading(relay: outbox.OutboxRelay) -> bool:
     return relay.is_leader
+
+
+async def test_the_outbox_depth_and_the_oldest_rows_age_are_measured(relaying: Relaying) -> None:
+    # Rows waiting for a topic that does not exist stay in the outbox: the gauges show them.
+    absent = f"outbox-gauges.{uuid.uuid4().hex[:10]}"
+    await fill(relaying.pool, [numbered(absent, str(uuid.uuid4()), n) for n in range(7)])
+    relay = relaying.relay(poll_interval=0.05, topic_wait=3600, lease_seconds=1.5)
+    task = asyncio.create_task(relay.run())
+
+    async def measured() -> bool:
+        depth = REGISTRY.get_sample_value("outbox_depth", {"schema": "intake"})
+        age = REGISTRY.get_sample_value("outbox_oldest_age_seconds", {"schema": "intake"})
+        parked = REGISTRY.get_sample_value("outbox_parked_rows", {"schema": "intake"})
+        return depth == 7 and age is not None and age > 0 and parked == 0
+
+    try:
+        await until(measured, "gauges of 7 waiting rows", timeout=30)
+    finally:
+        relay.stop()
+        await task
