@@ -53,13 +53,16 @@ def topar_moved_to_bukhar_zhyrau(document: dict[str, Any]) -> dict[str, Any]:
 
 
 async def state(routing: Routing) -> dict[str, Any]:
-    """What a what-if must leave as it was: the reference versions, every decision, the outbox."""
+    """What a what-if must leave as it was: the reference versions, every decision, the outbox.
+
+    The outbox is compared by the rows ever written to it (its sequence), not by the rows
+    waiting in it: the relay runs on and publishes the routing's own rows meanwhile."""
     rows = await routing.fetch(
         """SELECT (SELECT json_agg(r ORDER BY version) FROM routing.reference_versions r) AS refs,
                   (SELECT json_agg(a ORDER BY appeal_id, hop) FROM routing.assignments a) AS hops,
                   (SELECT json_agg(t ORDER BY appeal_id, hop) FROM routing.triage t) AS triage,
                   (SELECT json_agg(a ORDER BY appeal_id) FROM routing.appeals a) AS appeals,
-                  (SELECT count(*) FROM routing.outbox) AS outbox"""
+                  (SELECT last_value FROM routing.outbox_seq_seq) AS outbox"""
     )
     return dict(rows[0])
 
