@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,6 +23,7 @@ from appeals_platform.pool import create_pool
 from tests.conftest import Stack
 from tests.kafka_probe import EventProbe
 from tests.platform.conftest import Relaying
+from tests.platform.frozen_link import FrozenLink
 from tests.platform.test_outbox import assert_per_key_order, fill, outbox_rows
 
 pytestmark = pytest.mark.infra
@@ -155,3 +157,135 @@ async def test_a_leader_whose_lease_was_taken_deletes_nothing(
         assert not relay.is_leader
         assert await outbox.pending(conn) == 10  # kept for the lease's holder
         assert not await relay.take_lease(conn)
+
+
+async def test_a_killed_leader_is_replaced_without_waiting_for_its_lease(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    # A lease far longer than the wait below: a takeover within it can only come from
+    # PostgreSQL having closed the killed holder's session, not from the lease running out.
+    long_lease = 600.0
+    name = await topic("outbox-killed", partitions=1)
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.options(), "test-relay-c")
+    await producer.start()
+    standby = OutboxRelay(
+        pool,
+        producer,
+        schema="intake",
+        topic_prefix=stack.prefix,
+        poll_interval=0.05,
+        lease_seconds=long_lease,
+        service="relay-c",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.platform.relay_process",
+        database,
+        stack.prefix,
+        str(long_lease),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def holder_pid() -> str | None:
+        async with pool.acquire() as conn:
+            holder = await lease.holder(conn, "outbox")
+        return None if holder is None else holder.rsplit(":", 2)[1]
+
+    async def held_by_process() -> bool:
+        return await holder_pid() == str(process.pid)
+
+    standing: asyncio.Task[None] | None = None
+    try:
+        await until(held_by_process, "the relay process leads", timeout=60)
+        standing = asyncio.create_task(standby.run())
+        await asyncio.sleep(1)
+        assert not standby.is_leader  # its lease is good for minutes
+        process.kill()
+        await process.wait()
+        await until(lambda: _is(standby), "the standby took over", timeout=TAKEOVER_LIMIT)
+        assert await holder_pid() == str(os.getpid())
+        rows = [numbered(name, str(uuid.uuid4()), n) for n in range(10)]
+        async with probe(name) as events:
+            await fill(pool, rows)
+            seen = await events.collect(len(rows), timeout=60)
+        assert {e["id"] for e in seen} == {r.id for r in rows}
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        standby.stop()
+        if standing is not None:
+            await standing
+        await producer.stop()
+        await pool.close()
+
+
+async def test_a_leader_whose_connection_freezes_is_replaced_and_stops_relaying(
+    stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    # The leader's PostgreSQL connections pass a forwarder that stops passing bytes (a
+    # half-open connection): its statements hang, its lease is not renewed, and another
+    # relay, with a connection of its own, takes over.
+    name = await topic("outbox-frozen-link", partitions=3)
+    host_port = urlsplit(database).netloc.rpartition("@")[2]
+    host, _, port = host_port.partition(":")
+    link = FrozenLink(host, int(port))
+    await link.start()
+    frozen_pool = await create_pool(link.dsn(database), "intake", min_size=1, max_size=3)
+    pool = await create_pool(database, "intake")
+    producer = create_producer(stack.options(), "test-relay-d")
+    await producer.start()
+    options: dict[str, Any] = {
+        "schema": "intake",
+        "topic_prefix": stack.prefix,
+        "poll_interval": 0.05,
+        "lease_seconds": LEASE,
+        "statement_timeout": 2.0,
+    }
+    leader = OutboxRelay(frozen_pool, producer, service="relay-frozen", **options)
+    standby = OutboxRelay(pool, producer, service="relay-standby", **options)
+    keys = [str(uuid.uuid4()) for _ in range(10)]
+    before = [numbered(name, keys[n % 10], n) for n in range(50)]
+    after = [numbered(name, keys[n % 10], n) for n in range(50, 100)]
+    leading = asyncio.create_task(leader.run())
+    standing: asyncio.Task[None] | None = None
+    try:
+        async with probe(name) as events:
+            await until(lambda: _is(leader), "the first relay leads", timeout=30)
+            standing = asyncio.create_task(standby.run())
+            await fill(pool, before)
+            await events.collect(len(before), timeout=60)
+            assert not standby.is_leader
+            link.freeze()
+            await until(lambda: _is(standby), "the standby took over", timeout=TAKEOVER_LIMIT)
+            await until(lambda: _not(leader), "the frozen leader stopped", timeout=TAKEOVER_LIMIT)
+            await fill(pool, after)
+            # Rows the frozen leader had sent come again from the standby: count ids, not records.
+            wanted = {e.id for e in before + after}
+            deadline = time.monotonic() + 60
+            while not wanted <= {e["id"] for e in events.seen} and time.monotonic() < deadline:
+                await events.collect(len(events.seen) + 1, timeout=1)
+            seen = events.seen
+            link.thaw()
+            await until(lambda: _empty(pool), "the outbox drained")
+    finally:
+        link.thaw()
+        leader.stop()
+        standby.stop()
+        await asyncio.wait_for(leading, 60)
+        if standing is not None:
+            await standing
+        await producer.stop()
+        await frozen_pool.close()
+        await pool.close()
+        await link.close()
+    assert {e["id"] for e in seen} == {e.id for e in before + after}
+    assert_per_key_order(seen)
+
+
+async def _not(relay: OutboxRelay) -> bool:
+    return not relay.is_leader

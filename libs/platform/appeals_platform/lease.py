@@ -5,7 +5,8 @@ PostgreSQL has not noticed), so nobody replaces it. A lease expires instead: the
 it by heartbeats, anyone takes it once `expires_at` (PostgreSQL's clock, the one clock every
 process shares) has passed. The holder also keeps a local deadline on its monotonic clock,
 which runs on while a process is stopped: a holder that wakes up after its lease could have
-expired knows it without asking, and stops before it sends anything (fencing).
+expired knows it without asking, and stops before it sends anything (fencing). A holder that was
+killed is replaced at once: its PostgreSQL session (`backend_pid`) is gone.
 """
 
 from __future__ import annotations
@@ -20,15 +21,21 @@ import asyncpg
 
 # Take the lease if it is free, expired or ours; renew it if ours. A row comes back when
 # `holder` holds the lease afterwards.
+# A holder whose session is gone (its process killed) is not waited for; one that hangs keeps
+# its session and is, until its lease expires.
 TAKE_SQL = """
-INSERT INTO outbox_lease AS l (name, holder, expires_at)
-VALUES ($1, $2, now() + make_interval(secs => $3))
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+INSERT INTO outbox_lease AS l (name, holder, expires_at, backend_pid)
+VALUES ($1, $2, now() + make_interval(secs => $3), pg_backend_pid())
+ON CONFLICT (name) DO UPDATE
+SET holder = excluded.holder, expires_at = excluded.expires_at, backend_pid = excluded.backend_pid
 WHERE l.holder = excluded.holder OR l.expires_at < now()
+   OR (l.backend_pid IS NOT NULL
+       AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = l.backend_pid))
 RETURNING 1
 """
 RENEW_SQL = """
-UPDATE outbox_lease SET expires_at = now() + make_interval(secs => $3)
+UPDATE outbox_lease
+SET expires_at = now() + make_interval(secs => $3), backend_pid = pg_backend_pid()
 WHERE name = $1 AND holder = $2 AND expires_at > now()
 RETURNING 1
 """

@@ -175,7 +175,8 @@ SELECT EXISTS (SELECT FROM held) AS held,
        coalesce((SELECT array_agg(aggregatetype) FROM parked), '{{}}') AS parked
 """
 SETTLE_SQL = _SETTLE.format(
-    held="UPDATE outbox_lease SET expires_at = now() + make_interval(secs => $5) "
+    held="UPDATE outbox_lease SET expires_at = now() + make_interval(secs => $5), "
+    "backend_pid = pg_backend_pid() "
     "WHERE name = 'outbox' AND holder = $4 AND expires_at > now() RETURNING 1"
 )
 # A relay that does not lead (a benchmark, a test calling publish_batch) settles unfenced.
@@ -668,11 +669,14 @@ class OutboxRelay:
     async def _lead(self, conn: asyncpg.Connection) -> None:
         log.info("outbox relay of %s leads (%s)", self._schema, self._lease.holder)
         ms = int(self._statement_timeout * 1000)
-        await conn.execute(SESSION_SQL.format(ms=ms), timeout=self._statement_timeout)
-        # Other processes' commits arrive as notices on this connection, between batches.
-        await conn.add_listener(self._channel, self._on_notice)
-        heartbeat = asyncio.create_task(self._heartbeat(conn))
+        heartbeat: asyncio.Task[None] | None = None
         try:
+            await conn.execute(SESSION_SQL.format(ms=ms), timeout=self._statement_timeout)
+            # Other processes' commits arrive as notices on this connection, between batches.
+            await asyncio.wait_for(
+                conn.add_listener(self._channel, self._on_notice), self._statement_timeout
+            )
+            heartbeat = asyncio.create_task(self._heartbeat(conn))
             while not self._stopping and self.is_leader and self._lease.held:
                 read = await self.publish_batch(conn)
                 if self._backoff:
@@ -687,14 +691,30 @@ class OutboxRelay:
                     "outbox relay of %s stops leading: its lease ran out or was taken",
                     self._schema,
                 )
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-            if not conn.is_closed():
-                with contextlib.suppress(Exception):
-                    await conn.remove_listener(self._channel, self._on_notice)
-                    if self._stopping:
-                        await self.release_lease(conn)
-                    await conn.execute(SESSION_RESET_SQL, timeout=self._statement_timeout)
+            if heartbeat is not None:
+                heartbeat.cancel()
+                await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._leave(conn)
+
+    async def _leave(self, conn: asyncpg.Connection) -> None:
+        """Undo the leader's LISTEN and session settings (and give the lease up on a clean
+        stop), within a bound: a connection that no longer answers (half-open, or its server
+        frozen) is closed instead, so this process does not hang on it and can lead again
+        later on a fresh one."""
+        if conn.is_closed():
+            return
+
+        async def undo() -> None:
+            await conn.remove_listener(self._channel, self._on_notice)
+            if self._stopping:
+                await self.release_lease(conn)
+            await conn.execute(SESSION_RESET_SQL)
+
+        try:
+            await asyncio.wait_for(undo(), self._statement_timeout)
+        except Exception:
+            log.warning("outbox relay of %s closes its unanswering connection", self._schema)
+            conn.terminate()
 
     async def _heartbeat(self, conn: asyncpg.Connection) -> None:
         """Renew the lease every third of it, also while a round waits on Kafka."""
