@@ -51,8 +51,13 @@ PARKED_TOTAL = Counter(
     "outbox_parked_total", "Outbox rows parked: refused by Kafka for good", ["schema", "topic"]
 )
 # (`outbox_parked` itself is taken: the counter above is `outbox_parked` to Prometheus.)
-PARKED = Gauge("outbox_parked_rows", "Rows in the parked table (waiting for a retry)", ["schema"])
+PARKED = Gauge(
+    "outbox_parked_rows", "Rows in the parked table (waiting for a retry)", ["schema", "topic"]
+)
 DEPTH = Gauge("outbox_depth", "Outbox rows not yet published", ["schema"])
+# The topics each schema's PARKED gauge has a series for in this process (the gauge is
+# process-wide too): a topic whose parked rows were all retried is set back to 0.
+_PARKED_SHOWN: dict[str, set[str]] = {}
 OLDEST_AGE = Gauge(
     "outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published", ["schema"]
 )
@@ -183,9 +188,9 @@ SETTLE_SQL = _SETTLE.format(
 SETTLE_UNFENCED_SQL = _SETTLE.format(held="SELECT WHERE $4::text IS NULL OR $5::float8 > 0")
 MEASURE_SQL = """
 SELECT (SELECT count(*) FROM outbox) AS depth,
-       (SELECT extract(epoch FROM now() - created_at) FROM outbox ORDER BY seq LIMIT 1) AS age,
-       (SELECT count(*) FROM outbox_parked) AS parked
+       (SELECT extract(epoch FROM now() - created_at) FROM outbox ORDER BY seq LIMIT 1) AS age
 """
+MEASURE_PARKED_SQL = "SELECT aggregatetype, count(*) AS n FROM outbox_parked GROUP BY aggregatetype"
 # The relay's own session: no statement may hang it, no transaction it leaves open can pin
 # vacuum, and PostgreSQL notices a peer that vanished (keepalives on its side of the socket).
 SESSION_SQL = """
@@ -471,7 +476,9 @@ class OutboxRelay:
             by_topic[topic] = by_topic.get(topic, 0) + 1
         for topic, count in by_topic.items():
             PARKED_TOTAL.labels(self._schema, topic).inc(count)
-        PARKED.labels(self._schema).inc(len(topics))
+        for topic, count in by_topic.items():
+            PARKED.labels(self._schema, topic).inc(count)
+        _PARKED_SHOWN.setdefault(self._schema, set()).update(by_topic)
         # One line per round: topics and counts, the first refusal (no payload, no key).
         reasons = sorted({outcome.parked[s] for s in seqs if outcome.parked[s] != BEHIND})
         log.warning(
@@ -740,9 +747,17 @@ class OutboxRelay:
             return
         self._measured = time.monotonic()
         row = await conn.fetchrow(MEASURE_SQL, timeout=timeout)
+        parked = {
+            r["aggregatetype"]: r["n"]
+            for r in await conn.fetch(MEASURE_PARKED_SQL, timeout=timeout)
+        }
         DEPTH.labels(self._schema).set(row["depth"])
         OLDEST_AGE.labels(self._schema).set(float(row["age"] or 0.0))
-        PARKED.labels(self._schema).set(row["parked"])
+        # A topic whose rows were all retried shows 0 (its series stays, at 0).
+        shown = _PARKED_SHOWN.setdefault(self._schema, set())
+        shown.update(parked)
+        for topic in shown:
+            PARKED.labels(self._schema, topic).set(parked.get(topic, 0))
 
     async def _sleep(self) -> None:
         with contextlib.suppress(TimeoutError):
