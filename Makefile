@@ -47,7 +47,7 @@ test-replicas: install ## real processes: intake x2, routing x3, deadlines x2 sh
 	@$(STACK) up --infra
 	@$(PY) -m pytest -p no:cacheprovider -m replicas tests/replicas $(filter-out tests/%,$(PYTEST_ARGS))
 
-test-kafka-modes: install ## `appeals-stack up --brokers 3` and TLS, each a Kafka of its own (~2 min)
+test-kafka-modes: install ## `appeals-stack up --brokers 3`, TLS, Kafka stopped under intake: each a Kafka of its own (~6 min)
 	@$(PY) -m pytest -p no:cacheprovider -m kafka_modes tests/kafka_modes $(PYTEST_ARGS)
 
 chaos: install ## the fault suite: its own stack, 10,000 appeals per fault, one row per fault

@@ -1,5 +1,6 @@
 """A Kafka of the test's own (state in a temporary folder, ports of its own), for the modes the
-suite's one-broker stack does not run: three brokers, TLS. `make test-kafka-modes` runs them."""
+suite's one-broker stack does not run: three brokers, TLS, a broker stopped and started under a
+service. `make test-kafka-modes` runs them."""
 
 from __future__ import annotations
 

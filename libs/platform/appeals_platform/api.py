@@ -3,11 +3,12 @@ one problem+json shape (documented on every operation)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appeals_platform.availability import http_unavailable
 from appeals_platform.problems import (
     MEDIA_TYPE,
     FieldProblem,
@@ -48,13 +50,21 @@ ReadinessCheck = Callable[[], Awaitable[str | None]]
 
 
 class Readiness(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"] = Field(
+        description="degraded: a dependency the HTTP API can do without (Kafka: events wait "
+        "in the outbox) does not answer; the service stays in service"
+    )
     service: str
     checks: dict[str, str] = Field(description="ok, or what is wrong, per dependency")
 
 
-def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
-    """`/health` says the process answers; `/ready` asks PostgreSQL and Kafka for real."""
+def health_router(
+    service: str, checks: dict[str, ReadinessCheck], *, optional: Collection[str] = ()
+) -> APIRouter:
+    """`/health` says the process answers; `/ready` asks PostgreSQL and Kafka for real.
+
+    A failing check named in `optional` makes the answer 200 "degraded", any other 503.
+    """
     router = APIRouter(tags=["operations"])
 
     @router.get("/health")
@@ -76,12 +86,21 @@ def health_router(service: str, checks: dict[str, ReadinessCheck]) -> APIRouter:
                 problem = f"{type(exc).__name__}: {exc}"
             if problem:
                 problems[name] = problem
+        essential = set(problems) - set(optional)
+        status = "not ready" if essential else "degraded" if problems else "ready"
         body: dict[str, Any] = {
-            "status": "ready" if not problems else "not ready",
+            "status": status,
             "service": service,
-            "checks": {name: problems.get(name, "ok") for name in checks},
+            "checks": {
+                name: "ok"
+                if name not in problems
+                else problems[name]
+                if name in essential
+                else f"degraded: {problems[name]}"
+                for name in checks
+            },
         }
-        return JSONResponse(body, status_code=200 if not problems else 503)
+        return JSONResponse(body, status_code=503 if essential else 200)
 
     @router.get(
         "/metrics",
@@ -356,3 +375,92 @@ class UrlGuard:
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
+
+
+class DatabaseHealth(Protocol):
+    """What the guard needs of appeals_platform.availability.Watchdog."""
+
+    available: bool
+
+    def on_change(self, listener: Callable[[bool], None]) -> None: ...
+
+
+class DatabaseGuard:
+    """While PostgreSQL is down or hung, every request that may need it is answered 503
+    problem+json with Retry-After at once, never a 500 and never a wait.
+
+    The one place where "database unavailable" becomes the refusal `Refused(503)`:
+    - a request that comes while the watchdog says PostgreSQL does not answer;
+    - a request waiting (on a pool connection, a statement, the registrar) when the watchdog
+      finds PostgreSQL stopped answering: it is cancelled and answered, unless its answer
+      has started (a stream ends as streams do);
+    - a request whose handler failed because PostgreSQL was unavailable (connection refused
+      or lost, a timeout: `availability.http_unavailable`), before the watchdog noticed.
+    `exempt` paths need no database (health, metrics, documents) and are never touched.
+    """
+
+    def __init__(
+        self, app: ASGIApp, health: DatabaseHealth, retry_after: int, exempt: Collection[str]
+    ) -> None:
+        self.app = app
+        self.health = health
+        self.exempt = frozenset(exempt)
+        self.refusal = Refused(
+            503,
+            "the database is not available",
+            "PostgreSQL does not answer; nothing was changed by this request unless a retry "
+            "says so. Try again after Retry-After seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+        # Requests waiting for their answer, and those the guard cancelled.
+        self._waiting: set[asyncio.Task[Any]] = set()
+        self._cut: set[asyncio.Task[Any]] = set()
+        health.on_change(self._changed)
+
+    def _changed(self, available: bool) -> None:
+        if available:
+            return
+        for task in self._waiting - self._cut:
+            self._cut.add(task)
+            task.cancel()
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self.refusal
+        response = problem_response(refusal.status, refusal.body(), refusal.headers)
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if not self.health.available:
+            await self._refuse(scope, receive, send)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                self._waiting.discard(task)
+            await send(message)
+
+        self._waiting.add(task)
+        try:
+            await self.app(scope, receive, watched)
+            if task in self._cut:  # answered anyway: the cancellation must not linger
+                task.uncancel()
+        except asyncio.CancelledError:
+            if task not in self._cut:
+                raise
+            task.uncancel()
+            await self._refuse(scope, receive, send)
+        except Exception as exc:
+            if started or not http_unavailable(exc):
+                raise
+            await self._refuse(scope, receive, send)
+        finally:
+            self._waiting.discard(task)
+            self._cut.discard(task)

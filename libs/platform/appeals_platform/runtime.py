@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from appeals_platform import heap, kafka, workers
 from appeals_platform.api import (
     BodyLimit,
+    DatabaseGuard,
     Index,
     Metrics,
     UrlGuard,
@@ -31,12 +32,13 @@ from appeals_platform.api import (
     install_error_handlers,
 )
 from appeals_platform.auth import TokenVerifier
+from appeals_platform.availability import Watchdog
 from appeals_platform.consumer import Consumer, Policy, Subscription
 from appeals_platform.logs import configure_logging
 from appeals_platform.migrations import migrate
 from appeals_platform.openapi import install_openapi
 from appeals_platform.outbox import OutboxRelay, create_producer
-from appeals_platform.pool import create_pool
+from appeals_platform.pool import connect, create_pool
 from appeals_platform.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class Runtime:
     _pool: asyncpg.Pool | None = None
     _producer: AIOKafkaProducer | None = None
     _relay: OutboxRelay | None = None
+    _watchdog: Watchdog | None = None
     subscriptions: list[Subscription[Any]] = field(default_factory=list)
     consumers: list[Consumer[Any]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -98,6 +101,24 @@ class Runtime:
         self.broker.publisher(topic, schema=schema, description=description)
 
     @property
+    def watchdog(self) -> Watchdog:
+        """Whether PostgreSQL answers (made here so the HTTP guard can listen before start)."""
+        if self._watchdog is None:
+            s = self.settings
+            self._watchdog = Watchdog(
+                self.name,
+                lambda: connect(
+                    s.database_url,
+                    s.db_schema,
+                    password=s.database_password(),
+                    timeout=s.database_connect_timeout,
+                ),
+                interval=s.database_watchdog_interval,
+                timeout=s.database_watchdog_timeout,
+            )
+        return self._watchdog
+
+    @property
     def pool(self) -> asyncpg.Pool:
         assert self._pool is not None, "runtime not started"
         return self._pool
@@ -114,6 +135,12 @@ class Runtime:
 
     async def start(self, *, consume: bool = True) -> None:
         s = self.settings
+        # Migrations on a connection of their own: no statement timeout cuts a long one.
+        conn = await connect(s.database_url, s.db_schema, password=s.database_password())
+        try:
+            applied = await migrate(conn, s.db_schema, [self.migrations])
+        finally:
+            await conn.close()
         self._pool = await create_pool(
             s.database_url,
             s.db_schema,
@@ -121,9 +148,12 @@ class Runtime:
             max_size=s.pool_max_size,
             name=self.name,
             password=s.database_password(),
+            connect_timeout=s.database_connect_timeout,
+            acquire_timeout=s.database_acquire_timeout,
+            statement_timeout=s.database_statement_timeout,
+            keepalive=(s.database_keepalive_idle, s.database_keepalive_interval),
         )
-        async with self._pool.acquire() as conn:
-            applied = await migrate(conn, s.db_schema, [self.migrations])
+        self.watchdog.start()
         if applied:
             log.info("applied %d migrations", len(applied), extra={"count": len(applied)})
         self._producer = create_producer(
@@ -184,6 +214,8 @@ class Runtime:
         self.consumers.clear()
         if self._producer is not None:
             await self._producer.stop()
+        if self._watchdog is not None:
+            await self._watchdog.stop()
         if self._pool is not None:
             await self._pool.close()
 
@@ -201,12 +233,17 @@ class Runtime:
         raise TimeoutError(f"{self.name}: consumers not assigned within {timeout}s")
 
     async def database_problem(self) -> str | None:
-        async with self.pool.acquire(timeout=2) as conn:
-            await conn.fetchval("SELECT 1")
+        """The watchdog's answer when it finds PostgreSQL silent; else a question of our own
+        through the pool, as a request would ask (a pool used up is not ready either)."""
+        if not self.watchdog.available:
+            return self.watchdog.problem or "PostgreSQL does not answer"
+        limit = self.settings.database_watchdog_timeout
+        async with self.pool.acquire(timeout=limit) as conn:
+            await conn.fetchval("SELECT 1", timeout=limit)
         return None
 
     async def kafka_problem(self) -> str | None:
-        await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
+        await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
         return None
 
 
@@ -221,9 +258,15 @@ def service_app(
     consume: bool = True,
     links: Mapping[str, str] | None = None,
     browser_home: str | None = None,
+    ready_without: Sequence[str] = ("kafka",),
 ) -> FastAPI:
     """The service's FastAPI app; `GET /` lists its documents, probes and `links` (its API
-    roots), and sends a browser to `browser_home` when there is one."""
+    roots), and sends a browser to `browser_home` when there is one.
+
+    `/ready` stays 200 ("degraded") while a dependency in `ready_without` does not answer:
+    Kafka by default, since every HTTP operation writes to PostgreSQL and its events wait in
+    the outbox (docs/operations.md). While PostgreSQL does not answer, every route but the
+    operational ones (`no_database_paths`) answers 503 (api.DatabaseGuard)."""
     settings = runtime.settings
 
     @asynccontextmanager
@@ -265,15 +308,31 @@ def service_app(
     install_openapi(app)
     app.include_router(
         health_router(
-            runtime.name, {"postgres": runtime.database_problem, "kafka": runtime.kafka_problem}
+            runtime.name,
+            {"postgres": runtime.database_problem, "kafka": runtime.kafka_problem},
+            optional=ready_without,
         )
     )
     for router in routers:
         app.include_router(router)
+    # Innermost: the request metrics count its 503s, and a body over the limit is still 413.
+    app.add_middleware(
+        DatabaseGuard,
+        health=runtime.watchdog,
+        retry_after=settings.database_retry_after,
+        exempt=no_database_paths(app),
+    )
     app.add_middleware(BodyLimit, limit=body_limit)
     app.add_middleware(UrlGuard)
     app.add_middleware(Metrics, service=runtime.name)
     return app
+
+
+def no_database_paths(app: FastAPI) -> frozenset[str]:
+    """The paths that never touch PostgreSQL and keep answering while it is away: the index,
+    liveness, readiness (which says it is away), metrics and the API documents."""
+    documents = (app.docs_url, app.openapi_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    return frozenset(["/", "/health", "/ready", "/metrics", *filter(None, documents)])
 
 
 def serve(app_factory: str, settings: ServiceSettings) -> None:

@@ -26,6 +26,25 @@ class ServiceSettings(BaseSettings):
 
     pool_min_size: int = 2
     pool_max_size: int = 10
+    # PostgreSQL down or hung (appeals_platform.availability): every wait on it is bounded.
+    # Seconds to open a connection, to wait for a free one of the pool (and to hand it back),
+    # and the longest a statement runs (PostgreSQL cancels it; the client gives up on a
+    # server that does not answer at all a few seconds later). Migrations have no limit.
+    database_connect_timeout: float = Field(default=5.0, gt=0)
+    database_acquire_timeout: float = Field(default=5.0, gt=0)
+    database_statement_timeout: float = Field(default=30.0, gt=0)
+    # TCP keepalives on every connection to PostgreSQL, both ends: a peer that is gone (a
+    # host down, a connection dropped by a firewall) is noticed after idle + 3 probes.
+    database_keepalive_idle: int = Field(default=10, ge=1)
+    database_keepalive_interval: int = Field(default=5, ge=1)
+    # The watchdog asks PostgreSQL `SELECT 1` this often on a connection of its own, from a
+    # thread of its own (a busy event loop is not mistaken for a hung server); no answer
+    # within the timeout marks it unavailable: HTTP requests that wait on it are answered
+    # 503 at once, new ones get 503 until it answers again. Interval + timeout < 1 s.
+    database_watchdog_interval: float = Field(default=0.25, gt=0)
+    database_watchdog_timeout: float = Field(default=0.5, gt=0)
+    # What a 503 tells the client to wait before it retries.
+    database_retry_after: int = Field(default=2, ge=1)
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # The service's own Kafka principal (SASL/SCRAM-SHA-512; ACLs allow only what it needs).
     # Each service names its principal; the password comes from a file (a mounted secret,

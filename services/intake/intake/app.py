@@ -289,6 +289,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "answered on intake.appeal-rejections.",
     )
 
+    async def warm_calendar(runtime: Runtime) -> None:
+        # The working-day calendar imports the holidays package's country tables on first use:
+        # seconds on a cold start, on the event loop, with every request waiting behind it.
+        # Built at start-up instead (this year's days off and the next, as due dates reach).
+        law.due_at("complaint", datetime.now(UTC))
+
     return service_app(
         runtime,
         [
@@ -298,6 +304,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Appeals intake",
         description="The appeal registry of Karaganda region: e-gov integrations file appeals "
         "(contract v1), agencies answer them. Open311 GeoReport v2 under /open311/v2.",
+        on_start=[warm_calendar],
         body_limit=settings.max_body_bytes,
         links={
             "appeals": "/v1/appeals",

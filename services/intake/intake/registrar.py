@@ -14,6 +14,7 @@ import logging
 import asyncpg
 from prometheus_client import Histogram
 
+from appeals_platform.availability import database_unavailable
 from appeals_platform.runtime import Runtime
 from intake.handlers import Application, Law, Registration, RegistrationNumbers, register_many
 
@@ -82,7 +83,9 @@ class Registrar:
                     topic=self._topic,
                 )
         except asyncpg.PostgresError as exc:
-            if len(group) == 1:
+            if len(group) == 1 or database_unavailable(exc):
+                # PostgreSQL away: every request of the group is answered 503 now, not after
+                # one timeout each.
                 _fail(group, exc)
                 return False
             # One row PostgreSQL refuses must not fail its neighbours: write them one by one.

@@ -244,7 +244,7 @@ def kill(service: str) -> Inject:
 
 
 async def broker_killed(ctx: Context) -> None:
-    await faults.kill_broker(ctx.instance, ctx.fault, ctx.settings.broker_down)
+    await faults.kill_broker(ctx.instance, ctx.fault, ctx.settings.broker_down, readiness=True)
 
 
 async def broker_frozen(ctx: Context) -> None:
@@ -271,7 +271,7 @@ async def relay_frozen(ctx: Context) -> None:
 
 async def broker_outage(ctx: Context) -> None:
     """The broker down for minutes while intake keeps accepting; then the backlog drains."""
-    await faults.kill_broker(ctx.instance, ctx.fault, ctx.settings.outage)
+    await faults.kill_broker(ctx.instance, ctx.fault, ctx.settings.outage, readiness=True)
     back = ctx.fault.back_at
     await ctx.tracker.until_complete(ctx.settings.settle)
     drained = ctx.tracker.recovery(back)

@@ -14,10 +14,13 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import asyncpg
+import httpx
 
+from appeals_platform.auth import Role
 from appeals_tools.chaos import processes
 from appeals_tools.chaos.instance import Instance, say
 from appeals_tools.stack.postgres import as_server_user, pg_bin, pg_data_dir, pg_log_file
@@ -94,8 +97,15 @@ async def kill_service(instance: Instance, name: str, fault: Fault) -> None:
 
 
 async def kill_broker(
-    instance: Instance, fault: Fault, down_for: float, node: str = "kafka"
+    instance: Instance,
+    fault: Fault,
+    down_for: float,
+    node: str = "kafka",
+    *,
+    readiness: bool = False,
 ) -> None:
+    """kill -9 of a broker, restarted after `down_for`; with `readiness`, intake must say
+    200 "degraded" on /ready meanwhile (it keeps taking appeals over HTTP)."""
     pid = instance.pid(node)
     if pid is None:
         raise RuntimeError(f"{node} is not running")
@@ -103,11 +113,34 @@ async def kill_broker(
     fault.injected_at = time.monotonic()
     processes.wait_gone([pid])
     fault.note(f"kill -9 of the broker {node} (pid {pid}); down for {down_for:.0f}s")
-    await asyncio.sleep(down_for)
+    if readiness:
+        await degraded_while_down(instance, fault, fault.injected_at + down_for)
+    await asyncio.sleep(max(0.0, fault.injected_at + down_for - time.monotonic()))
     fault.restored_at = time.monotonic()
     await instance.up()
     fault.back_at = time.monotonic()
     fault.note(f"broker back {fault.back_at - fault.restored_at:.1f}s after the restart command")
+
+
+async def degraded_while_down(instance: Instance, fault: Fault, until: float) -> None:
+    """Intake's /ready while the broker is down: 200, "degraded", Kafka named."""
+    seen = "no answer naming Kafka as away"
+    ok = False
+    async with httpx.AsyncClient(timeout=3) as client:
+        while time.monotonic() < until:
+            try:
+                answer = await client.get(instance.url("intake") + "/ready")
+                body = answer.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                seen = f"{type(exc).__name__}"
+                break
+            if body.get("checks", {}).get("kafka", "ok") != "ok":
+                seen = f"{answer.status_code} {body.get('status')}"
+                ok = answer.status_code == 200 and body.get("status") == "degraded"
+                break
+            await asyncio.sleep(0.2)
+    fault.checks["intake stayed in service (ready: degraded) without the broker"] = ok
+    fault.note(f"intake /ready while the broker was down: {seen}")
 
 
 async def freeze_broker(instance: Instance, fault: Fault, seconds: float) -> None:
@@ -159,7 +192,8 @@ async def restart_postgres(instance: Instance, fault: Fault) -> None:
 
 
 async def freeze_postgres(instance: Instance, fault: Fault, seconds: float) -> None:
-    """SIGSTOP of the postmaster and every backend: connections stay open, nothing answers."""
+    """SIGSTOP of the postmaster and every backend: connections stay open, nothing answers.
+    Meanwhile every service must answer a request that needs PostgreSQL with 503 in time."""
     master = postmaster(instance)
     pids = [master, *processes.descendants(master)]
     frozen = freezer(instance)
@@ -167,11 +201,56 @@ async def freeze_postgres(instance: Instance, fault: Fault, seconds: float) -> N
     fault.injected_at = time.monotonic()
     fault.note(f"SIGSTOP of PostgreSQL ({len(pids)} processes) for {seconds:.0f}s")
     try:
-        await asyncio.sleep(seconds)
+        await refusals_while_away(instance, fault)
+        await asyncio.sleep(max(0.0, fault.injected_at + seconds - time.monotonic()))
     finally:
         frozen.resume(pids)
     fault.restored_at = fault.back_at = time.monotonic()
     fault.note("SIGCONT of PostgreSQL")
+
+
+# A request per service that needs PostgreSQL; asked as the server stops answering (the
+# request waits on it until the service's watchdog gives up) and again once it has.
+REFUSAL_PROBES = (
+    ("intake", "/v1/appeals/{id}", Role.INTEGRATION),
+    ("routing", "/v1/triage", Role.MONITORING),
+    ("deadlines", "/v1/alerts", Role.MONITORING),
+)
+REFUSAL_LIMIT = 1.0
+REFUSALS_AT = (0.0, 3.0)
+
+
+async def refusals_while_away(instance: Instance, fault: Fault) -> None:
+    """Each service answers 503 problem+json with Retry-After within REFUSAL_LIMIT seconds."""
+
+    async def ask(client: httpx.AsyncClient, service: str, path: str, role: Role) -> bool:
+        url = instance.url(service) + path.format(id=uuid.uuid4())
+        headers = {"Authorization": f"Bearer {instance.token(role)}"}
+        began = time.monotonic()
+        try:
+            answer = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            answers.append(f"{service} {type(exc).__name__} after {time.monotonic() - began:.2f}s")
+            return False
+        took = time.monotonic() - began
+        kind = answer.headers.get("content-type", "")
+        answers.append(f"{service} {answer.status_code} {kind} in {took:.2f}s")
+        return (
+            answer.status_code == 503
+            and kind == "application/problem+json"
+            and answer.headers.get("retry-after", "").isdigit()
+            and took <= REFUSAL_LIMIT
+        )
+
+    answers: list[str] = []
+    verdicts: list[bool] = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for at in REFUSALS_AT:
+            await asyncio.sleep(max(0.0, fault.injected_at + at - time.monotonic()))
+            verdicts += await asyncio.gather(*(ask(client, *probe) for probe in REFUSAL_PROBES))
+    check = f"every service answered 503 problem+json within {REFUSAL_LIMIT:.0f} s"
+    fault.checks[check] = all(verdicts)
+    fault.note("while frozen: " + "; ".join(answers))
 
 
 # Who publishes a schema's outbox: the holder of its lease row (`<pid>` in the holder's

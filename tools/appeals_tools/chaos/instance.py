@@ -143,9 +143,12 @@ class Instance:
 
         return client_options(admin_access(self.layout))
 
-    def token(self) -> str:
+    def token(self, role: Role = Role.INTEGRATION) -> str:
+        """The load's integration token, or one of another role (no source, no agency)."""
         key = signing_key(self.layout.local / "keys")
-        return issue_token(key, Role.INTEGRATION, source=LOAD_SOURCE)
+        if role is Role.INTEGRATION:
+            return issue_token(key, role, source=LOAD_SOURCE)
+        return issue_token(key, role)
 
     async def stack(self, *args: str, timeout: float = 240) -> None:
         """Run `appeals-stack ARGS` for this instance; its lines are shown with a prefix."""
@@ -183,13 +186,14 @@ class Instance:
         await self.stack(*args)
 
     async def ready(self, service: str) -> bool:
-        """The service answers /ready with 200 (it reaches PostgreSQL and Kafka)."""
+        """The service reaches PostgreSQL and Kafka: /ready says "ready" (200 "degraded"
+        means Kafka is away while the HTTP API stays in service)."""
         try:
-            async with httpx.AsyncClient(timeout=2) as client:
+            async with httpx.AsyncClient(timeout=3) as client:
                 response = await client.get(f"{self.url(service)}/ready")
-        except httpx.HTTPError:
+            return response.status_code == 200 and response.json().get("status") == "ready"
+        except (httpx.HTTPError, ValueError):
             return False
-        return response.status_code == 200
 
     async def healthy(self) -> bool:
         return all([self.pid(name) is not None and await self.ready(name) for name in SERVICES])

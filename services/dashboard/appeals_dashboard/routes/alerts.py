@@ -4,6 +4,7 @@ acknowledgements."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
@@ -26,8 +27,11 @@ from appeals_dashboard.feed import Subscription
 from appeals_dashboard.i18n import text
 from appeals_dashboard.state import PREFIX, Dashboard, dashboard, verifier
 from appeals_dashboard.views import AlertView
+from appeals_platform.availability import http_unavailable
 from deadlines import commands, queries
 from deadlines.queries import AlertFilter
+
+log = logging.getLogger(__name__)
 
 ALERT_LIMIT = 200
 HEARTBEAT_SECONDS = 15.0
@@ -133,10 +137,17 @@ async def alerts_stream(
     async def events() -> AsyncIterator[str]:
         async with dash.feed.subscribe() as subscription:
             yield "retry: 2000\n\n"
-            for chunk in await catch_up(dash, chosen, last_seen, who):
-                yield chunk
-            async for chunk in follow(dash, subscription, chosen, who, request):
-                yield chunk
+            try:
+                for chunk in await catch_up(dash, chosen, last_seen, who):
+                    yield chunk
+                async for chunk in follow(dash, subscription, chosen, who, request):
+                    yield chunk
+            except Exception as exc:
+                # PostgreSQL went away under an open stream: end it as streams end, not
+                # cut off mid-answer; the page reconnects and hears 503 until it is back.
+                if not http_unavailable(exc):
+                    raise
+                log.warning("alert stream ended: PostgreSQL is not available")
 
     return StreamingResponse(
         events(),

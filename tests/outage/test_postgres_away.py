@@ -1,0 +1,185 @@
+"""PostgreSQL down or hung: every route of every service answers 503 problem+json with
+Retry-After (never a 500, never no answer), and the service recovers by itself.
+
+Each test runs one service in-process against the test stack's PostgreSQL through a proxy
+of its own (tests/outage/proxy.py), which the test stops (connections reset, new ones
+refused) or freezes (connections open, nothing answers: SIGSTOP of the server) without
+touching the server other tests use. The routes come from the app's own route table, so a
+new endpoint is covered without a change here. No time is asserted; a request that does
+not answer within CLIENT_TIMEOUT fails the test (the figures: bench/postgres_away.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.routing import Mount
+
+from appeals_platform.auth import Role
+from appeals_platform.runtime import no_database_paths
+from appeals_tools.stack.postgres import pg_port
+from tests.conftest import Stack, TokenFactory
+from tests.intake.conftest import dev_submissions, fresh
+from tests.outage.proxy import PostgresProxy
+from tests.services import running, settings_for
+
+pytestmark = pytest.mark.infra
+
+# Requests while PostgreSQL is away; others (before, after) may wait for a busy machine.
+CLIENT_TIMEOUT, CALM_TIMEOUT = 5.0, 60.0
+SETTLE_TIMEOUT = 30.0
+
+
+def build(service: str, dsn: str, stack: Stack, key_dir: Path, tmp: Path, **extra: Any) -> FastAPI:
+    if service == "intake":
+        from intake.app import create_app as intake_app
+        from intake.config import Settings as IntakeSettings
+
+        return intake_app(settings_for(IntakeSettings, dsn, stack, key_dir, **extra))
+    if service == "routing":
+        from routing.app import create_app as routing_app
+        from routing.config import Settings as RoutingSettings
+
+        settings = settings_for(
+            RoutingSettings, dsn, stack, key_dir, model_path=tmp / "no-model.joblib", **extra
+        )
+        return routing_app(settings)
+    from deadlines.app import create_app as deadlines_app
+    from deadlines.config import Settings as DeadlinesSettings
+
+    return deadlines_app(
+        settings_for(DeadlinesSettings, dsn, stack, key_dir, ticker_enabled=False, **extra)
+    )
+
+
+def every_request(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route of the app, documented or not (the dashboard's pages,
+    its CSV exports and its event stream too), path parameters filled in."""
+    for route in app.routes:
+        if isinstance(route, Mount):
+            yield "GET", route.path + "/anything"
+            continue
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if path is None or not methods:
+            continue
+        filled = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+        for method in sorted(methods - {"HEAD"}):
+            yield method, filled
+
+
+def waiting_request(service: str, token: TokenFactory) -> dict[str, Any]:
+    """A request that needs PostgreSQL, with what it takes to get that far."""
+    if service == "intake":
+        auth = token(Role.INTEGRATION, source="egov-portal")
+        body = fresh(dev_submissions()[0])
+        return {"method": "POST", "url": "/v1/appeals", "json": body, "auth": auth}
+    if service == "routing":
+        return {"method": "GET", "url": "/v1/triage", "auth": token(Role.OPERATOR)}
+    return {"method": "GET", "url": "/v1/alerts", "auth": token(Role.MONITORING)}
+
+
+async def ask(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    limit: float = CLIENT_TIMEOUT,
+    **options: Any,
+) -> httpx.Response:
+    """The answer, or the test fails: in-process, no socket timeout would end a hang."""
+    auth = options.pop("auth", None)
+    headers = {"Authorization": f"Bearer {auth}"} if auth else {}
+    try:
+        return await asyncio.wait_for(
+            client.request(method, url, headers=headers, **options), limit
+        )
+    except TimeoutError:
+        pytest.fail(f"{method} {url}: no answer within {limit}s")
+
+
+def assert_refused(response: httpx.Response, what: str) -> None:
+    assert response.status_code == 503, (what, response.status_code, response.text[:300])
+    assert response.headers["content-type"] == "application/problem+json", what
+    assert response.headers.get("retry-after", "").isdigit(), (what, response.headers)
+    body = response.json()
+    assert body["status"] == 503 and body["title"] == "the database is not available", what
+
+
+async def until_ready(client: httpx.AsyncClient, status: int) -> httpx.Response:
+    deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT
+    while True:
+        ready = await ask(client, "GET", "/ready", limit=CALM_TIMEOUT)
+        if ready.status_code == status:
+            return ready
+        assert asyncio.get_running_loop().time() < deadline, ready.text
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("fault", ["stopped", "hung"])
+@pytest.mark.parametrize("service", ["intake", "routing", "deadlines"])
+async def test_every_route_answers_503_while_postgres_is_away_and_recovers(
+    service: str,
+    fault: str,
+    stack: Stack,
+    database: str,
+    key_dir: Path,
+    token: TokenFactory,
+    tmp_path: Path,
+) -> None:
+    proxy = PostgresProxy(pg_port())
+    await proxy.start()
+    # Hung: the watchdog waits longer than by default, so the request sent right after the
+    # freeze is surely waiting on the server when the watchdog gives up (the request is
+    # cancelled and answered), rather than refused at the door.
+    extra = {"database_watchdog_timeout": 1.5} if fault == "hung" else {}
+    app = build(service, proxy.dsn(database), stack, key_dir, tmp_path, **extra)
+    try:
+        async with contextlib.AsyncExitStack() as started:
+            client = await started.enter_async_context(running(app, wait_for_consumers=False))
+            # On the way out the server is back before the service stops (its pool closes).
+            started.push_async_callback(proxy.restore)
+            await until_ready(client, 200)
+            waiting = waiting_request(service, token)
+            before = None
+            if service == "intake":
+                before = await ask(
+                    client, **{**waiting, "json": fresh(dev_submissions()[1])}, limit=CALM_TIMEOUT
+                )
+                assert before.status_code == 201, before.text
+
+            if fault == "hung":
+                await proxy.freeze()
+            else:
+                await proxy.stop()
+            assert_refused(await ask(client, **waiting), f"{waiting['url']} in flight")
+
+            ready = await until_ready(client, 503)
+            assert ready.json()["checks"]["postgres"] != "ok"
+            exempt = no_database_paths(app)
+            for method, path in every_request(app):
+                if path not in exempt:
+                    assert_refused(await ask(client, method, path), f"{method} {path}")
+            assert (await ask(client, "GET", "/health")).status_code == 200
+            assert (await ask(client, "GET", "/metrics")).status_code == 200
+
+            await proxy.restore()
+            await until_ready(client, 200)
+            again = await ask(client, **waiting, limit=CALM_TIMEOUT)
+            assert again.status_code in (200, 201), again.text
+            if before is not None:  # accepted before the outage: still there
+                appeal = await ask(
+                    client, "GET", before.headers["location"], auth=waiting["auth"], limit=60
+                )
+                assert appeal.status_code == 200, appeal.text
+                assert appeal.json()["registration_number"] == before.json()["registration_number"]
+    finally:
+        await proxy.close()
