@@ -6,7 +6,8 @@ of its own (tests/outage/proxy.py), which the test stops (connections reset, new
 refused) or freezes (connections open, nothing answers: SIGSTOP of the server) without
 touching the server other tests use. The routes come from the app's own route table, so a
 new endpoint is covered without a change here. No time is asserted; a request that does
-not answer within CLIENT_TIMEOUT fails the test (the figures: bench/postgres_away.py).
+not answer within CLIENT_TIMEOUT fails the test (the fault suite's "PostgreSQL frozen" case
+measures the answers of a running stack: docs/faults.md).
 """
 
 from __future__ import annotations

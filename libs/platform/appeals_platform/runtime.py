@@ -107,11 +107,13 @@ class Runtime:
             s = self.settings
             self._watchdog = Watchdog(
                 self.name,
-                lambda: connect(
+                # A plain connection: no codecs to set up, so nothing but the connect itself
+                # (bounded) and SELECT 1 (bounded) ever waits on the server.
+                lambda: asyncpg.connect(
                     s.database_url,
-                    s.db_schema,
                     password=s.database_password(),
                     timeout=s.database_connect_timeout,
+                    server_settings={"application_name": f"{self.name}-watchdog"},
                 ),
                 interval=s.database_watchdog_interval,
                 timeout=s.database_watchdog_timeout,
