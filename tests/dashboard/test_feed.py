@@ -97,3 +97,13 @@ async def test_closing_the_feed_ends_every_open_stream() -> None:
     async with feed.subscribe() as page:
         feed.close()
         assert await asyncio.wait_for(page.next(1), 1) == {"event": "closed"}
+
+
+async def test_ending_the_streams_keeps_the_feed_open_for_pages_that_come_back() -> None:
+    feed = AlertFeed()
+    async with feed.subscribe() as page:
+        feed.end_streams()
+        assert await asyncio.wait_for(page.next(1), 1) == {"event": "closed"}
+    async with feed.subscribe() as again:
+        await feed.publish([{"event": "alert", "n": 1}])
+        assert await asyncio.wait_for(again.next(1), 1) == {"event": "alert", "n": 1}

@@ -31,7 +31,7 @@ from appeals_tools.stack.postgres import pg_port
 from tests.conftest import Stack, TokenFactory
 from tests.intake.conftest import dev_submissions, fresh
 from tests.outage.proxy import PostgresProxy
-from tests.services import running, settings_for
+from tests.services import running, serving, settings_for
 
 pytestmark = pytest.mark.infra
 
@@ -182,5 +182,63 @@ async def test_every_route_answers_503_while_postgres_is_away_and_recovers(
                 )
                 assert appeal.status_code == 200, appeal.text
                 assert appeal.json()["registration_number"] == before.json()["registration_number"]
+    finally:
+        await proxy.close()
+
+
+@pytest.mark.parametrize("fault", ["stopped", "hung"])
+async def test_an_open_dashboard_stream_ends_cleanly_when_postgres_goes_away(
+    fault: str,
+    stack: Stack,
+    database: str,
+    key_dir: Path,
+    token: TokenFactory,
+    tmp_path: Path,
+) -> None:
+    """A live-alerts stream open when PostgreSQL goes away ends as streams end (the last
+    chunk, no reset): the page's EventSource notices, and its reconnect hears 503. Without
+    this the stream would go on sending keep-alives and the client's wait would run out."""
+    proxy = PostgresProxy(pg_port())
+    await proxy.start()
+    app = build("deadlines", proxy.dsn(database), stack, key_dir, tmp_path)
+    try:
+        async with contextlib.AsyncExitStack() as started:
+            # Over a real socket: the stream arrives in pieces, its end as a client sees it.
+            url = await started.enter_async_context(serving(app))
+            browser = await started.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=CALM_TIMEOUT)
+            )
+            started.push_async_callback(proxy.restore)
+            signed = await browser.post(
+                "/dashboard/sign-in", data={"token": token(Role.MONITORING)}
+            )
+            assert signed.status_code == 303, signed.text
+            stream = await started.enter_async_context(
+                browser.stream("GET", "/dashboard/alerts/stream")
+            )
+            assert stream.status_code == 200
+            chunks = stream.aiter_text()
+            seen = await anext(chunks)  # "retry: ..." : the stream is open and subscribed
+            assert seen.startswith("retry:"), seen
+
+            if fault == "hung":
+                await proxy.freeze()
+            else:
+                await proxy.stop()
+            try:  # to its end: any reset or truncation raises here
+                async with asyncio.timeout(CLIENT_TIMEOUT * 2):
+                    async for chunk in chunks:
+                        seen += chunk
+            except TimeoutError:
+                pytest.fail(f"the stream went on after PostgreSQL went away: {seen!r}")
+            assert "event: alert" not in seen
+
+            assert_refused(
+                await ask(browser, "GET", "/dashboard/alerts/stream"), "the stream's reconnect"
+            )
+            await proxy.restore()
+            await until_ready(browser, 200)
+            again = await browser.get("/dashboard/alerts")
+            assert again.status_code == 200, again.text
     finally:
         await proxy.close()

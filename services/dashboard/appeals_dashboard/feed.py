@@ -89,12 +89,17 @@ class AlertFeed:
         finally:
             self._subscriptions.discard(subscription)
 
-    def close(self) -> None:
-        """End every open stream (on shutdown, so the server need not wait for browsers)."""
-        self._closed = True
+    def end_streams(self) -> None:
+        """End every open stream now and keep the feed open (PostgreSQL went away: a page
+        reconnects and hears 503 until it is back, instead of a stream that looks live)."""
         for subscription in list(self._subscriptions):
             subscription.overflowed = False
             subscription.offer(CLOSED)
+
+    def close(self) -> None:
+        """End every open stream (on shutdown, so the server need not wait for browsers)."""
+        self._closed = True
+        self.end_streams()
 
 
 def feed_item(record: KafkaRecord) -> dict[str, Any] | None:

@@ -58,6 +58,9 @@ def mount_dashboard(
         CloudEvent[DeadlineAlert | AlertAcknowledged],
         "Alerts and acknowledgements to the open dashboard pages.",
     )
+    # PostgreSQL away: the open streams end (cleanly, as streams end) with the other routes'
+    # 503s (appeals_platform.api.DatabaseGuard), rather than sending keep-alives meanwhile.
+    runtime.watchdog.on_change(lambda available: None if available else live.end_streams())
     dashboard = Dashboard(runtime, settings, live, clock, ctx, Names(ctx.reference))
     router = APIRouter(
         prefix=PREFIX, include_in_schema=False, dependencies=[Depends(dashboard.bind)]
