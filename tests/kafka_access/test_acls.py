@@ -178,6 +178,11 @@ async def test_an_integration_writes_its_own_submissions_and_nothing_else(stack:
         ("svc-deadlines", topics.agency_topic(POLICE)),
         # Submissions only by their integration.
         ("svc-intake", topics.submission_topic("egov-portal")),
+        # An agency's commands only by that agency: the topic is what names the actor.
+        ("agency-krg-police", topics.agency_actions_topic(AKIMAT)),
+        ("svc-intake", topics.agency_actions_topic(POLICE)),
+        # Results only by the services.
+        ("agency-krg-police", topics.agency_results_topic(POLICE)),
     ],
 )
 async def test_a_principal_cannot_forge_events_of_a_topic_it_does_not_own(
@@ -197,6 +202,9 @@ async def test_a_principal_cannot_forge_events_of_a_topic_it_does_not_own(
         ("agency-krg-police", "agency.krg-police.acl-test", topics.APPEAL_ASSIGNED),
         # Raw submissions are intake's input only.
         ("svc-routing", "routing-acl-test", topics.submission_topic("egov-portal")),
+        # Another agency's results and commands.
+        ("agency-krg-police", "agency.krg-police.acl-test", topics.agency_results_topic(AKIMAT)),
+        ("agency-krg-police", "agency.krg-police.acl-test", topics.agency_actions_topic(AKIMAT)),
     ],
 )
 async def test_a_principal_cannot_read_a_topic_it_does_not_need(

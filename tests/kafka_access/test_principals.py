@@ -43,6 +43,8 @@ def test_a_service_writes_only_its_own_topics_and_the_dead_letters_of_what_it_re
     for service in principals.SERVICES:
         user = principals.user_name(service)
         own = {t.name for t in topics.TOPICS if t.owner == service}
+        # Every service answers the agency commands it applies on the agency's results topic.
+        own |= {topics.agency_results_topic(c) for c in CODES}
         if service == "routing":
             own |= {topics.agency_topic(c) for c in CODES}
         assert writes(user) == own | {topics.dead_letter_topic(t) for t in reads(user)}, service
@@ -50,10 +52,22 @@ def test_a_service_writes_only_its_own_topics_and_the_dead_letters_of_what_it_re
 
 def test_every_agency_and_integration_has_one_narrow_principal() -> None:
     police = EVERY["agency-krg-police"]
-    assert reads("agency-krg-police") == {"agency.krg-police.appeals"} and not writes(police.user)
+    assert reads(police.user) == {"agency.krg-police.appeals", "agency.krg-police.results"}
+    assert writes(police.user) == {"agency.krg-police.actions"}
     groups = [g for g in police.grants if g.resource == "group"]
     assert groups == [principals.Grant("group", "agency.krg-police.", "prefixed", "read")]
     for source in SOURCES:
         user = f"integration-{source}"
         assert writes(user) == {topics.submission_topic(source)} and not reads(user)
     assert len([p for p in EVERY.values() if p.kind == "agency"]) == len(CODES)
+
+
+def test_every_service_reads_every_agencys_actions_and_no_agency_another_agencys() -> None:
+    for service in principals.SERVICES:
+        user = principals.user_name(service)
+        assert {topics.agency_actions_topic(c) for c in CODES} <= reads(user), service
+    for code in CODES:
+        user = principals.user_name(topics.agency_principal(code))
+        others = [c for c in CODES if c != code]
+        assert not {topics.agency_actions_topic(c) for c in others} & writes(user)
+        assert not {topics.agency_results_topic(c) for c in others} & reads(user)

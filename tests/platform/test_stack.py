@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from appeals_contracts.topics import TOPICS, agency_topic, dead_letter_topic, submission_topic
+from appeals_contracts.topics import TOPICS, agency_specs, dead_letter_topic, submission_topic
 from appeals_reference import load_integrations
 from appeals_reference.loader import load_reference
 from tests.conftest import Stack
@@ -47,7 +47,8 @@ async def test_broker_holds_every_platform_agency_and_dead_letter_topic(stack: S
     finally:
         await admin.close()
     expected = {t.name for t in TOPICS} | {dead_letter_topic(t.name) for t in TOPICS}
-    expected |= {agency_topic(a.code) for a in load_reference().agencies}
+    agencies = agency_specs([a.code for a in load_reference().agencies])
+    expected |= {t.name for t in agencies} | {dead_letter_topic(t.name) for t in agencies if t.twin}
     expected |= {submission_topic(i.source) for i in load_integrations()}
     assert expected <= existing
     partitions = {d["topic"]: len(d["partitions"]) for d in described}

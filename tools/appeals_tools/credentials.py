@@ -46,7 +46,12 @@ def party(kind: str, name: str) -> Party:
             raise SystemExit(f"appeals-kafka: no agency {code} in the reference data")
         principal = principals.agency(code)
         prefix = principals.agency_group_prefix(code)
-        return Party(principal, (topics.agency_topic(code),), (), f"{prefix}inbox")
+        return Party(
+            principal,
+            (topics.agency_topic(code), topics.agency_results_topic(code)),
+            (topics.agency_actions_topic(code),),
+            f"{prefix}inbox",
+        )
     if kind == "integration":
         if name not in {i.source for i in load_integrations()}:
             raise SystemExit(f"appeals-kafka: no integration {name} in integrations.yaml")
@@ -110,9 +115,17 @@ def render(found: Party, mine: KafkaAccess) -> str:
         lines += [
             "\n# Python, confluent-kafka:",
             "from confluent_kafka import Consumer",
-            f"consumer = Consumer({literal})",
+            f"config = {literal}",
+            "consumer = Consumer(config)",
             f"consumer.subscribe({list(found.reads)!r})",
         ]
+        if found.writes:
+            lines += [
+                "from confluent_kafka import Producer",
+                "producer = Producer({k: v for k, v in config.items() "
+                'if k not in ("group.id", "auto.offset.reset")})',
+                f'producer.produce("{found.writes[0]}", key=appeal_id, value=cloud_event_json)',
+            ]
     else:
         producer = {
             k: v for k, v in properties.items() if k not in ("group.id", "auto.offset.reset")

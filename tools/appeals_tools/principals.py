@@ -53,17 +53,19 @@ def agency_group_prefix(agency_code: str) -> str:
     return f"agency.{agency_code.lower()}."
 
 
-def topic_grants(specs: Iterable[Topic], twins: bool) -> dict[str, set[Grant]]:
-    """Per user: WRITE for a topic's owner, READ for its readers (and WRITE on its twin)."""
+def topic_grants(specs: Iterable[Topic]) -> dict[str, set[Grant]]:
+    """Per user: WRITE for a topic's owner and other writers, READ for its readers (and WRITE
+    on its dead-letter twin when it has one)."""
     found: dict[str, set[Grant]] = {}
     for spec in specs:
-        found.setdefault(user_name(spec.owner), set()).add(
-            Grant("topic", spec.name, "literal", "write")
-        )
+        for writer in (spec.owner, *spec.writers):
+            found.setdefault(user_name(writer), set()).add(
+                Grant("topic", spec.name, "literal", "write")
+            )
         for reader in spec.readers:
             mine = found.setdefault(user_name(reader), set())
             mine.add(Grant("topic", spec.name, "literal", "read"))
-            if twins:
+            if spec.twin:
                 mine.add(Grant("topic", topics.dead_letter_topic(spec.name), "literal", "write"))
     return found
 
@@ -77,9 +79,9 @@ def principals(
     """
     codes, names = list(agency_codes), list(sources)
     platform = topic_grants(
-        topics.prefixed([*topics.TOPICS, *topics.submission_specs(names)], prefix), twins=True
+        topics.prefixed([*topics.TOPICS, *topics.submission_specs(names)], prefix)
     )
-    agencies = topic_grants(topics.prefixed(topics.agency_specs(codes), prefix), twins=False)
+    agencies = topic_grants(topics.prefixed(topics.agency_specs(codes), prefix))
     every: dict[str, set[Grant]] = {}
     for part in (platform, agencies):
         for user, grants in part.items():
@@ -119,7 +121,10 @@ def agency(code: str, prefix: str = "") -> Principal:
     return next(p for p in principals([code], [], prefix) if p.kind == "agency")
 
 
-def routing_grants_for(code: str, prefix: str = "") -> tuple[Grant, ...]:
-    """What routing needs to deliver to an agency added at run time."""
-    found = topic_grants(topics.prefixed(topics.agency_specs([code]), prefix), twins=False)
-    return tuple(sorted(found[user_name("routing")]))
+def service_grants_for(code: str, prefix: str = "") -> dict[str, tuple[Grant, ...]]:
+    """What each service needs for an agency added at run time: routing delivers to its
+    assignments topic, every service reads its actions and writes its results."""
+    found = topic_grants(topics.prefixed(topics.agency_specs([code]), prefix))
+    return {
+        user_name(s): tuple(sorted(found[user_name(s)])) for s in SERVICES if user_name(s) in found
+    }

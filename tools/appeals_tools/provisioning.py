@@ -213,7 +213,8 @@ def provision_all(
 def provision_agencies(
     admin: AdminClient, secrets: Path, codes: Sequence[str], prefix: str = ""
 ) -> list[str]:
-    """Give each agency without a user its topic, user and ACLs, and routing its WRITE.
+    """Give each agency without a user its topics, user and ACLs, and the services theirs on
+    its topics (routing WRITE on its assignments; all READ on its actions, WRITE on results).
 
     What `provisioner` needs for it: CREATE on `agency.` topics, ALTER on the cluster. With a
     `prefix` (a test run's), the topic and the grants are the prefixed ones.
@@ -222,13 +223,17 @@ def provision_agencies(
     new = [c for c in codes if principals.agency(c).user not in known]
     if not new:
         return []
-    create_topics(admin, topics.prefixed(topics.agency_specs(new), prefix))
+    specs = topics.agency_specs(new)
+    create_topics(
+        admin,
+        topics.prefixed(specs + [topics.dead_letter_spec(s) for s in specs if s.twin], prefix),
+    )
     bindings: list[AclBinding] = []
     for code in new:
         agency = principals.agency(code, prefix)
         bindings += [acl_binding(agency.user, g) for g in agency.grants]
-        routing = principals.user_name("routing")
-        bindings += [acl_binding(routing, g) for g in principals.routing_grants_for(code, prefix)]
+        for service, grants in principals.service_grants_for(code, prefix).items():
+            bindings += [acl_binding(service, g) for g in grants]
     # ACLs before the user: the agency's first connection already finds its rights.
     grant(admin, bindings)
     users = {principals.agency(c).user: secret(secrets, principals.agency(c).user) for c in new}
@@ -240,17 +245,20 @@ def provision_agencies(
 def remove_agency(admin: AdminClient, secrets: Path, code: str, prefix: str = "") -> None:
     """Undo `provision_agencies` for one agency: ACLs, user, topic and secret."""
     agency = principals.agency(code, prefix)
-    routing = principals.user_name("routing")
     revoke(
         admin,
         [acl_binding(agency.user, g) for g in agency.grants]
-        + [acl_binding(routing, g) for g in principals.routing_grants_for(code, prefix)],
+        + [
+            acl_binding(service, g)
+            for service, grants in principals.service_grants_for(code, prefix).items()
+            for g in grants
+        ],
     )
     deletion = UserScramCredentialDeletion(agency.user, ScramMechanism.SCRAM_SHA_512)
     _wait(admin.alter_user_scram_credentials([deletion], request_timeout=TIMEOUT).values())
-    _wait(
-        admin.delete_topics([prefix + topics.agency_topic(code)], request_timeout=TIMEOUT).values()
-    )
+    specs = topics.agency_specs([code])
+    names = [s.name for s in specs] + [topics.dead_letter_topic(s.name) for s in specs if s.twin]
+    delete_topics(admin, [prefix + n for n in names])
     shutil.rmtree(secret_file(secrets, agency.user).parent, ignore_errors=True)
 
 

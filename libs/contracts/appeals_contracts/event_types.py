@@ -15,3 +15,18 @@ DEADLINE_ESCALATED = "kz.appeals.deadline.escalated.v1"
 REDIRECT_OVERDUE = "kz.appeals.redirect.overdue.v1"
 ALERT_ACKNOWLEDGED = "kz.appeals.alert.acknowledged.v1"
 DEAD_LETTER = "kz.appeals.dead-letter.v1"
+RECEIPT_CONFIRMED = "kz.appeals.receipt.confirmed.v1"
+
+# Commands an agency writes to its own `agency.<code>.actions` topic, and their outcome on
+# `agency.<code>.results` (appeals_platform.actions).
+AGENCY_RECEIPT_CONFIRMED = "kz.appeals.agency.receipt-confirmed.v1"
+AGENCY_ANSWER = "kz.appeals.agency.answer.v1"
+AGENCY_REDIRECT_REQUESTED = "kz.appeals.agency.redirect-requested.v1"
+AGENCY_EXTENSION_REQUESTED = "kz.appeals.agency.extension-requested.v1"
+AGENCY_ACTIONS = (
+    AGENCY_RECEIPT_CONFIRMED,
+    AGENCY_ANSWER,
+    AGENCY_REDIRECT_REQUESTED,
+    AGENCY_EXTENSION_REQUESTED,
+)
+AGENCY_ACTION_RESULT = "kz.appeals.agency.action-result.v1"

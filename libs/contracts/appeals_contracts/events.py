@@ -6,7 +6,7 @@ Changes are additive; a breaking change is a new event type version.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -128,6 +128,38 @@ class DeadlineExtended(_Event):
     # the appeal's registration number for agencies that read only this topic.
     extension: int = 1
     registration_number: str = ""
+
+
+class ReceiptConfirmed(_Event):
+    """deadlines.deadline-events: the assigned agency confirmed it took the appeal into work."""
+
+    appeal_id: str
+    registration_number: str
+    hop: int
+    agency: str
+    received_at: datetime  # when the hop reached the agency (its assignment)
+    confirmed_at: datetime
+
+
+class ActionResult(_Event):
+    """agency.<code>.results: what became of one command from agency.<code>.actions.
+
+    `accepted`: it took effect, and `result` is what the HTTP endpoint answers. `refused`:
+    nothing changed; `status`, `title`, `detail` and `problems` are the problem document the
+    HTTP endpoint gives for the same request (RFC 9457, `appeals_platform.problems`).
+    """
+
+    action_id: str  # the command's CloudEvent id
+    action_type: str | None = None
+    appeal_id: str | None = None
+    agency: str
+    outcome: Literal["accepted", "refused"]
+    status: int
+    title: str | None = None
+    detail: str | None = None
+    problems: list[dict[str, str]] = []
+    result: dict[str, Any] | None = None
+    decided_at: datetime
 
 
 class DeadlineAlert(_Event):

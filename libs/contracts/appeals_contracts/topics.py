@@ -1,7 +1,8 @@
 """Every Kafka topic of the platform, in one place, with the partition count it is created with.
 
 Keys are always the appeal id, so all events of one appeal stay ordered on one partition.
-Agency topics (`agency.<code>.appeals`) are derived from the agency list of the reference data,
+Agency topics (`agency.<code>.appeals`, `.actions`, `.results`) are derived from the agency list
+of the reference data,
 submission topics (`intake.appeal-submissions.<source>`) from its integration list.
 
 Who writes (`owner`) and who reads (`readers`) each topic is data here: the Kafka ACLs of
@@ -33,6 +34,12 @@ class Topic:
     # submissions, rejections and dead letters hold input, not facts: a week (None: broker's).
     retention_ms: int | None = -1
     readers: tuple[str, ...] = ()
+    # Principals that write the topic besides its owner (an agency's results: each service
+    # answers the commands it applies).
+    writers: tuple[str, ...] = ()
+    # A topic read by the platform's services has a dead-letter twin; one read only by a
+    # party outside the platform (an agency, an integration) has none.
+    twin: bool = True
 
 
 # Each integration writes its own `intake.appeal-submissions.<source>`: Kafka never tells a
@@ -86,7 +93,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         DEADLINE_EVENTS,
         "deadlines",
-        ("kz.appeals.deadline.extended.v1",),
+        ("kz.appeals.deadline.extended.v1", "kz.appeals.receipt.confirmed.v1"),
         readers=("intake", "deadlines"),
     ),
     Topic(
@@ -128,6 +135,29 @@ def agency_topic(agency_code: str) -> str:
     return f"agency.{agency_code.lower()}.appeals"
 
 
+def agency_actions_topic(agency_code: str) -> str:
+    return f"agency.{agency_code.lower()}.actions"
+
+
+def agency_results_topic(agency_code: str) -> str:
+    return f"agency.{agency_code.lower()}.results"
+
+
+# The channel of every agency's actions and results, as the AsyncAPI documents name them.
+AGENCY_ACTIONS_CHANNEL = "agency.{code}.actions"
+AGENCY_RESULTS_CHANNEL = "agency.{code}.results"
+SERVICES = ("intake", "routing", "deadlines")
+
+
+def agency_of_topic(topic: str) -> str | None:
+    """The agency code of an `agency.<code>.<kind>` topic (codes are upper-case: the topic
+    spells them in lower case, and Kafka's ACL on the topic is what proves the writer)."""
+    parts = topic.split(".")
+    if len(parts) != 3 or parts[0] != "agency" or not parts[1]:
+        return None
+    return parts[1].upper()
+
+
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
@@ -147,18 +177,43 @@ def submission_specs(sources: list[str]) -> list[Topic]:
 
 
 def agency_specs(agency_codes: list[str]) -> list[Topic]:
-    # An agency's actions topic (`agency.<code>.actions`, owner the agency, read by the
-    # services) joins here when it exists; the ACLs follow from owner and readers.
-    return [
-        Topic(
-            agency_topic(code),
-            "routing",
-            ("kz.appeals.appeal.assigned.v1",),
-            AGENCY_PARTITIONS,
-            readers=(agency_principal(code),),
-        )
-        for code in agency_codes
-    ]
+    """Per agency: its assignments (routing writes), its actions (the agency writes, every
+    service reads the commands it owns) and the results of those (the services write)."""
+    found: list[Topic] = []
+    for code in agency_codes:
+        agency = agency_principal(code)
+        found += [
+            Topic(
+                agency_topic(code),
+                "routing",
+                ("kz.appeals.appeal.assigned.v1",),
+                AGENCY_PARTITIONS,
+                readers=(agency,),
+                twin=False,
+            ),
+            Topic(
+                agency_actions_topic(code),
+                agency,
+                (
+                    "kz.appeals.agency.receipt-confirmed.v1",
+                    "kz.appeals.agency.answer.v1",
+                    "kz.appeals.agency.redirect-requested.v1",
+                    "kz.appeals.agency.extension-requested.v1",
+                ),
+                AGENCY_PARTITIONS,
+                readers=SERVICES,
+            ),
+            Topic(
+                agency_results_topic(code),
+                "intake",
+                ("kz.appeals.agency.action-result.v1",),
+                AGENCY_PARTITIONS,
+                readers=(agency,),
+                writers=("routing", "deadlines"),
+                twin=False,
+            ),
+        ]
+    return found
 
 
 def dead_letter_spec(topic: Topic) -> Topic:
@@ -174,12 +229,11 @@ def dead_letter_spec(topic: Topic) -> Topic:
 
 
 def all_topic_specs(agency_codes: list[str], sources: list[str]) -> list[Topic]:
-    """The platform topics, one per agency, one per integration, and their dead-letter twins.
-
-    Agency topics have no twin: their readers are outside the platform.
-    """
-    platform = list(TOPICS) + submission_specs(sources)
-    return platform + [dead_letter_spec(t) for t in platform] + agency_specs(agency_codes)
+    """The platform topics, one per integration, three per agency, and the dead-letter twins
+    of those the services read (an agency's assignments and results have none: their readers
+    are outside the platform)."""
+    every = list(TOPICS) + submission_specs(sources) + agency_specs(agency_codes)
+    return every + [dead_letter_spec(t) for t in every if t.twin]
 
 
 def prefixed(specs: list[Topic], prefix: str) -> list[Topic]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class Subscription(Generic[T]):
     before `handle` runs. Without it the handler is idempotent on its own (intake's
     registrations, keyed by source and external id). `group=None` reads every partition from
     the end and commits nothing: for views fed live in every process (the dashboard).
+    `pattern` (a topic name with `{placeholders}`, e.g. `agency.{code}.actions`) subscribes to
+    every topic of that shape instead of `topics`: one per agency, including agencies added
+    while the service runs (found at the next metadata refresh).
     """
 
     name: str
@@ -86,6 +90,15 @@ class Subscription(Generic[T]):
     event_id: Callable[[T], str] | None = None
     max_records: int = 500
     offset_reset: Literal["earliest", "latest"] = "earliest"
+    pattern: str | None = None
+
+
+def topic_regex(pattern: str, prefix: str = "") -> str:
+    """The regular expression of the topics a `{placeholder}` pattern names: a placeholder is
+    one dot-free part, the rest literal, anchored (so `<topic>.dlq` and another run's prefixed
+    copies are not matched)."""
+    parts = re.split(r"\{[a-z_]+\}", pattern)
+    return "^" + re.escape(prefix) + "[^.]+".join(re.escape(p) for p in parts) + "$"
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,10 @@ class Consumer(Generic[T]):
             auto_offset_reset=sub.offset_reset if sub.group else "latest",
             max_poll_records=sub.max_records,
         )
-        consumer.subscribe([self._prefix + t for t in sub.topics])
+        if sub.pattern is not None:
+            consumer.subscribe(pattern=topic_regex(sub.pattern, self._prefix))
+        else:
+            consumer.subscribe([self._prefix + t for t in sub.topics])
         await consumer.start()
         self._consumer = consumer
         try:

@@ -92,9 +92,14 @@ class Runtime:
 
         handler.__annotations__ = {"body": payload, "return": None}
         handler.__name__ = handler.__qualname__ = "on_" + subscription.name.replace("-", "_")
-        self.broker.subscriber(
-            *subscription.topics, group_id=subscription.group, description=description
-        )(handler)
+        if subscription.pattern is not None:
+            self.broker.subscriber(
+                pattern=subscription.pattern, group_id=subscription.group, description=description
+            )(handler)
+        else:
+            self.broker.subscriber(
+                *subscription.topics, group_id=subscription.group, description=description
+            )(handler)
 
     def documents_publication(self, topic: str, schema: Any, description: str) -> None:
         """List a topic this service writes (through its outbox) in the AsyncAPI document."""

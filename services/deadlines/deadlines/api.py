@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from appeals_contracts.events import ReceiptConfirmed
 from appeals_contracts.submission import Code, Day, Line, Text
 from appeals_law.calendar import ALMATY, CalendarOverride
 from appeals_platform import outbox
@@ -19,7 +20,7 @@ from appeals_platform.auth import Principal, Role, require
 from appeals_platform.openapi import refusals
 from appeals_platform.problems import FieldProblem, Refused
 from appeals_platform.runtime import Runtime
-from deadlines import alerts, compliance, db, extensions, handlers, open_data, overrides
+from deadlines import alerts, compliance, db, extensions, handlers, open_data, overrides, receipts
 from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
@@ -72,6 +73,7 @@ def clock_view(clock: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "policy": clock["policy"],
         "received_at": _local(clock["received_at"]),
         "agency_received_at": _local(clock["agency_received_at"]),
+        "confirmed_at": _local(clock["confirmed_at"]),
         "assigned_at": _local(clock["assigned_at"]),
         "registered_on": _day(clock["registered_on"]),
         "start_day": _day(clock["start_day"]),
@@ -147,17 +149,35 @@ def clocks_router(service: Service) -> APIRouter:
         assert principal.agency is not None
         now = service.clock.now()
         async with runtime.pool.acquire() as conn, conn.transaction():
-            await refresh_calendar(conn, ctx.law)
-            _, message = await extensions.extend(
+            message = await extensions.request_extension(
                 conn, appeal_id, principal.agency, request, now, ctx
             )
-            await outbox.add(conn, [message])
         runtime.relay.wake()
         async with runtime.pool.acquire() as conn:
             clocks = await db.get_clocks(conn, appeal_id)
         body = appeal_view(clocks, now)
         body["event_id"] = message.id
         return JSONResponse(body)
+
+    @router.post(
+        "/appeals/{appeal_id}/receipt",
+        status_code=201,
+        responses=refusals(404, 409),
+        response_model=ReceiptConfirmed,
+    )
+    async def confirm_receipt(
+        appeal_id: uuid.UUID, principal: Principal = Depends(require(Role.AGENCY))
+    ) -> ReceiptConfirmed:
+        """The assigned agency confirms it took the appeal into work (its open hop, once);
+        publishes ReceiptConfirmed, which the appeal's timeline shows. The same as the
+        agency's `kz.appeals.agency.receipt-confirmed.v1` command on Kafka."""
+        assert principal.agency is not None
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            confirmed = await receipts.confirm(
+                conn, appeal_id, principal.agency, service.clock.now(), ctx
+            )
+        runtime.relay.wake()
+        return confirmed
 
     return router
 

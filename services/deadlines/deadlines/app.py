@@ -4,17 +4,31 @@ monitoring dashboard, `appeals_dashboard`) are mounted through `deadlines.pages`
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 
+from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent
-from appeals_contracts.events import AnswerGiven, AppealAssigned, AppealRedirected, DeadlineAlert
+from appeals_contracts.events import (
+    ActionResult,
+    AnswerGiven,
+    AppealAssigned,
+    AppealRedirected,
+    DeadlineAlert,
+    DeadlineExtended,
+    ReceiptConfirmed,
+)
+from appeals_platform import actions
 from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime, service_app
-from deadlines import inputs, pages, webhook
+from deadlines import db, extensions, inputs, pages, receipts, webhook
 from deadlines.api import (
     Service,
     alerts_router,
+    appeal_view,
     calendar_router,
     clocks_router,
     compliance_router,
@@ -50,6 +64,56 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ),
         CloudEvent[AppealAssigned | AppealRedirected | AnswerGiven],
         "Assignments open clocks, redirects close hops, answers stop clocks.",
+    )
+
+    async def confirm_action(
+        conn: asyncpg.Connection, action: actions.Action, at: datetime
+    ) -> tuple[int, dict[str, Any]]:
+        """`kz.appeals.agency.receipt-confirmed.v1`: POST /v1/appeals/{appeal_id}/receipt."""
+        assert action.appeal_id is not None
+        confirmed = await receipts.confirm(conn, action.appeal_id, action.agency, at, ctx)
+        return 201, confirmed.model_dump(mode="json")
+
+    async def extension_action(
+        conn: asyncpg.Connection, action: actions.Action, at: datetime
+    ) -> tuple[int, dict[str, Any]]:
+        """`kz.appeals.agency.extension-requested.v1`: POST /v1/appeals/{appeal_id}/extend."""
+        assert action.appeal_id is not None
+        request = extensions.extension_request(action.data)
+        message = await extensions.request_extension(
+            conn, action.appeal_id, action.agency, request, at, ctx
+        )
+        body = appeal_view(await db.get_clocks(conn, action.appeal_id), at)
+        return 200, {**body, "event_id": message.id}
+
+    runtime.subscribe(
+        actions.subscription(
+            "deadlines-actions",
+            f"{settings.consumer_group}-actions",
+            {
+                event_types.AGENCY_RECEIPT_CONFIRMED: confirm_action,
+                event_types.AGENCY_EXTENSION_REQUESTED: extension_action,
+            },
+            source=runtime.source,
+            now=service.clock.now,
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        CloudEvent[extensions.ExtensionRequest | dict[str, Any]],
+        "Receipt confirmations (kz.appeals.agency.receipt-confirmed.v1, data {}) and extension "
+        "requests (kz.appeals.agency.extension-requested.v1) an agency writes to its own "
+        "actions topic (key: appeal id), applied as POST /v1/appeals/{appeal_id}/receipt and "
+        "/extend; the acting agency is the topic's. The outcome goes to agency.<code>.results.",
+    )
+    runtime.documents_publication(
+        topics.AGENCY_RESULTS_CHANNEL,
+        CloudEvent[ActionResult],
+        "The outcome of each receipt confirmation and extension an agency sent on "
+        "agency.<code>.actions.",
+    )
+    runtime.documents_publication(
+        settings.deadline_events_topic,
+        CloudEvent[DeadlineExtended | ReceiptConfirmed],
+        "Extensions of a term and receipt confirmations (key: appeal id).",
     )
 
     if settings.webhook_url:

@@ -132,6 +132,21 @@ async def lock_clocks(conn: asyncpg.Connection, appeal_id: uuid.UUID) -> list[as
     return list(await conn.fetch(LOCK_CLOCKS, appeal_id))
 
 
+CONFIRM_RECEIPT = """
+UPDATE clocks SET confirmed_at = $3
+WHERE appeal_id = $1 AND hop = $2 AND confirmed_at IS NULL
+RETURNING *
+"""
+
+
+async def confirm_receipt(
+    conn: asyncpg.Connection, appeal_id: uuid.UUID, hop: int, confirmed_at: datetime
+) -> asyncpg.Record | None:
+    """Record the hop's confirmation; None when it was confirmed before (the first one holds)."""
+    row: asyncpg.Record | None = await conn.fetchrow(CONFIRM_RECEIPT, appeal_id, hop, confirmed_at)
+    return row
+
+
 GET_CLOCKS = "SELECT * FROM clocks WHERE appeal_id = $1 ORDER BY hop"
 
 

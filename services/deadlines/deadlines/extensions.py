@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appeals_contracts import event_types
 from appeals_contracts.envelope import event_id
@@ -18,10 +18,10 @@ from appeals_contracts.submission import Day, Text
 from appeals_law.calendar import ALMATY
 from appeals_law.due import check_extension, working_days_late
 from appeals_platform import outbox
-from appeals_platform.problems import BODY_FIELD, FieldProblem, Refused
+from appeals_platform.problems import BODY_FIELD, FieldProblem, Refused, validation_problems
 from deadlines import db
 from deadlines.alerts import SOURCE
-from deadlines.context import Context
+from deadlines.context import Context, refresh_calendar
 from deadlines.handlers import reschedule
 from deadlines.law import end_of, local_day
 
@@ -39,6 +39,31 @@ class ExtensionRequest(BaseModel):
 
 
 EXTENSION_REFUSED = "the extension breaks АППК art. 76(2)"
+
+
+def extension_request(body: Any) -> ExtensionRequest:
+    """The data of a Kafka extension command, refused as the HTTP endpoint refuses its body
+    (FastAPI's validation there: 422 "invalid request" with the fields)."""
+    try:
+        return ExtensionRequest.model_validate(body)
+    except ValidationError as exc:
+        raise Refused(422, "invalid request", problems=validation_problems(exc)) from None
+
+
+async def request_extension(
+    conn: asyncpg.Connection,
+    appeal_id: uuid.UUID,
+    agency: str,
+    request: ExtensionRequest,
+    now: datetime,
+    ctx: Context,
+) -> outbox.Event:
+    """What `POST /v1/appeals/{appeal_id}/extend` and the Kafka command both do: extend on
+    the current calendar and write DeadlineExtended."""
+    await refresh_calendar(conn, ctx.law)
+    _, message = await extend(conn, appeal_id, agency, request, now, ctx)
+    await outbox.add(conn, [message])
+    return message
 
 
 def _local_iso(moment: datetime) -> str:

@@ -24,11 +24,12 @@ from appeals_contracts.events import (
     AppealRedirected,
     DeadlineAlert,
     DeadlineExtended,
+    ReceiptConfirmed,
 )
 from appeals_platform import outbox
 from appeals_platform.consumer import Poison
 from appeals_platform.records import KafkaRecord, dead_letter, describe
-from deadlines import alerts, db, extensions, handlers
+from deadlines import alerts, db, extensions, handlers, receipts
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
 
@@ -37,10 +38,18 @@ log = logging.getLogger(__name__)
 CONSUMER = "deadlines-clocks"
 
 ASSIGNED, REDIRECTED, ANSWERED = "assigned", "redirected", "answered"
-EXTENDED, ALERT, ACKNOWLEDGED = "extended", "alert", "acknowledged"
+EXTENDED, CONFIRMED, ALERT, ACKNOWLEDGED = "extended", "confirmed", "alert", "acknowledged"
 
 # At equal times an assignment goes before a redirect, and a redirect before an answer.
-RANK = {ASSIGNED: 0, REDIRECTED: 1, ANSWERED: 2, EXTENDED: 3, ALERT: 4, ACKNOWLEDGED: 5}
+RANK = {
+    ASSIGNED: 0,
+    REDIRECTED: 1,
+    ANSWERED: 2,
+    EXTENDED: 3,
+    CONFIRMED: 3,
+    ALERT: 4,
+    ACKNOWLEDGED: 5,
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,8 @@ def _kind(topic: str, event_type: str, names: TopicNames) -> tuple[str, type[Bas
         return ANSWERED, AnswerGiven
     if topic == names.deadline_events and event_type == event_types.DEADLINE_EXTENDED:
         return EXTENDED, DeadlineExtended
+    if topic == names.deadline_events and event_type == event_types.RECEIPT_CONFIRMED:
+        return CONFIRMED, ReceiptConfirmed
     if topic == names.alerts and event_type in alerts.KINDS:
         return ALERT, DeadlineAlert
     if topic == names.alerts and event_type == event_types.ALERT_ACKNOWLEDGED:
@@ -131,6 +142,8 @@ async def apply(conn: asyncpg.Connection, item: Input, ctx: Context) -> list[ale
         return await handlers.record_answer(conn, item.event_id, payload, ctx)
     if isinstance(payload, DeadlineExtended):
         await extensions.replay_extension(conn, payload, ctx)
+    elif isinstance(payload, ReceiptConfirmed):
+        await receipts.replay(conn, payload)
     elif isinstance(payload, DeadlineAlert):
         await handlers.replay_alert(conn, item.event_id, payload, item.data, ctx)
     elif isinstance(payload, AlertAcknowledged):

@@ -7,16 +7,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from appeals_contracts import topics
+from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent
-from appeals_contracts.events import AnswerGiven, AppealReceived
+from appeals_contracts.events import ActionResult, AnswerGiven, AppealReceived
 from appeals_contracts.identity import mask_iin
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission, Iin
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
+from appeals_platform import actions
 from appeals_platform.api import OrjsonResponse, json_body
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
@@ -219,12 +221,7 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
         principal: Principal = Depends(require(Role.AGENCY)),
     ) -> OrjsonResponse:
         """The assigned agency's answer; publishes AnswerGiven. A second answer is 409."""
-        try:
-            body = AnswerSubmission.model_validate(await json_body(request))
-        except ValidationError as exc:
-            raise Refused(
-                422, "the answer is not valid", problems=validation_problems(exc)
-            ) from None
+        body = handlers.answer_submission(await json_body(request))
         assert principal.agency is not None
         async with runtime.pool.acquire() as conn, conn.transaction():
             given = await handlers.answer(
@@ -234,6 +231,16 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
         return OrjsonResponse(given.model_dump(mode="json"), status_code=201)
 
     return router
+
+
+async def answer_action(
+    conn: asyncpg.Connection, action: actions.Action, at: datetime
+) -> tuple[int, dict[str, Any]]:
+    """`kz.appeals.agency.answer.v1`: what `POST /v1/appeals/{appeal_id}/answer` does."""
+    assert action.appeal_id is not None
+    body = handlers.answer_submission(action.data)
+    given = await handlers.answer(conn, action.appeal_id, action.agency, body, at)
+    return 201, given.model_dump(mode="json")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -273,6 +280,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CloudEvent[dict[str, Any]],
         "Routing's and deadlines' events about an appeal: its timeline, status, agency and due "
         "date.",
+    )
+    runtime.documents_publication(
+        topics.AGENCY_RESULTS_CHANNEL,
+        CloudEvent[ActionResult],
+        "The outcome of each command an agency wrote to agency.<code>.actions, on that "
+        "agency's own results topic (key: appeal id): answers from intake, redirects from "
+        "routing, confirmations and extensions from deadlines, and intake's refusal of records "
+        "that are no command at all.",
+    )
+    runtime.subscribe(
+        actions.subscription(
+            "intake-actions",
+            f"{settings.consumer_group}-actions",
+            {event_types.AGENCY_ANSWER: answer_action},
+            source=runtime.source,
+            answers_the_rest=True,
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        CloudEvent[AnswerSubmission],
+        "Answers an agency writes to its own actions topic (kz.appeals.agency.answer.v1, "
+        "key: appeal id), applied as POST /v1/appeals/{appeal_id}/answer; the acting agency is "
+        "the topic's. Intake also refuses records of the topic that are no action at all.",
     )
     runtime.subscribe(
         Subscription(

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import asyncpg
+from pydantic import ValidationError
 
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent, event_id
@@ -26,7 +27,7 @@ from appeals_law.calendar import ALMATY, WorkingCalendar
 from appeals_law.due import compute_due
 from appeals_law.rules import RuleSet
 from appeals_platform import outbox
-from appeals_platform.problems import Refused
+from appeals_platform.problems import Refused, validation_problems
 from intake import db
 
 SOURCE = "/appeals/intake"
@@ -245,6 +246,14 @@ async def register_many(
     return registrations
 
 
+def answer_submission(body: Any) -> AnswerSubmission:
+    """The answer an agency sent (HTTP body or the data of a Kafka command), or the refusal."""
+    try:
+        return AnswerSubmission.model_validate(body)
+    except ValidationError as exc:
+        raise Refused(422, "the answer is not valid", problems=validation_problems(exc)) from None
+
+
 async def answer(
     conn: asyncpg.Connection,
     appeal_id: uuid.UUID,
@@ -296,6 +305,7 @@ KINDS = {
     event_types.APPEAL_REDIRECTED: "redirected",
     event_types.APPEAL_TRIAGED: "triaged",
     event_types.DEADLINE_EXTENDED: "extended",
+    event_types.RECEIPT_CONFIRMED: "confirmed",
     event_types.DEADLINE_WARNING: "warned",
     event_types.DEADLINE_BREACHED: "breached",
     event_types.OVERDUE_REMINDER: "reminded",

@@ -18,9 +18,11 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent
-from appeals_contracts.events import AnswerGiven
+from appeals_contracts.events import ActionResult, AnswerGiven
 from appeals_contracts.submission import Day
+from appeals_platform import actions
 from appeals_platform.api import json_body
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
@@ -68,6 +70,39 @@ class Service:
         # Consumers start only now: a batch must never arrive before the data to route it.
         runtime.start_consumers()
 
+    async def redirect(
+        self,
+        conn: asyncpg.Connection,
+        appeal_id: uuid.UUID,
+        body: handlers.RedirectRequest,
+        agency: str,
+        by: str,
+        at: datetime,
+    ) -> handlers.RedirectOutcome:
+        """An agency's redirect, from `POST /v1/appeals/{appeal_id}/redirect` or Kafka."""
+        return await handlers.redirect(
+            conn,
+            appeal_id,
+            body,
+            agency=agency,
+            by=by,
+            knowledge=self.knowledge,
+            redirect_limit=self.settings.redirect_limit,
+            at=at,
+        )
+
+    async def redirect_action(
+        self, conn: asyncpg.Connection, action: actions.Action, at: datetime
+    ) -> tuple[int, dict[str, Any]]:
+        """`kz.appeals.agency.redirect-requested.v1`: what the HTTP redirect does; the agency
+        is the actions topic's, `by` its Kafka principal."""
+        assert action.appeal_id is not None
+        body = redirect_request(action.data)
+        outcome = await self.redirect(
+            conn, action.appeal_id, body, action.agency, action.principal, at
+        )
+        return 201, outcome.model_dump(mode="json")
+
     async def route(self, conn: asyncpg.Connection, incoming: list[handlers.Incoming]) -> None:
         """Decide and record a batch of new appeals in the consumer's transaction.
 
@@ -84,6 +119,14 @@ class Service:
             chunk = incoming[start : start + size]
             decisions = handlers.decide_all(chunk, ref, classifier, knowledge.threshold)
             await handlers.record_decisions(conn, chunk, decisions, ref, datetime.now(UTC))
+
+
+def redirect_request(body: Any) -> handlers.RedirectRequest:
+    """The redirect an agency asked for (HTTP body or the data of a Kafka command)."""
+    try:
+        return handlers.RedirectRequest.model_validate(body)
+    except ValidationError as exc:
+        raise Refused(422, "invalid redirect", problems=validation_problems(exc)) from None
 
 
 class WhatIfRequest(BaseModel):
@@ -106,7 +149,6 @@ CSV = {"text/csv": {"schema": {"type": "string"}}}
 def routing_router(service: Service) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["routing"])
     runtime = service.runtime
-    settings = service.settings
 
     @router.get("/triage")
     async def triage_queue(
@@ -179,21 +221,11 @@ def routing_router(service: Service) -> APIRouter:
     ) -> JSONResponse:
         """The assigned agency redirects the appeal (or a part) to a target, or asks routing
         to decide again without it (`target: null`)."""
-        try:
-            body = handlers.RedirectRequest.model_validate(await json_body(request))
-        except ValidationError as exc:
-            raise Refused(422, "invalid redirect", problems=validation_problems(exc)) from None
+        body = redirect_request(await json_body(request))
         assert principal.agency is not None
         async with runtime.pool.acquire() as conn, conn.transaction():
-            outcome = await handlers.redirect(
-                conn,
-                appeal_id,
-                body,
-                agency=principal.agency,
-                by=principal.subject,
-                knowledge=service.knowledge,
-                redirect_limit=settings.redirect_limit,
-                at=datetime.now(UTC),
+            outcome = await service.redirect(
+                conn, appeal_id, body, principal.agency, principal.subject, datetime.now(UTC)
             )
         runtime.relay.wake()
         return JSONResponse(outcome.model_dump(mode="json"), status_code=201)
@@ -330,6 +362,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         CloudEvent[handlers.ReceivedAppeal],
         "Every registered appeal: decided, assigned to its agency or sent to triage.",
+    )
+    runtime.subscribe(
+        actions.subscription(
+            "routing-actions",
+            f"{settings.consumer_group}-actions",
+            {event_types.AGENCY_REDIRECT_REQUESTED: service.redirect_action},
+            source=runtime.source,
+            offset_reset=settings.consumer_offset_reset,
+        ),
+        CloudEvent[handlers.RedirectRequest],
+        "Redirects an agency asks for on its own actions topic "
+        "(kz.appeals.agency.redirect-requested.v1, key: appeal id), applied as POST "
+        "/v1/appeals/{appeal_id}/redirect; the acting agency is the topic's. The outcome goes "
+        "to agency.<code>.results.",
+    )
+    runtime.documents_publication(
+        topics.AGENCY_RESULTS_CHANNEL,
+        CloudEvent[ActionResult],
+        "The outcome of each redirect an agency asked for on agency.<code>.actions.",
     )
 
     runtime.subscribe(

@@ -1,0 +1,74 @@
+"""Receipt confirmation: the agency of an open hop says it took the appeal into work.
+
+The clock keeps when the hop reached the agency (`agency_received_at`) and when the agency
+confirmed it (`confirmed_at`); ReceiptConfirmed on deadlines.deadline-events puts the
+confirmation on the appeal's timeline (intake) and lets a rebuild restore it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import asyncpg
+
+from appeals_contracts import event_types
+from appeals_contracts.envelope import event_id
+from appeals_contracts.events import ReceiptConfirmed
+from appeals_law.calendar import ALMATY
+from appeals_platform import outbox
+from appeals_platform.problems import Refused
+from deadlines import db
+from deadlines.alerts import SOURCE
+from deadlines.context import Context
+
+
+async def confirm(
+    conn: asyncpg.Connection,
+    appeal_id: uuid.UUID,
+    agency: str,
+    now: datetime,
+    ctx: Context,
+) -> ReceiptConfirmed:
+    """Confirm the agency's open hop, once; the same refusals as an extension's."""
+    clocks = await db.lock_clocks(conn, appeal_id)
+    if not clocks:
+        raise Refused(404, "no clock for this appeal")
+    mine = [c for c in clocks if c["agency"] == agency]
+    if not mine:
+        raise Refused(403, "the appeal is not assigned to your agency")
+    open_clocks = [c for c in mine if c["state"] == "open"]
+    if not open_clocks:
+        raise Refused(409, "your agency's clock is closed", f"the clock is {mine[-1]['state']}")
+    clock = open_clocks[-1]
+    if await db.confirm_receipt(conn, appeal_id, clock["hop"], now) is None:
+        raise Refused(
+            409,
+            "the receipt was already confirmed",
+            f"confirmed at {clock['confirmed_at'].astimezone(ALMATY).isoformat()}",
+        )
+    data = ReceiptConfirmed(
+        appeal_id=str(appeal_id),
+        registration_number=clock["registration_number"],
+        hop=clock["hop"],
+        agency=agency,
+        received_at=clock["agency_received_at"],
+        confirmed_at=now,
+    )
+    event = outbox.event(
+        ctx.events_topic,
+        str(appeal_id),
+        type=event_types.RECEIPT_CONFIRMED,
+        source=SOURCE,
+        subject=str(appeal_id),
+        data=data,
+        id=event_id(appeal_id, "receipt-confirmed", clock["hop"]),
+        time=now,
+    )
+    await outbox.add(conn, [event])
+    return data
+
+
+async def replay(conn: asyncpg.Connection, data: ReceiptConfirmed) -> None:
+    """A rebuild: the confirmation back on its clock."""
+    await db.confirm_receipt(conn, uuid.UUID(data.appeal_id), data.hop, data.confirmed_at)
