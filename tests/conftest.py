@@ -138,6 +138,7 @@ def stack() -> Iterator[Stack]:
     ]
     provisioning.create_topics(admin, specs)
     provisioning.grant(admin, bindings)
+    provisioning.wait_for_acls(admin, bindings)
     try:
         yield stack
     finally:

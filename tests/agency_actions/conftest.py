@@ -64,6 +64,9 @@ class Platform:
     def agency(self, code: str = AGENCY) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(Role.AGENCY, agency=code)}"}
 
+    def staff(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(Role.MONITORING)}"}
+
     async def send(self, code: str, appeal_id: str, value: bytes) -> None:
         """Write to `code`'s actions topic as `code`'s own principal."""
         await self.producers[code].send_and_wait(

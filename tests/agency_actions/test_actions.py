@@ -51,6 +51,17 @@ async def test_a_command_for_an_appeal_assigned_to_another_agency_is_refused_wit
     seen = await platform.intake.get(f"/v1/appeals/{appeal_id}", headers=platform.agency())
     assert seen.json()["agency"] == AGENCY and seen.json()["answered_at"] is None
 
+    # Records that are no command (not JSON, a type no service takes) are refused too, not
+    # lost: intake answers them.
+    await platform.send(OTHER, appeal_id, b"{not json")
+    bad = await platform.results[OTHER].wait_for(lambda e: e["data"]["status"] == 400)
+    assert bad["data"]["title"] == "malformed JSON body" and bad["subject"] == appeal_id
+    unknown_id, value = command("kz.appeals.agency.delete-everything.v1", appeal_id, {})
+    await platform.send(OTHER, appeal_id, value)
+    refused = await platform.result(OTHER, unknown_id)
+    assert (refused["status"], refused["title"]) == (422, "the record is not an agency action")
+    assert [p["field"] for p in refused["problems"]] == ["type"]
+
 
 async def test_commands_are_applied_once_with_the_http_endpoints_outcomes(
     platform: Platform,
@@ -130,16 +141,3 @@ async def test_a_redirect_requested_over_kafka_is_routings_redirect(platform: Pl
         f"/v1/appeals/{appeal_id}/routing", headers=platform.agency(target)
     )
     assert history.json()["hops"][-1]["assignment"]["agency"] == target
-
-
-async def test_records_that_are_no_command_are_refused_not_lost(platform: Platform) -> None:
-    appeal_id = await platform.register()
-    # Not JSON, and a CloudEvent of a type no service takes: intake answers both.
-    await platform.send(AGENCY, appeal_id, b"{not json")
-    bad = await platform.results[AGENCY].wait_for(lambda e: e["data"]["status"] == 400)
-    assert bad["data"]["title"] == "malformed JSON body" and bad["subject"] == appeal_id
-    unknown_id, value = command("kz.appeals.agency.delete-everything.v1", appeal_id, {})
-    await platform.send(AGENCY, appeal_id, value)
-    refused = await platform.result(AGENCY, unknown_id)
-    assert (refused["status"], refused["title"]) == (422, "the record is not an agency action")
-    assert [p["field"] for p in refused["problems"]] == ["type"]

@@ -138,6 +138,33 @@ def grant(admin: AdminClient, bindings: Sequence[AclBinding]) -> None:
         _wait(admin.create_acls(list(dict.fromkeys(bindings)), request_timeout=TIMEOUT).values())
 
 
+def wait_for_acls(admin: AdminClient, bindings: Sequence[AclBinding]) -> None:
+    """Until the broker lists every one of `bindings`: create_acls is acknowledged when the
+    controller has them, but a broker applies them in metadata-log order, after the topics
+    created just before (seen: 10 s behind after creating the ~220 topics of a test run), and
+    a client that is refused meanwhile fails instead of waiting."""
+    wanted = {
+        (b.restype, b.name, b.resource_pattern_type, b.principal, b.operation) for b in bindings
+    }
+    if not wanted:
+        return
+    every = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, None, None, AclOperation.ANY,
+        AclPermissionType.ANY,
+    )  # fmt: skip
+    deadline = time.monotonic() + TIMEOUT * 4
+    while True:
+        listed = admin.describe_acls(every, request_timeout=TIMEOUT).result(timeout=TIMEOUT)
+        seen = {
+            (b.restype, b.name, b.resource_pattern_type, b.principal, b.operation) for b in listed
+        }
+        if wanted <= seen:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(wanted - seen)} ACLs not visible after {TIMEOUT * 4:.0f}s")
+        time.sleep(0.5)
+
+
 def revoke(admin: AdminClient, bindings: Sequence[AclBinding]) -> None:
     """Remove exactly these ACLs (tests take back what they granted for their own topics)."""
     if not bindings:
@@ -205,8 +232,10 @@ def provision_all(
     created = create_topics(admin, platform_specs(agency_codes, sources))
     every = principals.principals(agency_codes, sources)
     upsert_users(admin, {p.user: secret(secrets, p.user) for p in every})
-    grant(admin, [acl_binding(p.user, g) for p in every for g in p.grants])
+    bindings = [acl_binding(p.user, g) for p in every for g in p.grants]
+    grant(admin, bindings)
     wait_for_users(admin, [p.user for p in every])
+    wait_for_acls(admin, bindings)
     return created, every
 
 
@@ -236,6 +265,7 @@ def provision_agencies(
             bindings += [acl_binding(service, g) for g in grants]
     # ACLs before the user: the agency's first connection already finds its rights.
     grant(admin, bindings)
+    wait_for_acls(admin, bindings)
     users = {principals.agency(c).user: secret(secrets, principals.agency(c).user) for c in new}
     upsert_users(admin, users)
     wait_for_users(admin, users)

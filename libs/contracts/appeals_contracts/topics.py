@@ -21,6 +21,10 @@ PARTITIONS = 6
 # partitions, so the relay and the broker handled one tiny record batch per delivered appeal;
 # two keep per-key order and a standby consumer, at a fraction of that cost.
 AGENCY_PARTITIONS = 2
+# An agency's commands and their results: a few an hour, ordered per appeal. One partition
+# each (one consumer of each service applies them): every partition of the ~50 agencies'
+# topics costs the broker at start-up and a test run at set-up.
+AGENCY_ACTION_PARTITIONS = 1
 
 
 @dataclass(frozen=True)
@@ -200,14 +204,14 @@ def agency_specs(agency_codes: list[str]) -> list[Topic]:
                     "kz.appeals.agency.redirect-requested.v1",
                     "kz.appeals.agency.extension-requested.v1",
                 ),
-                AGENCY_PARTITIONS,
+                AGENCY_ACTION_PARTITIONS,
                 readers=SERVICES,
             ),
             Topic(
                 agency_results_topic(code),
                 "intake",
                 ("kz.appeals.agency.action-result.v1",),
-                AGENCY_PARTITIONS,
+                AGENCY_ACTION_PARTITIONS,
                 readers=(agency,),
                 writers=("routing", "deadlines"),
                 twin=False,
