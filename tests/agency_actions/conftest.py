@@ -90,7 +90,7 @@ class Platform:
         assert created.status_code == 201, created.text
         appeal_id: str = created.json()["appeal_id"]
         await self.assignments.wait_for_subject(appeal_id)
-        for _ in range(200):
+        for _ in range(600):
             seen = await self.intake.get(f"/v1/appeals/{appeal_id}", headers=self.agency())
             clock = await self.deadlines.get(
                 f"/v1/appeals/{appeal_id}/clock", headers=self.agency()
@@ -98,11 +98,14 @@ class Platform:
             if seen.status_code == 200 and clock.status_code == 200:
                 return appeal_id
             await asyncio.sleep(0.1)
-        raise AssertionError("intake or deadlines never learned of the assignment")
+        raise AssertionError(
+            f"not learned of the assignment: intake {seen.status_code}, deadlines "
+            f"{clock.status_code}"
+        )
 
     async def timeline(self, appeal_id: str, kind: str) -> list[dict[str, Any]]:
         """The appeal's timeline entries of `kind`, once there is one."""
-        for _ in range(200):
+        for _ in range(600):
             seen = await self.intake.get(f"/v1/appeals/{appeal_id}", headers=self.agency())
             found = [t for t in seen.json()["timeline"] if t["kind"] == kind]
             if found:

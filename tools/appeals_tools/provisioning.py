@@ -236,7 +236,6 @@ def provision_all(
     bindings = [acl_binding(p.user, g) for p in every for g in p.grants]
     grant(admin, bindings)
     wait_for_users(admin, [p.user for p in every])
-    wait_for_acls(admin, bindings)
     return created, every
 
 
@@ -266,7 +265,6 @@ def provision_agencies(
             bindings += [acl_binding(service, g) for g in grants]
     # ACLs before the user: the agency's first connection already finds its rights.
     grant(admin, bindings)
-    wait_for_acls(admin, bindings)
     users = {principals.agency(c).user: secret(secrets, principals.agency(c).user) for c in new}
     upsert_users(admin, users)
     wait_for_users(admin, users)
