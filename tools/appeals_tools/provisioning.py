@@ -118,11 +118,13 @@ def wait_for_users(admin: AdminClient, users: Iterable[str]) -> None:
     """Until the broker lists every user: an upsert is acknowledged when the controller has it,
     and a client that logs in a moment later was refused on a fresh broker (seen with TLS)."""
     wanted = set(users)
-    deadline = time.monotonic() + TIMEOUT
+    # A fresh broker applies the users after the topics created just before them (three per
+    # agency): on a loaded machine that took longer than 30 s.
+    deadline = time.monotonic() + TIMEOUT * 4
     while not wanted <= existing_users(admin):
         if time.monotonic() > deadline:
             missing = ", ".join(sorted(wanted - existing_users(admin)))
-            raise RuntimeError(f"users not visible after {TIMEOUT:.0f}s: {missing}")
+            raise RuntimeError(f"users not visible after {TIMEOUT * 4:.0f}s: {missing}")
         time.sleep(0.2)
 
 
