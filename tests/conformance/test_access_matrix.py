@@ -169,6 +169,9 @@ CASES: tuple[Case, ...] = (
          frozenset({"agency", "operator", "monitoring"}), url="/v1/appeals/{w.main}/clock"),
     Case("deadlines", "POST", "/v1/appeals/{appeal_id}/extend", frozenset({"agency"}),
          url="/v1/appeals/{w.to_extend}/extend", body="extension"),
+    # Receipt confirmation: the assignee only (its open hop, once).
+    Case("deadlines", "POST", "/v1/appeals/{appeal_id}/receipt", frozenset({"agency"}),
+         url="/v1/appeals/{w.main}/receipt"),
     # An agency lists its own alerts only: allowed, scoped.
     Case("deadlines", "GET", "/v1/alerts", frozenset({"agency", "other-agency", *STAFF})),
     Case("deadlines", "POST", "/v1/alerts/{alert_id}/acknowledge", STAFF,
@@ -528,6 +531,13 @@ KAFKA_TABLE: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("deadlines.deadline-events", ("svc-deadlines",), ("svc-intake", "svc-deadlines")),
     ("deadlines.alerts", ("svc-deadlines",), ("svc-intake", "svc-deadlines")),
     ("agency.<code>.appeals", ("svc-routing",), ("agency-<code>",)),
+    # An agency's commands: its principal alone writes them; each service applies its own.
+    (
+        "agency.<code>.actions",
+        ("agency-<code>",),
+        ("svc-intake", "svc-routing", "svc-deadlines"),
+    ),
+    ("agency.<code>.results", ("svc-intake", "svc-routing", "svc-deadlines"), ("agency-<code>",)),
 )
 KAFKA_PRINCIPALS = (
     "svc-intake",

@@ -70,16 +70,9 @@ def _local_iso(moment: datetime) -> str:
     return moment.astimezone(ALMATY).isoformat()
 
 
-async def extend(
-    conn: asyncpg.Connection,
-    appeal_id: uuid.UUID,
-    agency: str,
-    request: ExtensionRequest,
-    now: datetime,
-    ctx: Context,
-) -> tuple[asyncpg.Record, outbox.Event]:
-    """Extend the agency's open clock, or refuse naming every rule the extension breaks."""
-    rules, calendar = ctx.law.rules, ctx.law.calendar
+async def held_clock(conn: asyncpg.Connection, appeal_id: uuid.UUID, agency: str) -> asyncpg.Record:
+    """The agency's open clock of the appeal, locked; refused as every agency action on a
+    clock is (an extension, a receipt confirmation)."""
     clocks = await db.lock_clocks(conn, appeal_id)
     if not clocks:
         raise Refused(404, "no clock for this appeal")
@@ -105,7 +98,20 @@ async def extend(
     if not open_clocks:
         # An answered clock without the answer's row cannot be: both come from one event.
         raise Refused(409, "your agency's clock is closed", f"the clock is {mine[-1]['state']}")
-    clock = open_clocks[-1]
+    return open_clocks[-1]
+
+
+async def extend(
+    conn: asyncpg.Connection,
+    appeal_id: uuid.UUID,
+    agency: str,
+    request: ExtensionRequest,
+    now: datetime,
+    ctx: Context,
+) -> tuple[asyncpg.Record, outbox.Event]:
+    """Extend the agency's open clock, or refuse naming every rule the extension breaks."""
+    rules, calendar = ctx.law.rules, ctx.law.calendar
+    clock = await held_clock(conn, appeal_id, agency)
     decided_on = local_day(now)
     violations: list[str] = []
     if now > clock["due_at"]:

@@ -18,7 +18,7 @@ from appeals_contracts.events import ReceiptConfirmed
 from appeals_law.calendar import ALMATY
 from appeals_platform import outbox
 from appeals_platform.problems import Refused
-from deadlines import db
+from deadlines import db, extensions
 from deadlines.alerts import SOURCE
 from deadlines.context import Context
 
@@ -31,16 +31,7 @@ async def confirm(
     ctx: Context,
 ) -> ReceiptConfirmed:
     """Confirm the agency's open hop, once; the same refusals as an extension's."""
-    clocks = await db.lock_clocks(conn, appeal_id)
-    if not clocks:
-        raise Refused(404, "no clock for this appeal")
-    mine = [c for c in clocks if c["agency"] == agency]
-    if not mine:
-        raise Refused(403, "the appeal is not assigned to your agency")
-    open_clocks = [c for c in mine if c["state"] == "open"]
-    if not open_clocks:
-        raise Refused(409, "your agency's clock is closed", f"the clock is {mine[-1]['state']}")
-    clock = open_clocks[-1]
+    clock = await extensions.held_clock(conn, appeal_id, agency)
     if await db.confirm_receipt(conn, appeal_id, clock["hop"], now) is None:
         raise Refused(
             409,
