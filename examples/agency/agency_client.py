@@ -90,7 +90,10 @@ class Agency:
                 continue
             if message.error():
                 raise KafkaException(message.error())
-            result = json.loads(message.value())["data"]
+            event = json.loads(message.value())
+            if event.get("type") != "kz.appeals.agency.action-result.v1":
+                continue  # not a result (the topic is the platform's to write, not ours)
+            result = event["data"]
             if result["action_id"] in waiting:
                 waiting.discard(result["action_id"])
                 results[result["action_id"]] = result
