@@ -521,6 +521,8 @@ async def test_the_access_matrix_holds(
 # consumer that gives up on a record) and read by no principal here (tools use `admin`).
 KAFKA_TABLE: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("intake.appeal-submissions.<source>", ("integration-<source>",), ("svc-intake",)),
+    # What became of the appeals an integration submitted: for it alone to read.
+    ("integration.<source>.updates", ("svc-intake",), ("integration-<source>",)),
     ("intake.appeal-rejections", ("svc-intake",), ()),
     ("intake.appeal-received", ("svc-intake",), ("svc-routing",)),
     ("intake.answer-given", ("svc-intake",), ("svc-routing", "svc-deadlines")),

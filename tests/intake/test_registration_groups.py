@@ -69,15 +69,23 @@ async def test_a_key_twice_in_one_group_is_stored_once(intake: Intake) -> None:
         stored = await conn.fetchval(
             "SELECT count(*) FROM appeals WHERE external_id = $1", body["external_id"]
         )
+        # One AppealReceived, and one status update for the submitting integration.
         announced = await conn.fetchval(
-            "SELECT count(*) FROM outbox WHERE aggregateid = $1", str(registrations[0].appeal_id)
+            "SELECT count(*) FROM outbox WHERE aggregateid = $1 AND type = $2",
+            str(registrations[0].appeal_id),
+            event_types.APPEAL_RECEIVED,
+        )
+        told = await conn.fetchval(
+            "SELECT count(*) FROM outbox WHERE aggregateid = $1 AND type = $2",
+            str(registrations[0].appeal_id),
+            event_types.APPEAL_STATUS_CHANGED,
         )
     finally:
         await conn.close()
     assert [r.outcome for r in registrations] == ["created", "existing", "conflict", "created"]
     assert registrations[1].appeal_id == registrations[0].appeal_id
     assert registrations[2].differences == ["subject"]
-    assert (stored, announced) == (1, 1)
+    assert (stored, announced, told) == (1, 1, 1)
 
 
 async def test_appeal_received_goes_to_the_configured_topic(

@@ -43,6 +43,8 @@ def test_a_service_writes_only_its_own_topics_and_the_dead_letters_of_what_it_re
     for service in principals.SERVICES:
         user = principals.user_name(service)
         own = {t.name for t in topics.TOPICS if t.owner == service}
+        if service == "intake":
+            own |= {topics.integration_updates_topic(s) for s in SOURCES}
         # Every service answers the agency commands it applies on the agency's results topic.
         own |= {topics.agency_results_topic(c) for c in CODES}
         if service == "routing":
@@ -58,7 +60,8 @@ def test_every_agency_and_integration_has_one_narrow_principal() -> None:
     assert groups == [principals.Grant("group", "agency.krg-police.", "prefixed", "read")]
     for source in SOURCES:
         user = f"integration-{source}"
-        assert writes(user) == {topics.submission_topic(source)} and not reads(user)
+        assert writes(user) == {topics.submission_topic(source)}
+        assert reads(user) == {topics.integration_updates_topic(source)}
     assert len([p for p in EVERY.values() if p.kind == "agency"]) == len(CODES)
 
 

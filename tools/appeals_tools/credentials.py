@@ -57,7 +57,12 @@ def party(kind: str, name: str) -> Party:
             raise SystemExit(f"appeals-kafka: no integration {name} in integrations.yaml")
         user = principals.user_name(topics.integration_principal(name))
         principal = _find(user)
-        return Party(principal, (), (topics.submission_topic(name),), None)
+        return Party(
+            principal,
+            (topics.integration_updates_topic(name),),
+            (topics.submission_topic(name),),
+            f"{principals.integration_group_prefix(name)}updates",
+        )
     if kind == "service":
         principal = _find(principals.user_name(name))
         reads = tuple(
@@ -120,11 +125,16 @@ def render(found: Party, mine: KafkaAccess) -> str:
             f"consumer.subscribe({list(found.reads)!r})",
         ]
         if found.writes:
+            written = (
+                "key=external_id, value=submission_json"
+                if found.principal.kind == "integration"
+                else "key=appeal_id, value=cloud_event_json"
+            )
             lines += [
                 "from confluent_kafka import Producer",
                 "producer = Producer({k: v for k, v in config.items() "
                 'if k not in ("group.id", "auto.offset.reset")})',
-                f'producer.produce("{found.writes[0]}", key=appeal_id, value=cloud_event_json)',
+                f'producer.produce("{found.writes[0]}", {written})',
             ]
     else:
         producer = {

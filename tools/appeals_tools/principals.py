@@ -53,6 +53,10 @@ def agency_group_prefix(agency_code: str) -> str:
     return f"agency.{agency_code.lower()}."
 
 
+def integration_group_prefix(source: str) -> str:
+    return f"integration.{source}."
+
+
 def topic_grants(specs: Iterable[Topic]) -> dict[str, set[Grant]]:
     """Per user: WRITE for a topic's owner and other writers, READ for its readers (and WRITE
     on its dead-letter twin when it has one)."""
@@ -79,7 +83,9 @@ def principals(
     """
     codes, names = list(agency_codes), list(sources)
     platform = topic_grants(
-        topics.prefixed([*topics.TOPICS, *topics.submission_specs(names)], prefix)
+        topics.prefixed(
+            [*topics.TOPICS, *topics.submission_specs(names), *topics.update_specs(names)], prefix
+        )
     )
     agencies = topic_grants(topics.prefixed(topics.agency_specs(codes), prefix))
     every: dict[str, set[Grant]] = {}
@@ -108,7 +114,8 @@ def principals(
     )
     for source in names:
         user = user_name(topics.integration_principal(source))
-        found.append(Principal(user, "integration", granted(user)))
+        group = Grant("group", integration_group_prefix(source), "prefixed", "read")
+        found.append(Principal(user, "integration", granted(user, group)))
     for code in codes:
         user = user_name(topics.agency_principal(code))
         group = Grant("group", agency_group_prefix(code), "prefixed", "read")

@@ -30,3 +30,6 @@ AGENCY_ACTIONS = (
     AGENCY_EXTENSION_REQUESTED,
 )
 AGENCY_ACTION_RESULT = "kz.appeals.agency.action-result.v1"
+
+# integration.<source>.updates: what became of an appeal the integration submitted.
+APPEAL_STATUS_CHANGED = "kz.appeals.appeal.status-changed.v1"

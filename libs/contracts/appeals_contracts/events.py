@@ -141,6 +141,32 @@ class ReceiptConfirmed(_Event):
     confirmed_at: datetime
 
 
+class StatusAnswer(_Event):
+    outcome: AnswerOutcome
+    ground: TerminationGround | None = None
+    text: str
+    signed_at: datetime
+
+
+class AppealStatusChanged(_Event):
+    """integration.<source>.updates: a step in the life of an appeal the integration submitted,
+    for telling the applicant: registered under a number, assigned to a body (hop by hop),
+    redirected, in triage, extended, answered. Never the routing explanation, internal
+    comments, or anyone else's appeal."""
+
+    appeal_id: str
+    registration_number: str
+    external_id: str
+    status: Literal["registered", "assigned", "redirected", "triage", "extended", "answered"]
+    at: datetime
+    hop: int = 0
+    agency: str | None = None  # the body the appeal is with (assigned, extended, answered)
+    agency_name: str | None = None
+    due_at: datetime | None = None  # the term of the answer, when known
+    redirect_reason: str | None = None  # not_competent, partially_competent, other
+    answer: StatusAnswer | None = None
+
+
 class ActionResult(_Event):
     """agency.<code>.results: what became of one command from agency.<code>.actions.
 

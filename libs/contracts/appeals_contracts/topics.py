@@ -139,6 +139,13 @@ def agency_topic(agency_code: str) -> str:
     return f"agency.{agency_code.lower()}.appeals"
 
 
+def integration_updates_topic(source: str) -> str:
+    return f"integration.{source}.updates"
+
+
+INTEGRATION_UPDATES_CHANNEL = "integration.{source}.updates"
+
+
 def agency_actions_topic(agency_code: str) -> str:
     return f"agency.{agency_code.lower()}.actions"
 
@@ -175,6 +182,22 @@ def submission_specs(sources: list[str]) -> list[Topic]:
             key="external id",
             retention_ms=None,
             readers=("intake",),
+        )
+        for source in sources
+    ]
+
+
+def update_specs(sources: list[str]) -> list[Topic]:
+    """Per integration: the status changes of the appeals it submitted (intake writes, the
+    integration alone reads; kept forever, so a portal that reconnects misses nothing)."""
+    return [
+        Topic(
+            integration_updates_topic(source),
+            "intake",
+            ("kz.appeals.appeal.status-changed.v1",),
+            AGENCY_PARTITIONS,
+            readers=(integration_principal(source),),
+            twin=False,
         )
         for source in sources
     ]
@@ -233,10 +256,11 @@ def dead_letter_spec(topic: Topic) -> Topic:
 
 
 def all_topic_specs(agency_codes: list[str], sources: list[str]) -> list[Topic]:
-    """The platform topics, one per integration, three per agency, and the dead-letter twins
+    """The platform topics, two per integration, three per agency, and the dead-letter twins
     of those the services read (an agency's assignments and results have none: their readers
     are outside the platform)."""
-    every = list(TOPICS) + submission_specs(sources) + agency_specs(agency_codes)
+    every = list(TOPICS) + submission_specs(sources) + update_specs(sources)
+    every += agency_specs(agency_codes)
     return every + [dead_letter_spec(t) for t in every if t.twin]
 
 

@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent
-from appeals_contracts.events import ActionResult, AnswerGiven, AppealReceived
+from appeals_contracts.events import (
+    ActionResult,
+    AnswerGiven,
+    AppealReceived,
+    AppealStatusChanged,
+)
 from appeals_contracts.identity import mask_iin
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission, Iin
 from appeals_law.calendar import WorkingCalendar
@@ -280,6 +285,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CloudEvent[dict[str, Any]],
         "Routing's and deadlines' events about an appeal: its timeline, status, agency and due "
         "date.",
+    )
+    runtime.documents_publication(
+        topics.INTEGRATION_UPDATES_CHANNEL,
+        CloudEvent[AppealStatusChanged],
+        "Each integration's own topic (only it may read it): the status changes of the appeals "
+        "it submitted, for telling the applicant (registered, assigned, redirected, triage, "
+        "extended, answered; key: appeal id). Never routing explanations, internal comments or "
+        "another party's data; kept forever, so a portal that reconnects misses nothing.",
     )
     runtime.documents_publication(
         topics.AGENCY_RESULTS_CHANNEL,

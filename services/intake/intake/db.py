@@ -104,13 +104,18 @@ async def find_by_keys(
     return list(await conn.fetch(FIND_BY_KEYS, [k[0] for k in keys], [k[1] for k in keys]))
 
 
-KNOWN_APPEALS = "SELECT id FROM appeals WHERE id = ANY($1::uuid[])"
+KNOWN_APPEALS = """
+SELECT id, source, external_id, registration_number FROM appeals WHERE id = ANY($1::uuid[])
+"""
 
 
-async def known_appeals(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+async def known_appeals(
+    conn: asyncpg.Connection, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, asyncpg.Record]:
+    """The appeals of these ids this registry holds: id, source, external_id, number."""
     if not ids:
-        return set()
-    return {r["id"] for r in await conn.fetch(KNOWN_APPEALS, ids)}
+        return {}
+    return {r["id"]: r for r in await conn.fetch(KNOWN_APPEALS, ids)}
 
 
 GET_APPEAL = """

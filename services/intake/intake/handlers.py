@@ -28,7 +28,7 @@ from appeals_law.due import compute_due
 from appeals_law.rules import RuleSet
 from appeals_platform import outbox
 from appeals_platform.problems import Refused, validation_problems
-from intake import db
+from intake import db, updates
 
 SOURCE = "/appeals/intake"
 
@@ -206,6 +206,15 @@ async def register_many(
         r["id"]: r for r in await db.register_appeals(conn, rows, event_types.APPEAL_RECEIVED)
     }
     await outbox.add(conn, [events[row.id] for row in rows if row.id in created])
+    told = [
+        updates.registered(
+            {"source": row.source, "external_id": row.external_id, **created[row.id]},
+            events[row.id].id,
+        )
+        for row in rows
+        if row.id in created
+    ]
+    await outbox.add(conn, [u for u in told if u is not None])
     keys = [(row.source, row.external_id) for row in rows if row.id not in created]
     existing = {(r["source"], r["external_id"]): r for r in await db.find_by_keys(conn, keys)}
     registrations: list[Registration] = []
@@ -293,7 +302,7 @@ async def answer(
         id=event_id(appeal_id, "answered"),
         time=answered_at,
     )
-    await outbox.add(conn, [event])
+    await outbox.add(conn, [event, *filter(None, [updates.answered(appeal, event.id, given)])])
     entry = db.TimelineEntry(appeal_id, event.id, "answered", event.type, answered_at, given)
     await db.add_timeline(conn, [entry])
     return data
@@ -347,10 +356,13 @@ async def apply_foreign_events(
             continue
     ours = await db.known_appeals(conn, list({appeal_id for _, _, appeal_id in about}))
     entries = []
+    told: list[outbox.Event] = []
     for event, kind, appeal_id in about:
-        if appeal_id not in ours:
+        if (appeal := ours.get(appeal_id)) is None:
             continue
         entries.append(timeline_entry(event, kind))
+        if told_now := updates.from_step(appeal, kind, event.id, event.time, event.data):
+            told.append(told_now)
         data = event.data
         hop = int(data.get("hop", 0) or 0)
         if kind == "assigned":
@@ -366,3 +378,4 @@ async def apply_foreign_events(
         elif kind == "breached":
             await db.set_overdue(conn, appeal_id)
     await db.add_timeline(conn, entries)
+    await outbox.add(conn, told)
