@@ -167,6 +167,9 @@ CASES: tuple[Case, ...] = (
     *public("deadlines", *DOCS, "/redoc"),
     Case("deadlines", "GET", "/v1/appeals/{appeal_id}/clock",
          frozenset({"agency", "operator", "monitoring"}), url="/v1/appeals/{w.main}/clock"),
+    # Time at each hop: whoever may read the appeal's clock.
+    Case("deadlines", "GET", "/v1/appeals/{appeal_id}/hops",
+         frozenset({"agency", "operator", "monitoring"}), url="/v1/appeals/{w.main}/hops"),
     Case("deadlines", "POST", "/v1/appeals/{appeal_id}/extend", frozenset({"agency"}),
          url="/v1/appeals/{w.to_extend}/extend", body="extension"),
     # Receipt confirmation: the assignee only (its open hop, once).

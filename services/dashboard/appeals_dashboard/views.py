@@ -27,6 +27,7 @@ from deadlines.queries import (
     BacklogCount,
     ClockRecord,
     Figures,
+    HopTime,
     Period,
     RedirectRecord,
 )
@@ -487,12 +488,23 @@ def appeal_content(
     alerts: Sequence[AlertView],
     redirects: Sequence[RedirectRecord],
     answers: Sequence[AnswerRecord],
+    hops: Sequence[HopTime],
+    total: int | None,
     now: datetime,
 ) -> Markup:
     moments = timeline(
         lang, names, clocks=clocks, alerts=alerts, redirects=redirects, answers=answers
     )
-    return render("appeal.html", lang=lang, names=names, clocks=clocks, moments=moments, now=now)
+    return render(
+        "appeal.html",
+        lang=lang,
+        names=names,
+        clocks=clocks,
+        hops=hops,
+        total=total,
+        moments=moments,
+        now=now,
+    )
 
 
 # ------------------------------------------------------------------ backlog

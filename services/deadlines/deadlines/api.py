@@ -20,7 +20,17 @@ from appeals_platform.auth import Principal, Role, require
 from appeals_platform.openapi import refusals
 from appeals_platform.problems import FieldProblem, Refused
 from appeals_platform.runtime import Runtime
-from deadlines import alerts, compliance, db, extensions, handlers, open_data, overrides, receipts
+from deadlines import (
+    alerts,
+    compliance,
+    db,
+    extensions,
+    handlers,
+    hops,
+    open_data,
+    overrides,
+    receipts,
+)
 from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
@@ -113,6 +123,34 @@ def appeal_view(clocks: list[Any], now: datetime) -> dict[str, Any]:
     }
 
 
+def hops_view(table: hops.HopTable) -> dict[str, Any]:
+    """The hop table; moments in Asia/Almaty time with their offset."""
+    return {
+        "appeal_id": str(table.appeal_id),
+        "registration_number": table.registration_number,
+        "received_at": _local(table.received_at),
+        "until": _local(table.until),
+        "working_days": table.working_days,
+        "hops": [
+            {
+                "hop": h.hop,
+                "agency": h.agency,
+                "state": h.state,
+                "received_at": _local(h.received_at),
+                "confirmed_at": _local(h.confirmed_at),
+                "redirected_at": _local(h.redirected_at),
+                "redirected_to": h.redirected_to,
+                "redirect_partial": h.redirect_partial,
+                "reason": h.reason,
+                "answered_at": _local(h.answered_at),
+                "until": _local(h.until),
+                "working_days": h.working_days,
+            }
+            for h in table.hops
+        ],
+    }
+
+
 def may_see(principal: Principal, clocks: list[Any]) -> bool:
     if principal.role in STAFF:
         return True
@@ -136,6 +174,26 @@ def clocks_router(service: Service) -> APIRouter:
             # The same answer for "absent" and "not yours": ids are not an oracle.
             raise Refused(404, "no clock for this appeal")
         return appeal_view(clocks, service.clock.now())
+
+    @router.get("/appeals/{appeal_id}/hops", responses=refusals(404))
+    async def get_hops(
+        appeal_id: uuid.UUID,
+        principal: Principal = Depends(require(Role.AGENCY, *STAFF)),
+    ) -> dict[str, Any]:
+        """Time at each hop: the agency, when it received the appeal and confirmed receipt,
+        how the hop ended (redirected, with the reason code, or answered) and when, and the
+        working days spent there; `working_days` is the appeal's, from its receipt to the end
+        of its last hop (now while open). Along hops handed on by full redirects the hops'
+        working days add up to it (definitions: `deadlines.hops`). Seen by whoever may see
+        the appeal's clock."""
+        async with runtime.pool.acquire() as conn:
+            await refresh_calendar(conn, ctx.law)
+            rows = await hops.hop_rows(conn, appeal_id)
+        if not rows or not may_see(principal, rows):
+            raise Refused(404, "no clock for this appeal")
+        table = hops.time_at_hops(rows, ctx.law.calendar, service.clock.now())
+        assert table is not None
+        return hops_view(table)
 
     @router.post("/appeals/{appeal_id}/extend", responses=refusals(404, 409))
     async def extend(

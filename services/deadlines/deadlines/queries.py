@@ -9,7 +9,8 @@ years of it: alerts by `alerts_raised` / `alerts_agency_raised`, open overdue cl
 `clocks_open_due`, an agency's backlog by `clocks_agency_open`, periods by the (dimension,
 day, key) keys.
 
-The compliance vocabulary (periods, tallies, figures) is re-exported from
+The hop table of an appeal (time at each hop) is `deadlines.hops`'s, re-exported here. The
+compliance vocabulary (periods, tallies, figures) is re-exported from
 `deadlines.compliance`, so a reader of compliance needs no other module.
 """
 
@@ -38,6 +39,7 @@ from deadlines.compliance import (
     sector_of,
     year,
 )
+from deadlines.hops import HopTable, HopTime, hop_table
 from deadlines.law import local_day, start_of
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "BacklogCount",
     "ClockRecord",
     "Figures",
+    "HopTable",
+    "HopTime",
     "OverdueGroup",
     "Period",
     "RedirectRecord",
@@ -61,6 +65,7 @@ __all__ = [
     "appeal_history",
     "backlog_counts",
     "find_session",
+    "hop_table",
     "local_day",
     "month",
     "monthly_tallies",

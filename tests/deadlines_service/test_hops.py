@@ -1,0 +1,93 @@
+"""Time at each hop (issue 13 item 4): the hop table of a real multi-hop appeal, assigned,
+redirected, assigned again, confirmed and answered through the deadlines service on Kafka and
+PostgreSQL, adds up to the appeal's total working days."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from appeals_platform.auth import Role
+from tests.deadlines_service.conftest import Deadlines, local
+
+pytestmark = pytest.mark.infra
+
+FIRST, SECOND = "KRG-ENERGY-HOUSING", "KRG-KARAGANDA-AKIMAT"
+
+
+def moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+async def test_the_hop_table_adds_up_to_the_appeals_working_days(deadlines: Deadlines) -> None:
+    # Thu 26 May 2022 to FIRST; redirected Mon 30 May (its working days: Fri 27, Mon 30);
+    # SECOND receives it at once, confirms receipt on Tue 31 May and answers on Fri 3 June
+    # (Tue 31 May, Wed 1, Thu 2, Fri 3 June: 4). The appeal: 6 working days.
+    appeal = await deadlines.assign(local(2022, 5, 26, 10), agency=FIRST)
+    await deadlines.wait_for_clock(appeal)
+    await deadlines.redirect(appeal, local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND)
+    await deadlines.wait_for_clock(appeal, "redirected")
+    await deadlines.assign(
+        local(2022, 5, 26, 10),
+        appeal_id=appeal,
+        hop=2,
+        agency=SECOND,
+        assigned_at=local(2022, 5, 30, 16),
+    )
+    await deadlines.wait_for(appeal, lambda view: len(view["hops"]) == 2)
+    deadlines.clock.set(local(2022, 5, 31, 9, 30))
+    confirmed = await deadlines.client.post(
+        f"/v1/appeals/{appeal}/receipt", headers=deadlines.auth(Role.AGENCY, agency=SECOND)
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    await deadlines.answer(appeal, local(2022, 6, 3, 11), agency=SECOND)
+    await deadlines.wait_for_clock(appeal, "answered")
+    deadlines.clock.set(local(2022, 6, 20, 12))  # long after: an answered appeal stops counting
+
+    response = await deadlines.client.get(f"/v1/appeals/{appeal}/hops", headers=deadlines.auth())
+    assert response.status_code == 200, response.text
+    table = response.json()
+    first, second = table["hops"]
+    assert (first["hop"], first["agency"], first["state"]) == (1, FIRST, "redirected")
+    assert moment(first["received_at"]) == local(2022, 5, 26, 10)
+    assert first["confirmed_at"] is None
+    assert moment(first["redirected_at"]) == local(2022, 5, 30, 16)
+    assert (first["redirected_to"], first["reason"], first["answered_at"]) == (
+        SECOND,
+        "not_competent",
+        None,
+    )
+    assert first["working_days"] == 2
+    assert (second["hop"], second["agency"], second["state"]) == (2, SECOND, "answered")
+    assert moment(second["received_at"]) == local(2022, 5, 30, 16)
+    assert moment(second["confirmed_at"]) == local(2022, 5, 31, 9, 30)
+    assert moment(second["answered_at"]) == local(2022, 6, 3, 11)
+    assert (second["redirected_at"], second["reason"]) == (None, None)
+    assert second["working_days"] == 4
+    assert moment(table["received_at"]) == local(2022, 5, 26, 10)
+    assert moment(table["until"]) == local(2022, 6, 3, 11)
+    assert table["working_days"] == 6
+    assert first["working_days"] + second["working_days"] == table["working_days"]
+
+    # The one error mapping of the appeal's clock: whoever may not see it gets 404.
+    other = deadlines.auth(Role.AGENCY, agency="KRG-POLICE")
+    assert (
+        await deadlines.client.get(f"/v1/appeals/{appeal}/hops", headers=other)
+    ).status_code == 404
+    own = deadlines.auth(Role.AGENCY, agency=SECOND)
+    assert (
+        await deadlines.client.get(f"/v1/appeals/{appeal}/hops", headers=own)
+    ).status_code == 200
+
+
+async def test_an_open_hop_counts_until_now(deadlines: Deadlines) -> None:
+    appeal = await deadlines.assign(local(2022, 5, 26, 10))
+    await deadlines.wait_for_clock(appeal)
+    deadlines.clock.set(local(2022, 6, 1, 12))  # Fri 27, Mon 30, Tue 31 May, Wed 1 June
+    table = (
+        await deadlines.client.get(f"/v1/appeals/{appeal}/hops", headers=deadlines.auth())
+    ).json()
+    (hop,) = table["hops"]
+    assert (hop["state"], hop["working_days"], table["working_days"]) == ("open", 4, 4)
+    assert moment(hop["until"]) == local(2022, 6, 1, 12)
