@@ -74,6 +74,8 @@ async def test_compliance_by_agency_for_a_quarter_beside_the_previous_quarter(
         "on_time_share": 0.5,
         "median_working_days": 18.0,
         "sample": 2,
+        "redirect_days_lost": 0,
+        "redirect_days_received": 0,
     }
     city = figures(body, CITY)
     assert (city["received"], city["answered_late"], city["open_overdue"], city["violations"]) == (

@@ -70,6 +70,18 @@ async def test_the_hop_table_adds_up_to_the_appeals_working_days(deadlines: Dead
     assert table["working_days"] == 6
     assert first["working_days"] + second["working_days"] == table["working_days"]
 
+    # Compliance: the 2 working days at the first hop are lost to its redirect, counted for
+    # the agency that redirected and for the agency that received, in May (the redirect's).
+    report = await deadlines.client.get(
+        "/v1/compliance", params={"period": "2022-05", "by": "agency"}, headers=deadlines.auth()
+    )
+    assert report.status_code == 200, report.text
+    rows = {r["key"]: r["current"] for r in report.json()["rows"]}
+    assert (rows[FIRST]["redirect_days_lost"], rows[FIRST]["redirect_days_received"]) == (2, 0)
+    assert (rows[SECOND]["redirect_days_lost"], rows[SECOND]["redirect_days_received"]) == (0, 2)
+    total = report.json()["total"]["current"]
+    assert (total["redirect_days_lost"], total["redirect_days_received"]) == (2, 2)
+
     # The one error mapping of the appeal's clock: whoever may not see it gets 404.
     other = deadlines.auth(Role.AGENCY, agency="KRG-POLICE")
     assert (

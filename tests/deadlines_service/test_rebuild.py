@@ -28,7 +28,7 @@ SNAPSHOT = {
     "compliance_daily": """
         SELECT * FROM compliance_daily
         WHERE received <> 0 OR answered_on_time <> 0 OR answered_late <> 0 OR redirected <> 0
-              OR redirected_late <> 0
+              OR redirected_late <> 0 OR redirect_days_lost <> 0 OR redirect_days_received <> 0
         ORDER BY dimension, day, key""",
     "compliance_answer_days": """
         SELECT * FROM compliance_answer_days WHERE answers <> 0

@@ -10,7 +10,18 @@ period runs):
 - violations = answered late + open and overdue + late redirects;
 - on-time share = answered on time / (answered on time + answered late + open and overdue);
 - median working days to answer: over the answers given in the period (day 1 = 1);
-- small sample: fewer than `min_sample` in the on-time share's denominator.
+- small sample: fewer than `min_sample` in the on-time share's denominator;
+- working days lost to redirects: for every hop a full redirect closed in the period, the
+  working days the appeal spent at that hop, from the day its agency received it (after that
+  day) up to and including the day of the redirect, on the service's calendar (the count of
+  `deadlines.hops`; the same as the hop table's while routing hands the appeal to the named
+  agency at once, which it does; a wait in triage after a redirect to nobody is not in it).
+  `redirect_days_lost` counts them for the agency that redirected (and its level, sector,
+  region, locality, category and the total); `redirect_days_received` for the agency the
+  redirect sent the appeal to, in the grouping by agency and the total only (0 in the
+  others, whose keys describe the redirecting hop; the total is less than the days lost by
+  the days of redirects to triage). A partial redirect closes nothing and loses nothing; the
+  hops redirected before migration 0008 count 0 until a rebuild.
 
 Every figure comes from the pre-aggregated `compliance_daily` and `compliance_answer_days`
 tables (kept by triggers on `clocks`): a report reads a few rows per day and group, however
@@ -137,12 +148,16 @@ class Tally:
     redirected_late: int = 0
     open_overdue: int = 0
     answer_days: Counter[int] = field(default_factory=Counter)
+    redirect_days_lost: int = 0
+    redirect_days_received: int = 0
 
     def add(self, other: Tally) -> None:
         self.received += other.received
         self.on_time += other.on_time
         self.late += other.late
         self.redirected_late += other.redirected_late
+        self.redirect_days_lost += other.redirect_days_lost
+        self.redirect_days_received += other.redirect_days_received
         self.open_overdue += other.open_overdue
         self.answer_days.update(other.answer_days)
 
@@ -175,6 +190,8 @@ class Figures:
     median_working_days: float | None
     sample: int
     small_sample: bool
+    redirect_days_lost: int
+    redirect_days_received: int
 
     @classmethod
     def of(cls, tally: Tally, min_sample: int) -> Figures:
@@ -190,6 +207,8 @@ class Figures:
             median_working_days=median(tally.answer_days),
             sample=sample,
             small_sample=sample < min_sample,
+            redirect_days_lost=tally.redirect_days_lost,
+            redirect_days_received=tally.redirect_days_received,
         )
 
 
@@ -218,7 +237,9 @@ class Report:
 DAILY = """
 SELECT key, day >= $3 AS current,
        sum(received)::int AS received, sum(answered_on_time)::int AS on_time,
-       sum(answered_late)::int AS late, sum(redirected_late)::int AS redirected_late
+       sum(answered_late)::int AS late, sum(redirected_late)::int AS redirected_late,
+       sum(redirect_days_lost)::int AS redirect_days_lost,
+       sum(redirect_days_received)::int AS redirect_days_received
 FROM compliance_daily
 WHERE dimension = $1 AND day BETWEEN $2 AND $4
 GROUP BY key, current
@@ -264,6 +285,8 @@ async def _tallies(
         t.on_time += r["on_time"]
         t.late += r["late"]
         t.redirected_late += r["redirected_late"]
+        t.redirect_days_lost += r["redirect_days_lost"]
+        t.redirect_days_received += r["redirect_days_received"]
     for r in await conn.fetch(ANSWER_DAYS, dimension, previous.first, period.first, period.last):
         tally(r["current"], r["key"]).answer_days[r["working_days"]] += r["answers"]
     for is_current, moment in ((True, as_of), (False, previous_as_of)):
@@ -348,6 +371,8 @@ FIGURES = (
     "median_working_days",
     "sample",
     "small_sample",
+    "redirect_days_lost",
+    "redirect_days_received",
 )
 
 

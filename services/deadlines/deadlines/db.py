@@ -192,6 +192,7 @@ RECORD_REDIRECT = """
 UPDATE clocks SET redirected_at = $3, redirected_day = $4, redirected_to = $5,
                   redirect_partial = $6, redirect_late = $7,
                   state = CASE WHEN $8 THEN 'redirected' ELSE state END,
+                  redirect_working_days = CASE WHEN $8 THEN $9 ELSE redirect_working_days END,
                   closed_at = CASE WHEN $8 THEN $3 ELSE closed_at END,
                   closed_day = CASE WHEN $8 THEN $4 ELSE closed_day END,
                   next_action = CASE WHEN $8 THEN NULL ELSE next_action END,
@@ -212,7 +213,9 @@ async def record_redirect(
     partial: bool,
     late: bool,
     close: bool,
+    working_days: int,
 ) -> asyncpg.Record:
+    """`working_days`: the days the hop held the appeal, kept when the redirect closes it."""
     row = await conn.fetchrow(
         RECORD_REDIRECT,
         appeal_id,
@@ -223,6 +226,7 @@ async def record_redirect(
         partial,
         late,
         close,
+        working_days,
     )
     assert row is not None
     return row

@@ -206,16 +206,19 @@ async def apply_redirect(
     if clock["redirected_at"] is not None and clock["redirected_at"] <= redirected_at:
         return clock, []  # the first redirect of a hop is the one the law judges
     late = redirected_at > clock["redirect_due_at"]
+    day = local_day(redirected_at)
     updated = await db.record_redirect(
         conn,
         clock["appeal_id"],
         clock["hop"],
         redirected_at=redirected_at,
-        redirected_day=local_day(redirected_at),
+        redirected_day=day,
         redirected_to=to_agency,
         partial=partial,
         late=late,
         close=not partial and clock["state"] == "open",
+        # The working days lost to this redirect, as deadlines.hops counts a hop's days.
+        working_days=ctx.law.calendar.working_days_between(clock["received_day"], day),
     )
     if not late or not ctx.emit:
         return updated, []

@@ -299,6 +299,8 @@ async def period_tallies(
         t.on_time += r["on_time"]
         t.late += r["late"]
         t.redirected_late += r["redirected_late"]
+        t.redirect_days_lost += r["redirect_days_lost"]
+        t.redirect_days_received += r["redirect_days_received"]
     for r in await conn.fetch(ANSWER_DAYS, *span):
         tallies.setdefault(r["key"], Tally()).answer_days[r["working_days"]] += r["answers"]
     return tallies
