@@ -209,6 +209,7 @@ CASES: tuple[Case, ...] = (
     Case("deadlines", "GET", "/dashboard/appeals/{appeal_id}", frozenset({"monitoring", "agency"}),
          url="/dashboard/appeals/{w.main}"),
     Case("deadlines", "GET", "/dashboard/backlog", VIEWERS),
+    Case("deadlines", "GET", "/dashboard/inboxes", VIEWERS),
     # Last: it ends the caller's session.
     Case("deadlines", "POST", "/dashboard/sign-out", EVERYONE, ok=frozenset({303})),
 )  # fmt: skip

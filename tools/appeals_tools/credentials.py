@@ -45,7 +45,7 @@ def party(kind: str, name: str) -> Party:
         if code not in known and not secret_file(secrets_dir(layout), user).exists():
             raise SystemExit(f"appeals-kafka: no agency {code} in the reference data")
         principal = principals.agency(code)
-        prefix = principals.agency_group_prefix(code)
+        prefix = topics.agency_group_prefix(code)
         return Party(
             principal,
             (topics.agency_topic(code), topics.agency_results_topic(code)),

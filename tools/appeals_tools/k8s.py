@@ -41,7 +41,13 @@ HEADER = (
 # Kubernetes object names (RFC 1123 subdomain): Strimzi takes a KafkaTopic's or KafkaUser's
 # name as the topic's or the SCRAM user's, so each must be one as it stands.
 OBJECT_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
-_OPERATIONS = {"read": "Read", "write": "Write", "create": "Create", "alter": "Alter"}
+_OPERATIONS = {
+    "read": "Read",
+    "write": "Write",
+    "create": "Create",
+    "alter": "Alter",
+    "describe": "Describe",
+}
 _PATTERNS = {"literal": "literal", "prefixed": "prefix"}
 
 

@@ -27,7 +27,7 @@ class Grant:
     resource: Literal["topic", "group", "cluster"]
     name: str
     pattern: Literal["literal", "prefixed"]
-    operation: Literal["read", "write", "create", "alter"]
+    operation: Literal["read", "write", "create", "alter", "describe"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,21 @@ def user_name(party: str) -> str:
     return party
 
 
-def agency_group_prefix(agency_code: str) -> str:
-    return f"agency.{agency_code.lower()}."
+# Deadlines watches every agency's inbox (deadlines.inboxes): it may see the agencies'
+# consumer groups' committed offsets and their topics' end offsets, never read a record.
+# Prefixed grants, so an agency added at run time is covered without a new ACL.
+INBOX_WATCH = (
+    Grant("group", "agency.", "prefixed", "describe"),
+    Grant("topic", "agency.", "prefixed", "describe"),
+)
+
+
+def watch(grants: Iterable[Grant], prefix: str) -> tuple[Grant, ...]:
+    """Topic grants under a test run's prefix (groups have none)."""
+    return tuple(
+        Grant(g.resource, prefix + g.name, g.pattern, g.operation) if g.resource == "topic" else g
+        for g in grants
+    )
 
 
 def integration_group_prefix(source: str) -> str:
@@ -99,7 +112,9 @@ def principals(
     found = [Principal(ADMIN, "tool")]
     for service in SERVICES:
         group = Grant("group", SERVICE_GROUPS[service], "prefixed", "read")
-        found.append(Principal(user_name(service), "service", granted(user_name(service), group)))
+        extra = INBOX_WATCH if service == "deadlines" else ()
+        user = user_name(service)
+        found.append(Principal(user, "service", granted(user, group, *watch(extra, prefix))))
     found.append(
         Principal(
             PROVISIONER,
@@ -118,7 +133,7 @@ def principals(
         found.append(Principal(user, "integration", granted(user, group)))
     for code in codes:
         user = user_name(topics.agency_principal(code))
-        group = Grant("group", agency_group_prefix(code), "prefixed", "read")
+        group = Grant("group", topics.agency_group_prefix(code), "prefixed", "read")
         found.append(Principal(user, "agency", granted(user, group)))
     return found
 

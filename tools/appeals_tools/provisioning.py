@@ -65,6 +65,7 @@ _OPERATIONS = {
     "write": AclOperation.WRITE,
     "create": AclOperation.CREATE,
     "alter": AclOperation.ALTER,
+    "describe": AclOperation.DESCRIBE,
 }
 
 

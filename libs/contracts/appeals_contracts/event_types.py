@@ -14,6 +14,8 @@ OVERDUE_REMINDER = "kz.appeals.deadline.overdue-reminder.v1"
 DEADLINE_ESCALATED = "kz.appeals.deadline.escalated.v1"
 REDIRECT_OVERDUE = "kz.appeals.redirect.overdue.v1"
 ALERT_ACKNOWLEDGED = "kz.appeals.alert.acknowledged.v1"
+INBOX_STALLED = "kz.appeals.agency.inbox-stalled.v1"
+INBOX_RECOVERED = "kz.appeals.agency.inbox-recovered.v1"
 DEAD_LETTER = "kz.appeals.dead-letter.v1"
 RECEIPT_CONFIRMED = "kz.appeals.receipt.confirmed.v1"
 

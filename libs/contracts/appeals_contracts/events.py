@@ -225,6 +225,26 @@ class AlertAcknowledged(_Event):
     comment: str | None = None
 
 
+class InboxAlert(_Event):
+    """deadlines.alerts, keyed by agency code: an agency stopped taking its appeals in
+    (inbox-stalled) or caught up again (inbox-recovered), for monitoring and the parent body.
+
+    Stalled when its consumer groups leave its assignment topic unread for longer than the
+    allowed working time, or an assignment stays unconfirmed for longer than the allowed
+    working days (`reasons` says which)."""
+
+    agency: str
+    parent_agency: str | None = None
+    state: Literal["stalled", "recovered"]
+    reasons: list[Literal["lag", "unconfirmed"]] = []
+    lag: int  # records on its assignment topic that no consumer group of it has committed
+    lagging_since: datetime | None = None
+    oldest_unconfirmed_at: datetime | None = None  # the oldest open, unconfirmed assignment
+    unconfirmed: int = 0
+    last_commit_at: datetime | None = None  # when deadlines last saw its groups' offsets move
+    at: datetime
+
+
 class DeadLetterHeader(_Event):
     """A header of the original record: `value` when it is UTF-8 text, else `value_base64`."""
 

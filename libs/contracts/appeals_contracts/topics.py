@@ -110,6 +110,8 @@ TOPICS: tuple[Topic, ...] = (
             "kz.appeals.deadline.escalated.v1",
             "kz.appeals.redirect.overdue.v1",
             "kz.appeals.alert.acknowledged.v1",
+            "kz.appeals.agency.inbox-stalled.v1",
+            "kz.appeals.agency.inbox-recovered.v1",
         ),
         readers=("intake", "deadlines"),
     ),
@@ -144,6 +146,11 @@ def integration_updates_topic(source: str) -> str:
 
 
 INTEGRATION_UPDATES_CHANNEL = "integration.{source}.updates"
+
+
+def agency_group_prefix(agency_code: str) -> str:
+    """Every consumer group of an agency starts so: its principal may use no other."""
+    return f"agency.{agency_code.lower()}."
 
 
 def agency_actions_topic(agency_code: str) -> str:

@@ -24,6 +24,37 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     "nav.alerts": ("Оповещения", "Хабарламалар", "Alerts"),
     "nav.compliance": ("Соблюдение сроков", "Мерзімдердің сақталуы", "Compliance"),
     "nav.backlog": ("Нерассмотренные", "Қаралмағандар", "Backlog"),
+    "nav.inboxes": ("Входящие органов", "Органдардың кіріс жәшігі", "Agency inboxes"),
+    "inboxes.title": ("Входящие органов", "Органдардың кіріс жәшігі", "Agency inboxes"),
+    "inboxes.help": (
+        "Сколько назначений орган ещё не прочитал из своего топика, самое старое "
+        "неподтверждённое назначение и когда орган последний раз подтверждал чтение. "
+        "Страница обновляется каждые 30 секунд.",
+        "Орган өз топигінен әлі оқымаған тағайындаулар саны, ең ескі расталмаған тағайындау "
+        "және орган оқуды соңғы рет қашан растағаны. Бет әр 30 секунд сайын жаңарады.",
+        "How many assignments the agency has not read from its topic yet, its oldest "
+        "unconfirmed assignment and when it last committed. The page reloads every 30 s.",
+    ),
+    "inboxes.state": ("Состояние", "Күйі", "State"),
+    "inboxes.ok": ("в порядке", "қалыпты", "ok"),
+    "inboxes.stalled": ("не разбирается", "қаралмайды", "stalled"),
+    "inboxes.reason.lag": ("не читает", "оқымайды", "unread"),
+    "inboxes.reason.unconfirmed": ("не подтверждает", "растамайды", "unconfirmed"),
+    "inboxes.lag": ("Не прочитано", "Оқылмаған", "Unread"),
+    "inboxes.lagging_since": ("Отстаёт с", "Артта қалған уақыты", "Behind since"),
+    "inboxes.unconfirmed": ("Не подтверждено", "Расталмаған", "Unconfirmed"),
+    "inboxes.oldest_unconfirmed": (
+        "Самое старое неподтверждённое",
+        "Ең ескі расталмаған",
+        "Oldest unconfirmed",
+    ),
+    "inboxes.last_commit": ("Последнее чтение", "Соңғы оқу", "Last commit"),
+    "inboxes.checked": ("Проверено", "Тексерілді", "Checked"),
+    "inboxes.none": (
+        "Наблюдение ещё не проводилось.",
+        "Бақылау әлі жүргізілген жоқ.",
+        "The inboxes have not been checked yet.",
+    ),
     "nav.sign_out": ("Выйти", "Шығу", "Sign out"),
     "nav.signed_in_as": ("Вход выполнен:", "Кірген:", "Signed in as"),
     "footer.zone": (

@@ -14,7 +14,15 @@ from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AlertAcknowledged, DeadlineAlert
 from appeals_dashboard.feed import AlertFeed, feed_item
 from appeals_dashboard.names import Names
-from appeals_dashboard.routes import alerts, appeal, backlog, compliance, session, static
+from appeals_dashboard.routes import (
+    alerts,
+    appeal,
+    backlog,
+    compliance,
+    inboxes,
+    session,
+    static,
+)
 from appeals_dashboard.state import PREFIX, Dashboard
 from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime
@@ -23,7 +31,7 @@ from deadlines.config import Settings
 from deadlines.context import Context
 from deadlines.pages import Pages
 
-PAGES = (session, static, alerts, compliance, appeal, backlog)
+PAGES = (session, static, alerts, compliance, appeal, backlog, inboxes)
 
 
 def mount_dashboard(

@@ -28,6 +28,7 @@ from deadlines.queries import (
     ClockRecord,
     Figures,
     HopTime,
+    InboxRecord,
     Period,
     RedirectRecord,
 )
@@ -532,3 +533,13 @@ def backlog_content(
         choose_agency=choose_agency,
         now=now,
     )
+
+
+# ------------------------------------------------------------------ inboxes
+
+
+def inboxes_content(
+    lang: Lang, names: Names, *, rows: Sequence[InboxRecord], now: datetime
+) -> Markup:
+    """Every agency's inbox, stalled first."""
+    return render("inboxes.html", lang=lang, names=names, rows=rows, now=now)

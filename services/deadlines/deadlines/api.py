@@ -35,6 +35,7 @@ from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context, refresh_calendar
 from deadlines.digests.sender import DigestSender
+from deadlines.inboxes import Watcher
 from deadlines.law import local_day
 from deadlines.ticker import Ticker
 
@@ -49,6 +50,7 @@ class Service:
     clock: Clock
     tickers: list[Ticker] = field(default_factory=list)
     digests: list[DigestSender] = field(default_factory=list)
+    watchers: list[Watcher] = field(default_factory=list)
 
     @property
     def ticker(self) -> Ticker:

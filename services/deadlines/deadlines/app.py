@@ -19,12 +19,13 @@ from appeals_contracts.events import (
     AppealRedirected,
     DeadlineAlert,
     DeadlineExtended,
+    InboxAlert,
     ReceiptConfirmed,
 )
 from appeals_platform import actions
 from appeals_platform.consumer import Subscription
 from appeals_platform.runtime import Runtime, service_app
-from deadlines import db, extensions, inputs, pages, receipts, webhook
+from deadlines import db, extensions, inboxes, inputs, pages, receipts, webhook
 from deadlines.api import (
     Service,
     alerts_router,
@@ -111,6 +112,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         "agency.<code>.actions.",
     )
     runtime.documents_publication(
+        settings.alerts_topic,
+        CloudEvent[InboxAlert],
+        "Forgotten inboxes (key: agency code): kz.appeals.agency.inbox-stalled.v1 when an "
+        "agency leaves its assignments unread or unconfirmed too long, "
+        "kz.appeals.agency.inbox-recovered.v1 when it catches up.",
+    )
+    runtime.documents_publication(
         settings.deadline_events_topic,
         CloudEvent[DeadlineExtended | ReceiptConfirmed],
         "Extensions of a term and receipt confirmations (key: appeal id).",
@@ -127,8 +135,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 event_id=lambda item: item.event_id,
                 offset_reset=settings.webhook_offset_reset,
             ),
-            CloudEvent[DeadlineAlert],
-            "Alerts queued for the configured webhook.",
+            CloudEvent[DeadlineAlert | InboxAlert],
+            "Alerts (and inbox-stalled/-recovered) queued for the configured webhook.",
         )
 
     async def start(runtime: Runtime) -> None:
@@ -145,6 +153,22 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.ticker_enabled:
             runtime.tasks.append(
                 asyncio.create_task(ticker.run(settings.ticker_interval), name="ticker")
+            )
+        watcher = inboxes.Watcher(
+            runtime.pool,
+            ctx,
+            service.clock,
+            inboxes.KafkaView(settings, settings.topic_prefix),
+            inboxes.Limits(
+                lag_seconds=settings.inbox_lag_minutes * 60,
+                unconfirmed_days=settings.inbox_unconfirmed_days,
+                hours=inboxes.Hours(settings.working_hours_start, settings.working_hours_end),
+            ),
+        )
+        service.watchers.append(watcher)
+        if settings.inbox_watch_enabled:
+            runtime.tasks.append(
+                asyncio.create_task(watcher.run(settings.inbox_interval), name="inboxes")
             )
         if digest_recipients:
             sender = digests.create(runtime.pool, ctx, service.clock, settings, digest_recipients)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -69,6 +70,18 @@ class Settings(ServiceSettings):
     smtp_password_file: Path | None = None
     smtp_timeout: float = Field(default=10.0, gt=0)
     digest_from: str = "Appeals platform <no-reply@appeals.karaganda.kz>"
+
+    # Forgotten inboxes (deadlines.inboxes): every `inbox_interval` seconds, each agency's
+    # consumer groups are compared with the end of its assignment topic. An agency is stalled
+    # when records stay unread for more than `inbox_lag_minutes` of working time (the working
+    # hours of working days, Almaty time), or an assignment stays unconfirmed for more than
+    # `inbox_unconfirmed_days` working days.
+    inbox_watch_enabled: bool = True
+    inbox_interval: float = Field(default=60.0, gt=0)
+    inbox_lag_minutes: float = Field(default=30.0, ge=0)
+    inbox_unconfirmed_days: float = Field(default=1, ge=0)
+    working_hours_start: time = time(9)
+    working_hours_end: time = time(18, 30)
 
     # Topic names: the contracts' names; tests and replays point them elsewhere.
     assigned_topic: str = topics.APPEAL_ASSIGNED

@@ -54,6 +54,7 @@ __all__ = [
     "Figures",
     "HopTable",
     "HopTime",
+    "InboxRecord",
     "OverdueGroup",
     "Period",
     "RedirectRecord",
@@ -66,6 +67,7 @@ __all__ = [
     "backlog_counts",
     "find_session",
     "hop_table",
+    "inbox_states",
     "local_day",
     "month",
     "monthly_tallies",
@@ -473,6 +475,39 @@ async def backlog_counts(
 
 
 # ------------------------------------------------------------------ dashboard sessions
+
+
+# ------------------------------------------------------------------ inboxes
+
+
+@dataclass(frozen=True)
+class InboxRecord:
+    """What the inbox watcher (deadlines.inboxes) last saw of one agency."""
+
+    agency: str
+    state: str  # "ok" or "stalled"
+    reasons: list[str]  # "lag", "unconfirmed"
+    lag: int
+    lagging_since: datetime | None
+    last_commit_at: datetime | None
+    oldest_unconfirmed_at: datetime | None
+    unconfirmed: int
+    changed_at: datetime | None
+    checked_at: datetime
+
+
+INBOX_STATES = """
+SELECT agency, state, reasons, lag, lagging_since, last_commit_at, oldest_unconfirmed_at,
+       unconfirmed, changed_at, checked_at
+FROM inboxes
+WHERE $1::text IS NULL OR agency = $1
+ORDER BY state = 'stalled' DESC, lag DESC, oldest_unconfirmed_at NULLS LAST, agency
+"""
+
+
+async def inbox_states(conn: asyncpg.Connection, agency: str | None = None) -> list[InboxRecord]:
+    """Every agency's inbox, stalled first (or one agency's)."""
+    return [InboxRecord(**dict(r)) for r in await conn.fetch(INBOX_STATES, agency)]
 
 
 def session_digest(session_id: str) -> bytes:

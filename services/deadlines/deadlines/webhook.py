@@ -26,6 +26,7 @@ import httpx
 import orjson
 from prometheus_client import Counter
 
+from appeals_contracts import event_types
 from appeals_platform import outbox
 from appeals_platform.availability import database_unavailable
 from appeals_platform.records import KafkaRecord, Record, dead_letter, header
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 DELIVERED = Counter("deadlines_webhook_deliveries_total", "Alert webhook outcomes", ["outcome"])
 
 CONSUMER = "deadlines-webhook"
+INBOX_TYPES = (event_types.INBOX_STALLED, event_types.INBOX_RECOVERED)
 
 # Worth retrying: the receiver is down, overloaded or timing out.
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -125,9 +127,10 @@ def identity(record: KafkaRecord) -> tuple[str, str]:
 
 
 def parse(record: KafkaRecord) -> QueuedAlert | None:
-    """Alerts to deliver; acknowledgements (and anything else on the topic) are not alerts."""
+    """Alerts to deliver, inbox-stalled/-recovered among them; acknowledgements (and anything
+    else on the topic) are not alerts."""
     event_id, event_type = identity(record)
-    if event_type not in alerts.KINDS:
+    if event_type not in alerts.KINDS and event_type not in INBOX_TYPES:
         return None
     if not event_id:
         raise ValueError("an alert without an id cannot be delivered at least once")
