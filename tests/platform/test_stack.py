@@ -115,6 +115,7 @@ def test_replicas_are_named_and_placed_by_service_and_number(
     )
 
     monkeypatch.delenv("APPEALS_ROUTING_PORT", raising=False)
+    monkeypatch.delenv("APPEALS_DEADLINES_PORT", raising=False)
     monkeypatch.setenv("APPEALS_INTAKE_PORT", "9000")
     layout = Layout(ROOT, home=tmp_path)
     layout.run.mkdir()
