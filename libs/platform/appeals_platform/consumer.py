@@ -204,9 +204,12 @@ class Consumer(Generic[T]):
             consumer.subscribe(pattern=topic_regex(sub.pattern, self._prefix))
         else:
             consumer.subscribe([self._prefix + t for t in sub.topics])
-        await consumer.start()
-        self._consumer = consumer
         try:
+            # Inside the try: a stop that cancels this task while the consumer starts (joining
+            # its group can take a while) must still stop it, or its coordinator and metadata
+            # tasks outlive the service and keep its event loop (and the process) from ending.
+            await consumer.start()
+            self._consumer = consumer
             while not self._stopping:
                 batch = await consumer.getmany(
                     timeout_ms=self._policy.poll_timeout_ms, max_records=sub.max_records
