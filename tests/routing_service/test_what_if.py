@@ -90,6 +90,14 @@ async def test_moving_a_town_to_another_district_moves_exactly_its_district_appe
     assert len(expected) == 3, sent  # the three district matters about Topar went to Abay's
     document = (await routing.client.get("/v1/reference", headers=routing.auth())).json()
     proposed = topar_moved_to_bukhar_zhyrau(document)
+    # Routing's relay publishes the assignments above meanwhile: once its outbox is empty they
+    # are on Kafka, before the probes below take their end offsets.
+    for _ in range(300):
+        if not (await routing.fetch("SELECT count(*) AS n FROM routing.outbox"))[0]["n"]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("routing's outbox never drained")
     before = await state(routing)
     since = "2026-03-01"  # the fixture's appeals are registered on 2 March 2026
 
