@@ -22,8 +22,8 @@ from appeals_platform.outbox import Event, OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
 from tests.conftest import Stack
 from tests.kafka_probe import EventProbe
+from tests.outage.proxy import PostgresProxy
 from tests.platform.conftest import Relaying
-from tests.platform.frozen_link import FrozenLink
 from tests.platform.test_outbox import assert_per_key_order, fill, outbox_rows
 
 pytestmark = pytest.mark.infra
@@ -47,6 +47,24 @@ def numbered(topic_name: str, key: str, n: int) -> Event:
     )
 
 
+async def relay_process(
+    database: str, prefix: str, lease_seconds: float, *, output: int
+) -> asyncio.subprocess.Process:
+    """A relay leading from a process of its own (tests/platform/relay_process.py), so the test
+    can freeze or kill it; its output (stdout and stderr) goes to `output`."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.platform.relay_process",
+        database,
+        prefix,
+        str(lease_seconds),
+        cwd=ROOT,
+        stdout=output,
+        stderr=asyncio.subprocess.STDOUT if output == asyncio.subprocess.PIPE else output,
+    )
+
+
 async def test_a_frozen_leader_is_replaced_and_stops_when_it_wakes_up(
     stack: Stack, database: str, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
 ) -> None:
@@ -63,17 +81,7 @@ async def test_a_frozen_leader_is_replaced_and_stops_when_it_wakes_up(
         lease_seconds=LEASE,
         service="relay-b",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.platform.relay_process",
-        database,
-        stack.prefix,
-        str(LEASE),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await relay_process(database, stack.prefix, LEASE, output=asyncio.subprocess.PIPE)
     keys = [str(uuid.uuid4()) for _ in range(20)]
     written: list[Event] = []
     writing = True
@@ -178,16 +186,8 @@ async def test_a_killed_leader_is_replaced_without_waiting_for_its_lease(
         lease_seconds=long_lease,
         service="relay-c",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.platform.relay_process",
-        database,
-        stack.prefix,
-        str(long_lease),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+    process = await relay_process(
+        database, stack.prefix, long_lease, output=asyncio.subprocess.DEVNULL
     )
 
     async def holder_pid() -> str | None:
@@ -233,7 +233,7 @@ async def test_a_leader_whose_connection_freezes_is_replaced_and_stops_relaying(
     name = await topic("outbox-frozen-link", partitions=3)
     host_port = urlsplit(database).netloc.rpartition("@")[2]
     host, _, port = host_port.partition(":")
-    link = FrozenLink(host, int(port))
+    link = PostgresProxy(int(port), host)
     await link.start()
     frozen_pool = await create_pool(link.dsn(database), "intake", min_size=1, max_size=3)
     pool = await create_pool(database, "intake")
@@ -260,7 +260,7 @@ async def test_a_leader_whose_connection_freezes_is_replaced_and_stops_relaying(
             await fill(pool, before)
             await events.collect(len(before), timeout=60)
             assert not standby.is_leader
-            link.freeze()
+            await link.freeze()
             await until(lambda: _is(standby), "the standby took over", timeout=TAKEOVER_LIMIT)
             await until(lambda: _not(leader), "the frozen leader stopped", timeout=TAKEOVER_LIMIT)
             await fill(pool, after)
@@ -270,10 +270,10 @@ async def test_a_leader_whose_connection_freezes_is_replaced_and_stops_relaying(
             while not wanted <= {e["id"] for e in events.seen} and time.monotonic() < deadline:
                 await events.collect(len(events.seen) + 1, timeout=1)
             seen = events.seen
-            link.thaw()
+            await link.restore()
             await until(lambda: _empty(pool), "the outbox drained")
     finally:
-        link.thaw()
+        await link.restore()
         leader.stop()
         standby.stop()
         await asyncio.wait_for(leading, 60)
