@@ -135,14 +135,17 @@ class KafkaView:
     async def read(self, agencies: Sequence[str]) -> list[Reading]:
         await self._start()
         group_ids = [g[0] for g in await self._admin.list_consumer_groups()]
-        partitions: dict[str, list[TopicPartition]] = {}
-        for code in agencies:
-            topic = self._prefix + topics.agency_topic(code)
-            found = self._consumer.partitions_for_topic(topic)
-            if found is None:  # not in the cached metadata yet: ask for it
-                await self._consumer._client.force_metadata_update()
-                found = self._consumer.partitions_for_topic(topic) or set()
-            partitions[code] = [TopicPartition(topic, p) for p in sorted(found)]
+        names = {code: self._prefix + topics.agency_topic(code) for code in agencies}
+        if any(self._consumer.partitions_for_topic(t) is None for t in names.values()):
+            # One refresh for every topic not in the cached metadata yet (a consumer without a
+            # subscription learns topics only so; `topics()` does not update its cache).
+            await self._consumer._client.force_metadata_update()
+        partitions = {
+            code: [
+                TopicPartition(t, p) for p in sorted(self._consumer.partitions_for_topic(t) or ())
+            ]
+            for code, t in names.items()
+        }
         every = [tp for tps in partitions.values() for tp in tps]
         ends: dict[TopicPartition, int] = await self._consumer.end_offsets(every) if every else {}
         readings = []
