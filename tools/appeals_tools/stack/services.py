@@ -204,7 +204,9 @@ def wait_for_services(layout: Layout, started: Sequence[Instance]) -> None:
             ),
             120,
         )
-        if not service_ready(port):
+        # Ready once is ready: a second probe can miss under load (a busy replica answering
+        # /ready late), which is not the process having exited.
+        if read_pid(layout.pid_file(process_name)) is None:
             raise SystemExit(
                 f"appeals-stack: {process_name} exited; see {layout.log_file(process_name)}"
             )
