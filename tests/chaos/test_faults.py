@@ -135,12 +135,6 @@ def test_poison_records_end_as_dead_letters_or_rejections_never_lost(rows: Any) 
     assert [f for f in found if f[3] not in poison.EXPECTED[f[1]]] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the consumer path treats an event type it does not use as 'not for this consumer' "
-    "and commits past it without a trace (appeals_platform.consumer: parse returns None); "
-    "issue 18 lists an unknown event type among the poison records that end in <topic>.dlq",
-)
 def test_a_record_of_an_unknown_event_type_is_dead_lettered(rows: Any) -> None:
     found = outcomes(rows, {poison.UNKNOWN})
     assert [f for f in found if f[3] != poison.DEAD_LETTERED] == []

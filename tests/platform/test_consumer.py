@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
 
+from appeals_contracts import event_types
 from appeals_platform.consumer import Consumer, Policy, Subscription
 from appeals_platform.migrations import migrate
 from appeals_platform.outbox import OutboxRelay, create_producer
@@ -111,6 +112,7 @@ async def consuming(
     bench: Bench,
     dsn: str | None = None,
     handle: Callable[[asyncpg.Connection, list[Note]], Awaitable[None]] | None = None,
+    parse: Callable[[Record], Note | None] = parse,
 ) -> AsyncIterator[None]:
     pool = await create_pool(dsn or bench.dsn, SCHEMA, min_size=1, max_size=2)
     consumer = Consumer(
@@ -194,6 +196,41 @@ async def test_every_neighbour_of_a_bad_record_is_stored_and_the_bad_ones_are_de
     assert base64.b64decode(header["value_base64"]) == "Иван".encode("cp1251")
     outbox_topics = await bench.rows("SELECT DISTINCT aggregatetype FROM outbox")
     assert [r["aggregatetype"] for r in outbox_topics] == [f"{bench.topic}.dlq"]
+
+
+def parse_answers(record: Record) -> Note | None:
+    """Like a service's parse: the one event type it uses, None for any other."""
+    event = orjson.loads(record.value or b"")
+    if event.get("type") != event_types.ANSWER_GIVEN:
+        return None
+    return Note.model_validate(event["data"])
+
+
+def event(n: int, kind: str) -> bytes:
+    return orjson.dumps({"type": kind, "data": {"n": n, "text": "ok"}})
+
+
+async def test_a_type_nobody_writes_is_a_dead_letter_and_a_known_unused_one_is_passed_by(
+    stack: Stack, bench: Bench
+) -> None:
+    """`parse` returning None means "not for me", which is only true of a type the platform
+    writes: an unknown one would otherwise be committed past without a trace."""
+    await bench.produce(event(1, event_types.ANSWER_GIVEN))
+    await bench.produce(event(2, "kz.appeals.nobody-writes-this.v1"))
+    await bench.produce(event(3, event_types.DEADLINE_WARNING))  # known, not used here
+    await bench.produce(event(4, event_types.ANSWER_GIVEN))
+    # A binary-mode event: the type in the header only.
+    await bench.produce(b"{}", headers=[("ce_type", b"kz.appeals.header-only.v1")])
+    await bench.produce(event(6, event_types.ANSWER_GIVEN))
+    async with consuming(stack, bench, parse=parse_answers):
+        rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 3)
+        letters = await bench.wait_for(LETTERS, lambda r: len(r) == 2)
+    assert [r["n"] for r in rows] == [1, 4, 6]
+    by_offset = {d["offset"]: d for d in (orjson.loads(r["payload"])["data"] for r in letters)}
+    assert sorted(by_offset) == [1, 4]
+    assert "kz.appeals.nobody-writes-this.v1" in by_offset[1]["error"]
+    assert "kz.appeals.header-only.v1" in by_offset[4]["error"]
+    assert by_offset[1]["attempts"] == 1
 
 
 async def test_while_postgresql_refuses_connections_records_wait_and_none_is_dead_lettered(

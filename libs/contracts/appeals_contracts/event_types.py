@@ -35,3 +35,11 @@ AGENCY_ACTION_RESULT = "kz.appeals.agency.action-result.v1"
 
 # integration.<source>.updates: what became of an appeal the integration submitted.
 APPEAL_STATUS_CHANGED = "kz.appeals.appeal.status-changed.v1"
+
+# Every event type the platform writes: a consumer that meets a type outside this set on one
+# of its topics dead-letters the record (appeals_platform.consumer) instead of passing it by.
+KNOWN = frozenset(
+    value
+    for name, value in list(globals().items())
+    if name.isupper() and isinstance(value, str) and value.startswith("kz.appeals.")
+)

@@ -243,4 +243,7 @@ def subscription(
         handle=handler(appliers, source, now),
         event_id=lambda action: action.inbox_id,
         offset_reset=offset_reset,
+        # A command of no known type is answered with a refusal by the service that
+        # answers_the_rest; the others pass it by rather than dead-letter it a second time.
+        known_types=None,
     )

@@ -8,7 +8,8 @@ how a record becomes a typed item (`parse`), and what a batch of items does to i
   anything;
 - a record that cannot be parsed (a `ValueError`: bad JSON, a validation error, `Poison`) is
   a dead letter at once, since parsing it again gives the same answer; `parse` returning None
-  means "not for this consumer" (an event type it does not use);
+  means "not for this consumer" (an event type it does not use), but only for a type the
+  platform knows: a record of a type nobody writes is a dead letter too, never passed by;
 - the handler's effect, the inbox rows and the dead letters' outbox rows are written in one
   transaction, and the offsets are committed after it;
 - a batch whose handler fails is taken again record by record, so the records around a bad
@@ -27,7 +28,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -37,10 +38,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
+from appeals_contracts import event_types
 from appeals_platform import outbox
 from appeals_platform.availability import database_unavailable
 from appeals_platform.inbox import first_seen
-from appeals_platform.records import Record, dead_letter, problem_of
+from appeals_platform.records import Record, dead_letter, event_type, problem_of
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,9 @@ class Subscription(Generic[T]):
     `pattern` (a topic name with `{placeholders}`, e.g. `agency.{code}.actions`) subscribes to
     every topic of that shape instead of `topics`: one per agency, including agencies added
     while the service runs (found at the next metadata refresh).
+    `known_types` are the event types `parse` may pass by (return None for); a record of any
+    other type is dead-lettered. None leaves every decision to `parse` (the agency actions,
+    whose unknown commands one service answers with a refusal).
     """
 
     name: str
@@ -91,6 +96,7 @@ class Subscription(Generic[T]):
     max_records: int = 500
     offset_reset: Literal["earliest", "latest"] = "earliest"
     pattern: str | None = None
+    known_types: Collection[str] | None = event_types.KNOWN
 
 
 def topic_regex(pattern: str, prefix: str = "") -> str:
@@ -349,7 +355,10 @@ class Consumer(Generic[T]):
                 dead.append(self._letter(record, problem_of(exc), 1))
                 continue
             if item is None:
-                ignored += 1
+                if (unknown := self._unknown_type(record)) is not None:
+                    dead.append(self._letter(record, unknown, 1))
+                else:
+                    ignored += 1
             else:
                 items.append(item)
         duplicates = 0
@@ -376,6 +385,18 @@ class Consumer(Generic[T]):
             self._count_dead(message)
         if self._on_commit is not None:
             self._on_commit()
+
+    def _unknown_type(self, record: Record) -> str | None:
+        """Why a record `parse` passed by is a dead letter: its type is none the platform
+        writes (a producer's bug or a newer version; either way somebody must look). None
+        when the type is known and simply not used here."""
+        known = self.subscription.known_types
+        if known is None:
+            return None
+        kind = event_type(record)
+        if kind in known:
+            return None
+        return f"Poison: unknown event type {kind!r}: no consumer of the platform handles it"
 
     async def _bury(self, record: Record, error: str, attempts: int) -> None:
         message = self._letter(record, error, attempts)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import orjson
 from pydantic import ValidationError
 
 from appeals_contracts import event_types
@@ -129,3 +130,14 @@ def header(record: KafkaRecord, name: str) -> str | None:
         if key == name:
             return None if value is None else value.decode(errors="replace")
     return None
+
+
+def event_type(record: KafkaRecord) -> str | None:
+    """The record's CloudEvent type: the `type` of a structured event's JSON body (what the
+    services' `parse` read), else the `ce_type` header; None when it has neither."""
+    try:
+        body = orjson.loads(record.value or b"")
+    except orjson.JSONDecodeError:
+        body = None
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else header(record, "ce_type")
