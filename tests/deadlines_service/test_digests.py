@@ -19,9 +19,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from appeals_law.calendar import WorkingCalendar
+from appeals_platform.auth import Role
 from deadlines import cli
 from deadlines.clocks import SettableClock
+from deadlines.digests import letters
 from deadlines.digests import sender as digest_sender
+from deadlines.queries import InboxRecord
 from tests.conftest import Stack, TokenFactory
 from tests.deadlines_service.conftest import Deadlines, Topics, local, start_deadlines
 
@@ -213,10 +216,18 @@ async def test_one_digest_per_recipient_per_working_day(
         assert soon and overdue, "the seed must fill both sections"
         text = body["text/plain"]
         soon_part = section(text, "Жауап беру мерзімі алдағы", "Жауап беру мерзімі өтіп")
-        late_part = section(text, "Жауап беру мерзімі өтіп", None)
+        late_part = section(text, "Жауап беру мерзімі өтіп", "Алынғаны расталмаған")
+        waiting_part = section(text, "Алынғаны расталмаған", "Органның кіріс тағайындаулары")
         numbers = {n for v in views for n in [f"KRG-TEST-{v[:8]}"]}
         assert {n for n in numbers if n in soon_part} == soon
         assert {n for n in numbers if n in late_part} == overdue
+        # None of the seeded assignments is confirmed: every open one waits for it.
+        energy = {
+            f"KRG-TEST-{a[:8]}"
+            for a, v in views.items()
+            if v["current"]["agency"] == "KRG-ENERGY-HOUSING"
+        }
+        assert {n for n in numbers if n in waiting_part} == energy
         assert f"{len(soon)}" in soon_part.splitlines()[0]
         for number in soon | overdue:
             assert number in body["text/html"]
@@ -239,9 +250,16 @@ async def test_one_digest_per_recipient_per_working_day(
             1 for v in views.values() if v["current"]["agency"] == "KRG-ENERGY-HOUSING"
         )
         energy_line = next(line for line in region.splitlines() if "энергетики" in line)
-        assert energy_line.split(" | ")[1:] == [str(energy_open), str(len(soon)), str(len(overdue))]
+        # None of the seeded assignments is confirmed: all open ones are unconfirmed.
+        assert energy_line.split(" | ")[1:] == [
+            str(energy_open),
+            str(len(soon)),
+            str(len(overdue)),
+            str(energy_open),
+        ]
         total_line = next(line for line in region.splitlines() if line.startswith("Итого"))
         assert total_line.startswith(f"Итого | {len(views)} |")
+        assert total_line.endswith(f" | {len(views)}")
 
         rows = await service.rows("SELECT scope, state, attempts FROM digests ORDER BY scope")
         assert [(r["scope"], r["state"]) for r in rows] == [
@@ -343,3 +361,149 @@ def test_a_recipients_file_with_an_unknown_agency_is_refused(tmp_path: Path) -> 
     path.write_text("recipients:\n  - {email: a@b.kz}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="agency"):
         recipients.load(path, load_reference())
+
+
+CULTURE = "KRG-CULTURE"  # this test's agency: only its own appeals and inbox are looked at
+CULTURE_HEAD = "head@culture.example.kz"
+
+
+async def test_a_digest_lists_the_unconfirmed_assignments_and_a_stalled_inbox(
+    stack: Stack,
+    database: str,
+    key_dir: Path,
+    token: TokenFactory,
+    topics: Topics,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    """Item 6's "unconfirmed" and "inbox state": the head's digest lists exactly the
+    assignments the agency has not confirmed, oldest first, and says its inbox is stalled;
+    monitoring's counts them per agency and names the stalled inbox."""
+    box, port = mailbox
+    recipients = tmp_path / "recipients.yaml"
+    recipients.write_text(
+        "recipients:\n"
+        f"  - {{email: {CULTURE_HEAD}, agency: {CULTURE}, language: ru}}\n"
+        f"  - {{email: {MONITORING}, scope: region, language: kk}}\n",
+        encoding="utf-8",
+    )
+    clock = SettableClock(local(2022, 5, 26, 7))  # a Thursday, before the digest hour
+    async with start_deadlines(
+        stack,
+        database,
+        key_dir,
+        token,
+        topics,
+        clock,
+        digest_recipients_file=recipients,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        digest_interval=3600,  # the test drives the sender itself
+        inbox_watch_enabled=False,  # and the inbox watcher
+    ) as service:
+        # Received Monday, Tuesday and Wednesday; the agency confirms Tuesday's only.
+        oldest, confirmed, newest = [
+            await service.assign(local(2022, 5, day, 10), agency=CULTURE) for day in (23, 24, 25)
+        ]
+        for appeal in (oldest, confirmed, newest):
+            await service.wait_for(appeal)
+        response = await service.client.post(
+            f"/v1/appeals/{confirmed}/receipt", headers=service.auth(Role.AGENCY, agency=CULTURE)
+        )
+        assert response.status_code in (200, 201), response.text
+
+        # Monday's assignment has waited more than a working day: the watcher stalls the inbox.
+        clock.set(local(2022, 5, 26, 9))
+        watcher = service.service.watchers[0]
+        [culture] = [row for row in await watcher.round() if row.agency == CULTURE]
+        assert culture.state == "stalled" and "unconfirmed" in culture.reasons
+
+        assert await service.service.digests[0].send_due() == 2
+        await settled(box, 2)
+
+        def number(appeal_id: str) -> str:
+            return f"KRG-TEST-{appeal_id[:8]}"
+
+        head = box.to(CULTURE_HEAD)[0]
+        assert head["Content-Language"] == "ru"
+        body = parts(head)
+        text = body["text/plain"]
+        waiting = section(text, "Получение не подтверждено", "Входящие назначения органа")
+        assert waiting.splitlines()[0].endswith(": 2")
+        listed = [line.split()[0] for line in waiting.splitlines()[1:] if line.strip()]
+        assert listed == [number(oldest), number(newest)]  # the longest waiting first
+        inbox = section(text, "Входящие назначения органа", "--")
+        assert "Не разбираются с " in inbox
+        assert "Не подтверждено назначений: 2" in inbox
+        html = body["text/html"]
+        unconfirmed_html = html[html.index("Получение не подтверждено") :]
+        unconfirmed_html = unconfirmed_html[: unconfirmed_html.index("</table>")]
+        assert number(oldest) in unconfirmed_html and number(newest) in unconfirmed_html
+        assert number(confirmed) not in unconfirmed_html
+        assert "Не разбираются с " in html
+
+        # Monitoring reads Kazakh: the agency's unconfirmed count, and its inbox among the
+        # stalled ones (other agencies' topics on the shared broker may be stalled too).
+        region = parts(box.to(MONITORING)[0])["text/plain"]
+        name = "Қарағанды облысының мәдениет"
+        culture_line = next(line for line in region.splitlines() if line.startswith(name))
+        assert culture_line.split(" | ")[1:] == ["3", "0", "0", "2"]
+        stalled = section(region, "Кіріс тағайындауларын қарамайтын органдар", "--")
+        [stalled_line] = [line for line in stalled.splitlines() if name in line]
+        assert "бастап қаралмайды" in stalled_line
+        assert "Расталмаған тағайындаулар: 2" in stalled_line
+
+
+def test_every_inbox_state_is_worded_in_both_languages() -> None:
+    """The agency digest's inbox paragraph for a watched agency that is fine, one that is
+    stalled for both reasons, and one not checked yet, in Russian and Kazakh."""
+    checked = local(2022, 5, 26, 9, 30)
+    fine = InboxRecord("KRG-SPORT", "ok", [], 0, None, checked, None, 0, None, checked)
+    stalled = InboxRecord(
+        "KRG-SPORT",
+        "stalled",
+        ["lag", "unconfirmed"],
+        4,
+        local(2022, 5, 25, 10),
+        None,
+        local(2022, 5, 24, 11),
+        2,
+        local(2022, 5, 25, 10, 31),
+        checked,
+    )
+    expected_words = {
+        "ru": (
+            ["Читаются и подтверждаются в обычном режиме.", "Проверено 26.05.2022 09:30."],
+            [
+                "Не разбираются с 25.05.2022 10:31.",
+                "Не прочитано записей в топике назначений: 4 (с 25.05.2022 10:00).",
+                "Не подтверждено назначений: 2, самое давнее получено 24.05.2022 11:00.",
+                "Проверено 26.05.2022 09:30.",
+            ],
+            ["Ещё не проверялись."],
+        ),
+        "kk": (
+            ["Қалыпты түрде оқылады және расталады.", "Тексерілген уақыты: 26.05.2022 09:30."],
+            [
+                "25.05.2022 10:31 бастап қаралмайды.",
+                "Тағайындаулар топигінде оқылмаған жазбалар: 4 (25.05.2022 10:00 бастап).",
+                "Расталмаған тағайындаулар: 2, ең ескісі 24.05.2022 11:00 алынған.",
+                "Тексерілген уақыты: 26.05.2022 09:30.",
+            ],
+            ["Әлі тексерілмеген."],
+        ),
+    }
+    for language, (ok_words, stalled_words, unknown_words) in expected_words.items():
+        assert language in ("ru", "kk")
+        assert letters.inbox_facts(language, fine) == ok_words
+        assert letters.inbox_facts(language, stalled) == stalled_words
+        assert letters.inbox_facts(language, None) == unknown_words
+        letter = letters.agency_letter(
+            language,
+            day=date(2022, 5, 26),
+            agency_name="KRG-SPORT",
+            sections=[],
+            inbox=stalled_words,
+            dashboard_url="http://dashboard.example",
+        )
+        assert all(fact in letter.text and fact in letter.html for fact in stalled_words)

@@ -1,6 +1,8 @@
-"""Daily digests by email: each agency head gets the appeals due within 3 working days and the
-overdue ones of their body; monitoring gets the region's picture. In Russian or Kazakh, by the
-recipient's setting; one per recipient per working day, however many instances run.
+"""Daily digests by email: each agency head gets the appeals due within 3 working days, the
+overdue ones and the unconfirmed ones of their body, and the state of its inbox (as the
+watcher of deadlines.inboxes last saw it); monitoring gets the region's picture, with the
+stalled inboxes. In Russian or Kazakh, by the recipient's setting; one per recipient per
+working day, however many instances run.
 
     recipients.py  who gets which digest (a YAML file named by settings)
     db.py          the digest's figures, and the claim that makes sending idempotent

@@ -20,11 +20,23 @@ SELECT registration_number, appeal_type, hop, due_at, due_day, extensions,
  LIMIT $5
 """
 
+# An agency's open assignments it has not confirmed receipt of (the same rule as the inbox
+# watcher's, deadlines.inboxes), the longest waiting first.
+UNCONFIRMED_ITEMS = """
+SELECT registration_number, appeal_type, hop, agency_received_at, received_day,
+       count(*) OVER () AS total
+  FROM clocks
+ WHERE state = 'open' AND agency = $1 AND confirmed_at IS NULL
+ ORDER BY agency_received_at, registration_number
+ LIMIT $2
+"""
+
 REGION_ROWS = """
 SELECT agency,
        count(*)                                                  AS open,
        count(*) FILTER (WHERE due_at >= $1 AND due_day <= $2)    AS due_soon,
-       count(*) FILTER (WHERE due_at < $1)                       AS overdue
+       count(*) FILTER (WHERE due_at < $1)                       AS overdue,
+       count(*) FILTER (WHERE confirmed_at IS NULL)              AS unconfirmed
   FROM clocks
  WHERE state = 'open'
  GROUP BY agency
@@ -51,11 +63,23 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Unconfirmed:
+    """An assignment its agency has not confirmed receipt of."""
+
+    registration_number: str
+    appeal_type: str
+    hop: int
+    received_at: datetime  # when the hop reached the agency
+    received_day: date
+
+
+@dataclass(frozen=True)
 class AgencyRow:
     agency: str
     open: int
     due_soon: int
     overdue: int
+    unconfirmed: int
 
 
 async def agency_window(
@@ -82,9 +106,27 @@ async def agency_window(
     return Window(items, rows[0]["total"] if rows else 0)
 
 
+async def unconfirmed(
+    conn: asyncpg.Connection, agency: str, *, limit: int
+) -> tuple[list[Unconfirmed], int]:
+    """The agency's first `limit` unconfirmed assignments, oldest first, and how many in all."""
+    rows = await conn.fetch(UNCONFIRMED_ITEMS, agency, limit)
+    items = [
+        Unconfirmed(
+            registration_number=r["registration_number"],
+            appeal_type=r["appeal_type"],
+            hop=r["hop"],
+            received_at=r["agency_received_at"],
+            received_day=r["received_day"],
+        )
+        for r in rows
+    ]
+    return items, rows[0]["total"] if rows else 0
+
+
 async def region_rows(conn: asyncpg.Connection, now: datetime, horizon: date) -> list[AgencyRow]:
     return [
-        AgencyRow(r["agency"], r["open"], r["due_soon"], r["overdue"])
+        AgencyRow(r["agency"], r["open"], r["due_soon"], r["overdue"], r["unconfirmed"])
         for r in await conn.fetch(REGION_ROWS, now, horizon)
     ]
 

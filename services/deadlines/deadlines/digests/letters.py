@@ -1,14 +1,15 @@
 """A digest as a message: subject, a plain-text part and an HTML part, in the recipient's
 language. The figures come in ready (sender.py); this module only words and lays them out.
 
-Dates are written dd.mm.yyyy, as official letters in Kazakhstan write them in both languages.
+Dates are written dd.mm.yyyy, as official letters in Kazakhstan write them in both languages
+(moments dd.mm.yyyy HH:MM, Almaty time).
 No personal data goes into a digest: appeals are named by their registration numbers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -16,7 +17,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from appeals_law.calendar import ALMATY
 from deadlines.digests.recipients import Language
+from deadlines.queries import InboxRecord
 
 TEXTS: dict[str, tuple[str, str]] = {
     # key: (ru, kk)
@@ -62,6 +65,33 @@ TEXTS: dict[str, tuple[str, str]] = {
     "type.feedback": ("отклик", "пікір"),
     "type.report": ("сообщение", "хабарлама"),
     "type.request": ("запрос", "сұрау салу"),
+    "unconfirmed": (
+        "Получение не подтверждено, сначала самые давние",
+        "Алынғаны расталмаған, алдымен ең ескілері",
+    ),
+    "received": ("Получено", "Алынды"),
+    "waiting": ("Ждёт раб. дней", "Күтуде, жұмыс күні"),
+    "inbox": ("Входящие назначения органа", "Органның кіріс тағайындаулары"),
+    "inbox.unknown": ("Ещё не проверялись.", "Әлі тексерілмеген."),
+    "inbox.ok": (
+        "Читаются и подтверждаются в обычном режиме.",
+        "Қалыпты түрде оқылады және расталады.",
+    ),
+    "inbox.stalled": ("Не разбираются с {since}.", "{since} бастап қаралмайды."),
+    "inbox.lag": (
+        "Не прочитано записей в топике назначений: {n} (с {since}).",
+        "Тағайындаулар топигінде оқылмаған жазбалар: {n} ({since} бастап).",
+    ),
+    "inbox.unconfirmed": (
+        "Не подтверждено назначений: {n}, самое давнее получено {since}.",
+        "Расталмаған тағайындаулар: {n}, ең ескісі {since} алынған.",
+    ),
+    "inbox.checked": ("Проверено {at}.", "Тексерілген уақыты: {at}."),
+    "unconfirmed.short": ("Не подтверждено", "Расталмаған"),
+    "region.stalled": (
+        "Органы, не разбирающие входящие назначения",
+        "Кіріс тағайындауларын қарамайтын органдар",
+    ),
 }
 
 
@@ -74,15 +104,21 @@ def day_text(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
+def moment_text(moment: datetime) -> str:
+    """A moment as Almaty's local day and time."""
+    return moment.astimezone(ALMATY).strftime("%d.%m.%Y %H:%M")
+
+
 @dataclass(frozen=True)
 class Line:
-    """One appeal in a list: its number, kind, due day and working days left or late."""
+    """One appeal in a list: its number, kind, a day (due, or received) and a count of working
+    days (left, late, or waiting for confirmation)."""
 
     number: str
     kind: str
-    due: date
+    day: date
     days: int
-    extended: bool
+    extended: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,7 +126,8 @@ class Section:
     title: str
     lines: list[Line]
     total: int
-    late: bool  # the days column counts days late, not days left
+    day_column: str  # the text key naming the day column: "due" or "received"
+    days_column: str  # and the days column: "left", "late" or "waiting"
 
 
 @dataclass(frozen=True)
@@ -99,6 +136,47 @@ class RegionLine:
     open: int
     due_soon: int
     overdue: int
+    unconfirmed: int
+
+
+@dataclass(frozen=True)
+class StalledInbox:
+    """A stalled agency in the regional digest: its name and what the watcher saw."""
+
+    name: str
+    facts: list[str]
+
+
+def inbox_facts(
+    language: Language, inbox: InboxRecord | None, *, checked: bool = True
+) -> list[str]:
+    """An agency's inbox state in sentences: stalled since when, and why (unread records,
+    unconfirmed assignments), or read normally; from the inbox watcher's last look (and when
+    that was, if `checked`)."""
+    if inbox is None:
+        return [text(language, "inbox.unknown")]
+    facts = []
+    if inbox.state == "stalled":
+        since = inbox.changed_at or inbox.checked_at
+        facts.append(text(language, "inbox.stalled", since=moment_text(since)))
+    else:
+        facts.append(text(language, "inbox.ok"))
+    if inbox.lag > 0 and inbox.lagging_since is not None:
+        facts.append(
+            text(language, "inbox.lag", n=inbox.lag, since=moment_text(inbox.lagging_since))
+        )
+    if inbox.unconfirmed > 0 and inbox.oldest_unconfirmed_at is not None:
+        facts.append(
+            text(
+                language,
+                "inbox.unconfirmed",
+                n=inbox.unconfirmed,
+                since=moment_text(inbox.oldest_unconfirmed_at),
+            )
+        )
+    if checked:
+        facts.append(text(language, "inbox.checked", at=moment_text(inbox.checked_at)))
+    return facts
 
 
 @dataclass(frozen=True)
@@ -128,6 +206,7 @@ def agency_letter(
     day: date,
     agency_name: str,
     sections: list[Section],
+    inbox: list[str],
     dashboard_url: str,
 ) -> Letter:
     values = {
@@ -135,6 +214,7 @@ def agency_letter(
         "t": lambda key, **v: text(language, key, **v),
         "day": day_text,
         "sections": sections,
+        "inbox": inbox,
         "title": agency_name,
         "footer": text(language, "footer", url=dashboard_url),
     }
@@ -146,7 +226,12 @@ def agency_letter(
 
 
 def region_letter(
-    language: Language, *, day: date, lines: list[RegionLine], dashboard_url: str
+    language: Language,
+    *,
+    day: date,
+    lines: list[RegionLine],
+    stalled: list[StalledInbox],
+    dashboard_url: str,
 ) -> Letter:
     subject = text(language, "subject.region", day=day_text(day))
     values = {
@@ -159,7 +244,9 @@ def region_letter(
             sum(line.open for line in lines),
             sum(line.due_soon for line in lines),
             sum(line.overdue for line in lines),
+            sum(line.unconfirmed for line in lines),
         ),
+        "stalled": stalled,
         "footer": text(language, "footer", url=dashboard_url),
     }
     return Letter(

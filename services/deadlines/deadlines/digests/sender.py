@@ -1,4 +1,4 @@
-"""When digests go out and the loop that sends them.
+"""When digests go out, what is in them, and the loop that sends them.
 
 On a working day (the KZ calendar with the service's overrides), from `digest_hour` local time
 on, every recipient without a digest for the day gets one. Each digest is claimed in
@@ -25,6 +25,7 @@ from prometheus_client import Counter
 
 from appeals_law.calendar import ALMATY
 from appeals_platform.availability import database_unavailable
+from deadlines import queries
 from deadlines.clocks import Clock
 from deadlines.config import Settings
 from deadlines.context import Context
@@ -158,14 +159,27 @@ class DigestSender:
         language = recipient.language
         if recipient.agency is None:
             rows = await db.region_rows(conn, now, horizon)
+            inboxes = await queries.inbox_states(conn)
             return letters.region_letter(
                 language,
                 day=day,
                 lines=[
                     letters.RegionLine(
-                        self._agency_name(r.agency, language), r.open, r.due_soon, r.overdue
+                        self._agency_name(r.agency, language),
+                        r.open,
+                        r.due_soon,
+                        r.overdue,
+                        r.unconfirmed,
                     )
                     for r in rows
+                ],
+                stalled=[
+                    letters.StalledInbox(
+                        self._agency_name(inbox.agency, language),
+                        letters.inbox_facts(language, inbox, checked=False),
+                    )
+                    for inbox in inboxes
+                    if inbox.state == "stalled"
                 ],
                 dashboard_url=self._schedule.dashboard_url,
             )
@@ -178,7 +192,7 @@ class DigestSender:
                 letters.Line(
                     number=item.registration_number,
                     kind=item.appeal_type,
-                    due=item.due_day,
+                    day=item.due_day,
                     days=(
                         calendar.working_days_between(item.due_day, day)
                         if overdue
@@ -193,12 +207,35 @@ class DigestSender:
                 if overdue
                 else letters.text(language, "due_soon", horizon=letters.day_text(horizon))
             )
-            sections.append(letters.Section(title, lines, window.total, late=overdue))
+            days_column = "late" if overdue else "left"
+            sections.append(letters.Section(title, lines, window.total, "due", days_column))
+        waiting, total = await db.unconfirmed(conn, recipient.agency, limit=LIST_LIMIT)
+        sections.append(
+            letters.Section(
+                letters.text(language, "unconfirmed"),
+                [
+                    letters.Line(
+                        number=item.registration_number,
+                        kind=item.appeal_type,
+                        day=item.received_day,
+                        days=max(0, calendar.working_days_between(item.received_day, day)),
+                    )
+                    for item in waiting
+                ],
+                total,
+                "received",
+                "waiting",
+            )
+        )
+        # The watcher's last look (deadlines.inboxes); the unconfirmed list above is live.
+        states = await queries.inbox_states(conn, recipient.agency)
+        inbox = states[0] if states else None
         return letters.agency_letter(
             language,
             day=day,
             agency_name=self._agency_name(recipient.agency, language),
             sections=sections,
+            inbox=letters.inbox_facts(language, inbox),
             dashboard_url=self._schedule.dashboard_url,
         )
 
