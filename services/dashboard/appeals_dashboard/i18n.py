@@ -195,6 +195,24 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Медиана, жұм. күн",
         "Median working days",
     ),
+    "m.redirect_days_lost": (
+        "Потеряно на переадресациях, раб. дн.",
+        "Қайта жолдауларда жоғалған, жұм. күн",
+        "Redirect days lost",
+    ),
+    "m.redirect_days_received": (
+        "Пришло с переадресациями, раб. дн.",
+        "Қайта жолдаулармен келген, жұм. күн",
+        "Redirect days received",
+    ),
+    "m.redirect_days_help": (
+        "Переадресации: рабочие дни, которые обращение провело в органе до его переадресации,"
+        " у переадресовавшего органа «потеряны», у органа, куда его направили, «пришли».",
+        "Қайта жолдаулар: өтініш қайта жолданғанға дейін органда өткізген жұмыс күндері, қайта"
+        " жолдаған органда «жоғалған», ол жіберілген органда «келген» болып есептеледі.",
+        "Redirects: the working days an appeal spent at an agency before it was redirected,"
+        " 'lost' by the agency that redirected it and 'received' by the agency it was sent to.",
+    ),
     "m.small_sample": ("мало данных", "дерек аз", "small sample"),
     "m.small_sample_help": (
         "Меньше {n} ответов и просрочек: доля ненадёжна, в рейтинге внизу",

@@ -250,6 +250,17 @@ METRICS = (
     Metric("m.median_days", _median),
 )
 
+# The agency table adds the working days lost to redirects (issue 13 item 4): by the agency
+# that redirected, and brought to the agency it sent the appeal to. Only the grouping by
+# agency counts the days received (the service's definition, deadlines.compliance).
+AGENCY_METRICS = (
+    *METRICS,
+    Metric("m.redirect_days_lost", lambda lang, f: i18n.integer(lang, f.redirect_days_lost)),
+    Metric(
+        "m.redirect_days_received", lambda lang, f: i18n.integer(lang, f.redirect_days_received)
+    ),
+)
+
 
 def share_chart(lang: Lang, names: Names, table: Table, title: str) -> Markup:
     bars = [
@@ -376,6 +387,7 @@ def compliance_content(
         csv_urls=csv_urls,
         chart=chart,
         metrics=METRICS,
+        agency_metrics=AGENCY_METRICS,
         agency_view=agency_view,
         min_sample=min_sample,
         trend=trend,
