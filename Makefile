@@ -16,14 +16,22 @@ UV_BOOT = test -x $(PY) || python3 -m venv $(VENV); \
   [ "$$($(UV) --version 2>/dev/null | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
   $(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
-.PHONY: run up down status logs test test-replicas test-kafka-modes test-fast chaos lint install lock token demo \
+.PHONY: run up down status logs test test-replicas test-kafka-modes test-fast chaos lint install lock token demo history \
         bench bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard bench-pipeline \
         bench-scale docs k8s clean
 
-run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also feeds demo appeals
-	@$(STACK) up
+# DEMO=1: the services accept the history simulator's past moments (demo stack only), the
+# history is seeded first (once: a second run finds it) and the live demo feed goes on from it.
+DEMO_ENV = $(if $(filter 1,$(DEMO)),INTAKE_DEMO_HISTORY=true ROUTING_DEMO_HISTORY=true DEADLINES_DEMO_HISTORY=true)
+
+run: install ## start Kafka, PostgreSQL and the three services; DEMO=1 also seeds a history and feeds demo appeals
+	@$(DEMO_ENV) $(STACK) up
 	@$(PY) -m appeals_tools.welcome
-	@if [ "$(DEMO)" = "1" ]; then $(PY) -m appeals_tools.demo --rate 5 --count 0 --background; fi
+	@if [ "$(DEMO)" = "1" ]; then $(PY) -m appeals_tools.history $(HISTORY_ARGS) && \
+	  $(PY) -m appeals_tools.demo --rate 5 --count 0 --background; fi
+
+history: install ## seed the running demo stack (make run DEMO=1) with a simulated past: HISTORY_ARGS="--seed 1 --since 2026-06-01 --count 2000"
+	@$(PY) -m appeals_tools.history $(HISTORY_ARGS)
 
 up: install ## the same as run, without the welcome text
 	@$(STACK) up

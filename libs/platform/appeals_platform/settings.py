@@ -93,6 +93,9 @@ class ServiceSettings(BaseSettings):
     # Put in front of every topic the service reads and the relay writes (code and outbox rows
     # keep the plain names): a test run or a benchmark on a shared broker uses topics of its
     # own, never those of the stack `make run` started.
+    # The demo history's past moments (`Demo-Occurred-At`, appeals_platform.backdating):
+    # only for the local demo stack, never in production.
+    demo_history: bool = False
     topic_prefix: str = ""
     # Heap tuning once the service has started (appeals_platform.heap), off unless a service
     # measured it useful (routing turns all three on): move the start-up heap out of the

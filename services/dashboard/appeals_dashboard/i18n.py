@@ -57,6 +57,11 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     ),
     "nav.sign_out": ("Выйти", "Шығу", "Sign out"),
     "nav.signed_in_as": ("Вход выполнен:", "Кірген:", "Signed in as"),
+    "demo.banner": (
+        "ДЕМО-ДАННЫЕ: смоделированная история и демонстрационные обращения, не рабочие данные",
+        "ДЕМО-ДЕРЕКТЕР: модельденген тарих пен демо өтініштер, нақты деректер емес",
+        "DEMO DATA: a simulated history and demo appeals, not production data",
+    ),
     "footer.zone": (
         "Время — Алматы (Asia/Almaty)",
         "Уақыт — Алматы (Asia/Almaty)",

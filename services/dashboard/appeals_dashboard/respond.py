@@ -47,6 +47,7 @@ def page(
         here=here(request),
         principal=who.principal if who else None,
         names=dashboard(request).names,
+        demo=dashboard(request).settings.demo_history,
     )
     return HTMLResponse(document, status_code=status, headers=HEADERS)
 

@@ -153,8 +153,10 @@ def page(
     here: str,
     principal: Principal | None,
     names: Names,
+    demo: bool = False,
 ) -> Markup:
-    """The whole document: header with sections, language switch and account, then content."""
+    """The whole document: header with sections, language switch and account, then content;
+    `demo` puts the demo-data banner on it (a stack that takes the simulated history)."""
     return render(
         "layout.html",
         lang=lang,
@@ -163,6 +165,7 @@ def page(
         content=content,
         here=here,
         who=who(principal, names, lang) if principal is not None else None,
+        demo=demo,
     )
 
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from appeals_contracts.events import ReceiptConfirmed
 from appeals_contracts.submission import Code, Day, Line, Text
 from appeals_law.calendar import ALMATY, CalendarOverride
-from appeals_platform import outbox
+from appeals_platform import backdating, outbox
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.openapi import refusals
 from appeals_platform.problems import FieldProblem, Refused
@@ -201,13 +201,16 @@ def clocks_router(service: Service) -> APIRouter:
     async def extend(
         appeal_id: uuid.UUID,
         request: extensions.ExtensionRequest,
+        http: Request,
         principal: Principal = Depends(require(Role.AGENCY)),
     ) -> JSONResponse:
         """Extend the term (АППК art. 76(2)); publishes DeadlineExtended, or 422 with the rules
         the extension breaks: the cap of two months from day 1, one extension, a new date
         after the current one, the applicant notified within 3 working days."""
         assert principal.agency is not None
-        now = service.clock.now()
+        now = backdating.occurred_at(
+            http, principal, enabled=runtime.settings.demo_history, now=service.clock.now()
+        )
         async with runtime.pool.acquire() as conn, conn.transaction():
             message = await extensions.request_extension(
                 conn, appeal_id, principal.agency, request, now, ctx

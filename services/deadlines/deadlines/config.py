@@ -33,6 +33,8 @@ class Settings(ServiceSettings):
     ticker_enabled: bool = True
     ticker_interval: float = Field(default=1.0, gt=0)
     ticker_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    # Demo history only: how long a clock opened with an alert already due waits (Context).
+    history_settle_seconds: float = Field(default=300.0, gt=0)
 
     # A dashboard session ends after this long at most (sooner when its token expires).
     dashboard_session_hours: float = Field(default=8.0, gt=0, le=12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 
@@ -24,6 +25,10 @@ class Context:
     events_topic: str
     # A rebuild replays alerts from their topic instead of raising them again.
     emit: bool = True
+    # Demo history only (`DEADLINES_DEMO_HISTORY`): a clock whose next alert is already due
+    # when it opens or is rescheduled waits this long, so that the simulated answer or
+    # extension the history feeder sends right after it closes or moves it first.
+    history_settle: timedelta | None = None
 
 
 def new_context(settings: Settings) -> Context:
@@ -34,6 +39,9 @@ def new_context(settings: Settings) -> Context:
         policy=settings.redirect_policy,
         alerts_topic=settings.alerts_topic,
         events_topic=settings.deadline_events_topic,
+        history_settle=timedelta(seconds=settings.history_settle_seconds)
+        if settings.demo_history
+        else None,
     )
 
 

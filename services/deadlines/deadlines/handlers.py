@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -56,10 +56,18 @@ def region_of(reference: ReferenceData, locality: str | None, agency: Agency | N
     return None
 
 
+def settled(at: datetime, ctx: Context) -> datetime:
+    """When an alert due at `at` may fire: at once, except in demo history (Context)."""
+    if ctx.history_settle is None:
+        return at
+    return max(at, datetime.now(UTC) + ctx.history_settle)
+
+
 async def reschedule(conn: asyncpg.Connection, clock: Mapping[str, Any], ctx: Context) -> None:
     if clock["state"] != "open":
         return
     action, at = next_action(timer_of(clock), ctx.law.rules, ctx.law.calendar)
+    at = settled(at, ctx)
     if (action, at) != (clock["next_action"], clock["next_action_at"]):
         await db.set_next_action(conn, clock["appeal_id"], clock["hop"], action, at)
 
@@ -88,6 +96,7 @@ async def open_clock(
     parent = assigned.agency_parent or (known.parent if known else None)
     timer = Timer(start_day=due.start_day, due_at=due.due_at, escalates=parent is not None)
     action, at = next_action(timer, rules, calendar)
+    at = settled(at, ctx)
     clock = await db.insert_clock(
         conn,
         db.NewClock(

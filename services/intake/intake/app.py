@@ -23,7 +23,7 @@ from appeals_contracts.identity import mask_iin
 from appeals_contracts.submission import AnswerSubmission, AppealSubmission, Iin
 from appeals_law.calendar import WorkingCalendar
 from appeals_law.rules import load_rules
-from appeals_platform import actions
+from appeals_platform import actions, backdating
 from appeals_platform.api import OrjsonResponse, json_body
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
@@ -114,7 +114,9 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
             submission = AppealSubmission.model_validate(body)
         except ValidationError as exc:
             raise Refused(422, CONTRACT_REFUSED, problems=validation_problems(exc)) from None
-        received_at = datetime.now(UTC)
+        received_at = backdating.occurred_at(
+            request, principal, enabled=runtime.settings.demo_history, now=datetime.now(UTC)
+        )
         if future := handlers.future_problems(submission, received_at):
             raise Refused(422, CONTRACT_REFUSED, problems=future)
         if unknown := codes.problems(submission):
@@ -228,10 +230,11 @@ def appeals_router(runtime: Runtime, registrar: Registrar, codes: Codes) -> APIR
         """The assigned agency's answer; publishes AnswerGiven. A second answer is 409."""
         body = handlers.answer_submission(await json_body(request))
         assert principal.agency is not None
+        at = backdating.occurred_at(
+            request, principal, enabled=runtime.settings.demo_history, now=datetime.now(UTC)
+        )
         async with runtime.pool.acquire() as conn, conn.transaction():
-            given = await handlers.answer(
-                conn, appeal_id, principal.agency, body, datetime.now(UTC)
-            )
+            given = await handlers.answer(conn, appeal_id, principal.agency, body, at)
         runtime.relay.wake()
         return OrjsonResponse(given.model_dump(mode="json"), status_code=201)
 

@@ -22,7 +22,7 @@ from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import ActionResult, AnswerGiven
 from appeals_contracts.submission import Day
-from appeals_platform import actions
+from appeals_platform import actions, backdating
 from appeals_platform.api import json_body
 from appeals_platform.auth import Principal, Role, require
 from appeals_platform.consumer import Subscription
@@ -223,9 +223,12 @@ def routing_router(service: Service) -> APIRouter:
         to decide again without it (`target: null`)."""
         body = redirect_request(await json_body(request))
         assert principal.agency is not None
+        at = backdating.occurred_at(
+            request, principal, enabled=runtime.settings.demo_history, now=datetime.now(UTC)
+        )
         async with runtime.pool.acquire() as conn, conn.transaction():
             outcome = await service.redirect(
-                conn, appeal_id, body, principal.agency, principal.subject, datetime.now(UTC)
+                conn, appeal_id, body, principal.agency, principal.subject, at
             )
         runtime.relay.wake()
         return JSONResponse(outcome.model_dump(mode="json"), status_code=201)

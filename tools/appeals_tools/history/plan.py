@@ -21,7 +21,8 @@ The model (docs/demo-history.md explains the figures):
   default `DEADLINES_REDIRECT_POLICY=restart`); an extension moves the due day within the
   legal cap.
 - Whatever would happen after the end of the period does not: those appeals stay open, and
-  the ones already past their due day are the open breaches of the dashboard.
+  the ones already past their due day are the open breaches of the dashboard. A chronically
+  late agency also never answers one appeal in twenty.
 """
 
 from __future__ import annotations
@@ -285,7 +286,9 @@ def _lifecycle(
                 answer_day, fate = calendar.add_working_days(new_due, rng.randrange(1, 6)), "late"
     answered_at = max(_at(answer_day, rng), (steps[-1].at if steps else registered_at))
     answered_at += timedelta(minutes=5)
-    if answered_at < end:
+    # A chronically late agency loses a few appeals altogether: the open breaches of the past.
+    lost = profile.chronic and rng.random() < 0.05
+    if answered_at < end and not lost:
         steps.append(Step("answer", answered_at, holder, outcome=_outcome(rng)))
     else:
         fate = "open"
