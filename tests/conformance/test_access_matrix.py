@@ -210,6 +210,7 @@ CASES: tuple[Case, ...] = (
          url="/dashboard/appeals/{w.main}"),
     Case("deadlines", "GET", "/dashboard/backlog", VIEWERS),
     Case("deadlines", "GET", "/dashboard/inboxes", VIEWERS),
+    Case("deadlines", "GET", "/dashboard/at-risk", VIEWERS),
     # Last: it ends the caller's session.
     Case("deadlines", "POST", "/dashboard/sign-out", EVERYONE, ok=frozenset({303})),
 )  # fmt: skip

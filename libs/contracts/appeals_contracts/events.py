@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from appeals_contracts.submission import AnswerOutcome, AppealSubmission, TerminationGround
 
@@ -189,7 +189,8 @@ class ActionResult(_Event):
 
 
 class DeadlineAlert(_Event):
-    """deadlines.alerts: warnings, breaches, reminders, escalations, late redirects."""
+    """deadlines.alerts: warnings, breaches, reminders, escalations, late redirects, and the
+    breach-risk model's early warning (kind at_risk: predicted, not a breach)."""
 
     appeal_id: str
     registration_number: str
@@ -212,6 +213,8 @@ class DeadlineAlert(_Event):
     extensions: int = 0  # extensions of the term when the alert was raised
     redirected_at: datetime | None = None  # redirect-overdue alerts
     redirected_to: str | None = None
+    # at_risk alerts: the predicted probability that the hop breaches (0..1) when raised
+    risk: float | None = Field(default=None, ge=0, le=1)
 
 
 class AlertAcknowledged(_Event):

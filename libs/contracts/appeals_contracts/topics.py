@@ -108,6 +108,7 @@ TOPICS: tuple[Topic, ...] = (
             "kz.appeals.deadline.breached.v1",
             "kz.appeals.deadline.overdue-reminder.v1",
             "kz.appeals.deadline.escalated.v1",
+            "kz.appeals.deadline.at-risk.v1",
             "kz.appeals.redirect.overdue.v1",
             "kz.appeals.alert.acknowledged.v1",
             "kz.appeals.agency.inbox-stalled.v1",

@@ -27,6 +27,7 @@ ALERT_TYPES = frozenset(
         event_types.OVERDUE_REMINDER,
         event_types.DEADLINE_ESCALATED,
         event_types.REDIRECT_OVERDUE,
+        event_types.DEADLINE_AT_RISK,
     }
 )
 

@@ -25,6 +25,39 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     "nav.compliance": ("Соблюдение сроков", "Мерзімдердің сақталуы", "Compliance"),
     "nav.backlog": ("Нерассмотренные", "Қаралмағандар", "Backlog"),
     "nav.inboxes": ("Входящие органов", "Органдардың кіріс жәшігі", "Agency inboxes"),
+    "nav.at-risk": ("Под угрозой", "Қауіп төнген", "At risk"),
+    "risk.title": (
+        "Обращения под угрозой нарушения срока",
+        "Мерзімі бұзылу қаупі бар өтініштер",
+        "Appeals at risk of breach",
+    ),
+    "risk.help": (
+        "Прогноз: вероятность нарушения срока по истории ответов органа, сначала самые "
+        "рискованные, затем с наименьшим числом рабочих дней.",
+        "Болжам: органның жауап тарихы бойынша мерзімді бұзу ықтималдығы, алдымен ең қауіпті, "
+        "содан кейін жұмыс күндері ең аз қалғандары.",
+        "Predicted: the probability of a breach learned from the agencies' answer history, "
+        "riskiest first, then the fewest working days left.",
+    ),
+    "risk.days_left": ("Осталось раб. дн.", "Қалған жұм. күн", "Working days left"),
+    "risk.risk": ("Риск", "Қауіп", "Risk"),
+    "risk.none": (
+        "Нет оценённых открытых обращений",
+        "Бағаланған ашық өтініштер жоқ",
+        "No open appeals scored",
+    ),
+    "risk.expected": (
+        "Ожидаемые нарушения сроков в этом месяце",
+        "Осы айда күтілетін мерзім бұзушылықтар",
+        "Expected breaches this month",
+    ),
+    "risk.expected_breached": ("уже нарушено", "бұзылып қойған", "already breached"),
+    "risk.expected_predicted": ("прогноз", "болжам", "predicted"),
+    "risk.expected_of": (
+        "по открытым со сроком в этом месяце:",
+        "осы айда мерзімі бар ашықтар бойынша:",
+        "among the open ones due this month:",
+    ),
     "inboxes.title": ("Входящие органов", "Органдардың кіріс жәшігі", "Agency inboxes"),
     "inboxes.help": (
         "Сколько назначений орган ещё не прочитал из своего топика, самое старое "
@@ -135,6 +168,7 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "Қайта жолдау кешіктірілді",
         "Late redirect",
     ),
+    "kind.at_risk": ("Риск нарушения срока", "Мерзімді бұзу қаупі", "At risk of breach"),
     "severity.info": ("информация", "ақпарат", "info"),
     "severity.warning": ("предупреждение", "ескерту", "warning"),
     "severity.violation": ("нарушение", "бұзушылық", "violation"),
@@ -288,6 +322,7 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     ),
     "event.escalated": ("Эскалация", "Жоғары органға хабарланды", "Escalated"),
     "event.redirect_overdue": ("Просрочена переадресация", "Қайта жолдау кешікті", "Late redirect"),
+    "event.at_risk": ("Риск нарушения срока", "Мерзімді бұзу қаупі", "At risk of breach"),
     "event.answered": ("Дан ответ", "Жауап берілді", "Answered"),
     "event.acknowledged": ("Оповещение подтверждено", "Хабарлама расталды", "Alert acknowledged"),
     "routing.method": ("Способ", "Тәсілі", "Method"),

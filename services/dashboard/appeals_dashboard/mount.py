@@ -20,6 +20,7 @@ from appeals_dashboard.routes import (
     backlog,
     compliance,
     inboxes,
+    risk,
     session,
     static,
 )
@@ -31,7 +32,7 @@ from deadlines.config import Settings
 from deadlines.context import Context
 from deadlines.pages import Pages
 
-PAGES = (session, static, alerts, compliance, appeal, backlog, inboxes)
+PAGES = (session, static, alerts, compliance, appeal, backlog, risk, inboxes)
 
 
 def mount_dashboard(

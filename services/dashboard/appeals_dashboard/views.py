@@ -26,14 +26,16 @@ from deadlines.queries import (
     BacklogClock,
     BacklogCount,
     ClockRecord,
+    ExpectedBreaches,
     Figures,
     HopTime,
     InboxRecord,
     Period,
     RedirectRecord,
+    RiskClock,
 )
 
-KINDS = ("warning", "breached", "overdue_reminder", "escalated", "redirect_overdue")
+KINDS = ("warning", "breached", "overdue_reminder", "escalated", "redirect_overdue", "at_risk")
 SEVERITIES = ("info", "warning", "violation", "critical")
 STATUSES = ("open", "acknowledged")
 
@@ -535,8 +537,10 @@ def backlog_content(
     chosen: str | None,
     choose_agency: bool,
     now: datetime,
+    expected: ExpectedBreaches | None = None,
 ) -> Markup:
-    """Open and overdue clocks per agency (the most overdue first), then the clocks."""
+    """Open and overdue clocks per agency (the most overdue first), then the clocks; for one
+    agency, its expected breaches this month."""
     ordered = sorted(counts, key=lambda r: (-r.overdue, -r.open, r.agency))
     return render(
         "backlog.html",
@@ -547,6 +551,31 @@ def backlog_content(
         chosen=chosen,
         choose_agency=choose_agency,
         now=now,
+        expected=expected,
+    )
+
+
+# ------------------------------------------------------------------ breach risk
+
+
+def at_risk_content(
+    lang: Lang,
+    names: Names,
+    *,
+    rows: Sequence[RiskClock],
+    chosen: str | None,
+    choose_agency: bool,
+    expected: ExpectedBreaches | None,
+) -> Markup:
+    """The open appeals by breach risk (riskiest first); an agency's expected breaches."""
+    return render(
+        "at_risk.html",
+        lang=lang,
+        names=names,
+        rows=rows,
+        chosen=chosen,
+        choose_agency=choose_agency,
+        expected=expected,
     )
 
 

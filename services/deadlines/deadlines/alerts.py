@@ -26,7 +26,9 @@ from appeals_platform import outbox
 SOURCE = "/appeals/deadlines"
 
 # The kinds of alert (the keys of EVENT_TYPES), as the alerts API accepts them.
-Kind = Literal["warning", "breached", "overdue_reminder", "escalated", "redirect_overdue"]
+Kind = Literal[
+    "warning", "breached", "overdue_reminder", "escalated", "redirect_overdue", "at_risk"
+]
 
 EVENT_TYPES: dict[str, str] = {
     "warning": event_types.DEADLINE_WARNING,
@@ -34,6 +36,9 @@ EVENT_TYPES: dict[str, str] = {
     "overdue_reminder": event_types.OVERDUE_REMINDER,
     "escalated": event_types.DEADLINE_ESCALATED,
     "redirect_overdue": event_types.REDIRECT_OVERDUE,
+    # Predicted, not a breach: the breach-risk model's early warning (deadlines.risk), raised
+    # once per hop (its id names only the appeal and the hop).
+    "at_risk": event_types.DEADLINE_AT_RISK,
 }
 KINDS = {event_type: kind for kind, event_type in EVENT_TYPES.items()}
 
@@ -43,6 +48,8 @@ def severity(kind: str, working_days_left: int | None = None) -> str:
         return "warning" if working_days_left is not None and working_days_left <= 1 else "info"
     if kind == "escalated":
         return "critical"
+    if kind == "at_risk":
+        return "warning"
     return "violation"
 
 
@@ -80,6 +87,8 @@ def alert_id(
         name = f"overdue-reminder-{reminder}"
     elif kind == "redirect_overdue":
         name = "redirect-overdue"
+    elif kind == "at_risk":
+        name = "at-risk"
     return _event_id(appeal_id, name, hop)
 
 
@@ -133,6 +142,7 @@ def build(
     redirected_at: datetime | None = None,
     redirected_to: str | None = None,
     due_at: datetime | None = None,
+    risk: float | None = None,
 ) -> Alert:
     """An alert about `clock` (a clocks row, or a mapping with its columns)."""
     appeal_id = str(clock["appeal_id"])
@@ -162,6 +172,7 @@ def build(
         "reminder": reminder,
         "redirected_at": _iso(redirected_at) if redirected_at else None,
         "redirected_to": redirected_to,
+        "risk": round(risk, 4) if risk is not None else None,
     }
     data.update((k, v) for k, v in optional.items() if v is not None)
     identifier = alert_id(

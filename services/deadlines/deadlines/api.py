@@ -37,6 +37,7 @@ from deadlines.context import Context, refresh_calendar
 from deadlines.digests.sender import DigestSender
 from deadlines.inboxes import Watcher
 from deadlines.law import local_day
+from deadlines.risk.scoring import Scorer
 from deadlines.ticker import Ticker
 
 
@@ -51,6 +52,7 @@ class Service:
     tickers: list[Ticker] = field(default_factory=list)
     digests: list[DigestSender] = field(default_factory=list)
     watchers: list[Watcher] = field(default_factory=list)
+    scorers: list[Scorer] = field(default_factory=list)
 
     @property
     def ticker(self) -> Ticker:

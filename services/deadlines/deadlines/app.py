@@ -40,6 +40,7 @@ from deadlines.config import Settings
 from deadlines.context import new_context, refresh_calendar
 from deadlines.digests import recipients
 from deadlines.digests import sender as digests
+from deadlines.risk import scoring
 from deadlines.ticker import Ticker
 
 
@@ -170,6 +171,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             runtime.tasks.append(
                 asyncio.create_task(watcher.run(settings.inbox_interval), name="inboxes")
             )
+        scorer = scoring.Scorer(runtime.pool, ctx, service.clock, risk_settings(settings))
+        service.scorers.append(scorer)
+        if settings.risk_enabled:
+            runtime.tasks.append(
+                asyncio.create_task(scorer.run(settings.risk_interval), name="risk")
+            )
         if digest_recipients:
             sender = digests.create(runtime.pool, ctx, service.clock, settings, digest_recipients)
             service.digests.append(sender)
@@ -222,3 +229,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.deadlines = service
     return app
+
+
+def risk_settings(settings: Settings) -> scoring.Settings:
+    return scoring.Settings(
+        threshold=settings.risk_threshold,
+        history_days=settings.risk_history_days,
+        train_hours=settings.risk_train_hours,
+    )

@@ -9,6 +9,8 @@
     deadlines digests send [--day 2025-01-03]     (today's, or a day's, not sent yet; now)
     deadlines digests preview EMAIL [--html]      (what EMAIL would get; nothing is sent)
     deadlines digests list [--day 2025-01-03]     (what went out; no addresses)
+    deadlines risk train                          (a breach-risk model from the history now)
+    deadlines risk score                          (score the open clocks, raise at-risk warnings)
     deadlines migrate
 
 Settings come from the DEADLINES_* environment variables, like the service's.
@@ -40,6 +42,8 @@ from deadlines.digests import sender as digest_sender
 from deadlines.inputs import TopicNames
 from deadlines.law import local_day
 from deadlines.rebuild import rebuild
+from deadlines.risk.model import NotEnoughHistory
+from deadlines.risk.scoring import Scorer
 from deadlines.ticker import Ticker
 
 
@@ -77,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--html", action="store_true", help="the HTML part, not the text")
     sent = digest_actions.add_parser("list", help="the digests of a day and their state")
     sent.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD (default: today)")
+
+    risk = commands.add_parser("risk", help="breach risk (predicted)")
+    risk_actions = risk.add_subparsers(dest="action", required=True)
+    risk_actions.add_parser("train", help="train a model on the clocks' history now")
+    risk_actions.add_parser("score", help="score the open clocks with the newest model")
 
     commands.add_parser("migrate", help="apply the missing schema migrations and exit")
     return parser
@@ -228,6 +237,34 @@ async def _digests(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _risk(args: argparse.Namespace, settings: Settings) -> int:
+    from deadlines.app import risk_settings  # the service's wiring, not needed elsewhere
+
+    async with _service_pool(settings) as (pool, ctx):
+        scorer = Scorer(pool, ctx, SystemClock(), risk_settings(settings))
+        if args.action == "train":
+            try:
+                trained = await scorer.train()
+            except NotEnoughHistory as why:
+                print(f"not trained: {why}", file=sys.stderr)
+                return 1
+            assert trained is not None  # forced: never skipped
+            print(
+                f"model {trained.model_id}: {trained.rows:,} training rows, "
+                f"{trained.positives:,} late or breached"
+            )
+            return 0
+        scored = await scorer.score()
+    if scored.model_id is None:
+        print("no model yet: run `deadlines risk train` first", file=sys.stderr)
+        return 1
+    print(
+        f"model {scored.model_id}: {scored.clocks:,} open clocks scored, "
+        f"{scored.warnings:,} at-risk warnings raised (to the outbox)"
+    )
+    return 0
+
+
 async def run(argv: Sequence[str] | None, settings: Settings | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = settings or Settings()
@@ -235,6 +272,8 @@ async def run(argv: Sequence[str] | None, settings: Settings | None = None) -> i
         return await _tick(settings)
     if args.command == "digests":
         return await _digests(args, settings)
+    if args.command == "risk":
+        return await _risk(args, settings)
     if args.command == "migrate":
         print(report(await migrate_service(settings, "deadlines.migrations")), flush=True)
         return 0

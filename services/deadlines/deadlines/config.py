@@ -85,6 +85,16 @@ class Settings(ServiceSettings):
     working_hours_start: time = time(9)
     working_hours_end: time = time(18, 30)
 
+    # Breach risk (deadlines.risk): every `risk_interval` seconds the open clocks are scored
+    # with the newest model, retrained from the last `risk_history_days` of clocks when it is
+    # older than `risk_train_hours`; a hop whose risk reaches `risk_threshold` gets one
+    # kz.appeals.deadline.at-risk.v1.
+    risk_enabled: bool = True
+    risk_interval: float = Field(default=300.0, gt=0)
+    risk_train_hours: float = Field(default=24.0, gt=0)
+    risk_history_days: int = Field(default=730, ge=30)
+    risk_threshold: float = Field(default=0.5, gt=0, le=1)
+
     # Topic names: the contracts' names; tests and replays point them elsewhere.
     assigned_topic: str = topics.APPEAL_ASSIGNED
     redirected_topic: str = topics.APPEAL_REDIRECTED

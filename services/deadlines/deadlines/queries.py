@@ -51,6 +51,7 @@ __all__ = [
     "BacklogClock",
     "BacklogCount",
     "ClockRecord",
+    "ExpectedBreaches",
     "Figures",
     "HopTable",
     "HopTime",
@@ -58,13 +59,16 @@ __all__ = [
     "OverdueGroup",
     "Period",
     "RedirectRecord",
+    "RiskClock",
     "Session",
     "Tally",
     "agency_backlog",
     "alert",
     "alerts",
     "appeal_history",
+    "at_risk",
     "backlog_counts",
+    "expected_breaches",
     "find_session",
     "hop_table",
     "inbox_states",
@@ -472,6 +476,84 @@ async def backlog_counts(
 ) -> list[BacklogCount]:
     """Per agency: open clocks and how many of them are past their due moment."""
     return [BacklogCount(**r) for r in await conn.fetch(BACKLOG_COUNTS, now, agency)]
+
+
+# ------------------------------------------------------------------ breach risk
+
+
+@dataclass(frozen=True)
+class RiskClock:
+    """An open clock not past due, with the breach risk of the latest scoring pass."""
+
+    appeal_id: uuid.UUID
+    hop: int
+    registration_number: str
+    appeal_type: str
+    agency: str
+    category: str | None
+    locality: str | None
+    due_at: datetime
+    working_days_left: int
+    risk: float
+    scored_at: datetime
+
+
+# The "At risk" queue: riskiest first, then the fewest working days left (clock_risks_queue,
+# clock_risks_agency); joined to the open clock it describes.
+AT_RISK = """
+SELECT r.appeal_id, r.hop, c.registration_number, c.appeal_type, r.agency, c.category,
+       c.locality, c.due_at, r.working_days_left, r.risk, r.scored_at
+FROM clock_risks r
+JOIN clocks c ON c.appeal_id = r.appeal_id AND c.hop = r.hop AND c.state = 'open'
+WHERE $1::text IS NULL OR r.agency = $1
+ORDER BY r.risk DESC, r.working_days_left, r.appeal_id
+LIMIT $2
+"""
+
+
+async def at_risk(
+    conn: asyncpg.Connection, agency: str | None = None, limit: int = 200
+) -> list[RiskClock]:
+    """Open clocks by breach risk, highest first, then by working days left (one agency's, or
+    region-wide)."""
+    return [RiskClock(**r) for r in await conn.fetch(AT_RISK, agency, limit)]
+
+
+@dataclass(frozen=True)
+class ExpectedBreaches:
+    """An agency's breaches of a month: the hops due that month that breached already, plus
+    the sum of the risks of its open hops due later that month."""
+
+    breached: int
+    predicted: float
+    open_due: int  # the open hops due later that month (their risks make up `predicted`)
+
+    @property
+    def expected(self) -> float:
+        return self.breached + self.predicted
+
+
+EXPECTED_BREACHES = """
+SELECT
+  (SELECT count(*)::int FROM clocks
+   WHERE agency = $1 AND due_day BETWEEN $2 AND $3
+     AND ((state = 'open' AND due_at < $4) OR (state <> 'open' AND closed_day > due_day)))
+    AS breached,
+  (SELECT coalesce(sum(risk), 0)::float8 FROM clock_risks
+   WHERE agency = $1 AND due_day BETWEEN $2 AND $3) AS predicted,
+  (SELECT count(*)::int FROM clock_risks
+   WHERE agency = $1 AND due_day BETWEEN $2 AND $3) AS open_due
+"""
+
+
+async def expected_breaches(
+    conn: asyncpg.Connection, agency: str, now: datetime
+) -> ExpectedBreaches:
+    """The agency's expected breaches in the month of `now` (Almaty)."""
+    first = local_day(now).replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    row = await conn.fetchrow(EXPECTED_BREACHES, agency, first, last, now)
+    return ExpectedBreaches(**dict(row))
 
 
 # ------------------------------------------------------------------ dashboard sessions

@@ -27,8 +27,10 @@ async def backlog_page(
     now = dash.clock.now()
     async with dash.runtime.pool.acquire() as conn:
         counts = await queries.backlog_counts(conn, now, who.agency)
+        expected = None
         if chosen:
             rows = await queries.agency_backlog(conn, chosen, ROW_LIMIT)
+            expected = await queries.expected_breaches(conn, chosen, now)
         else:
             rows = await queries.overdue_backlog(conn, now, ROW_LIMIT)
     content = views.backlog_content(
@@ -39,5 +41,6 @@ async def backlog_page(
         chosen=chosen,
         choose_agency=who.monitoring,
         now=now,
+        expected=expected,
     )
     return respond.page(request, who, "backlog", text(who.lang, "backlog.title"), content)

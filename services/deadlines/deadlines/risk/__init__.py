@@ -1,0 +1,1 @@
+"""Breach risk (predicted): features, the model, its training and the scoring pass."""

@@ -1,0 +1,134 @@
+"""Breach risk (issue 14 item 2) in the service, on the real Kafka and PostgreSQL: a model
+trained on a small history of assigned and answered appeals ranks a chronically late agency's
+open appeal above a punctual agency's; the early warning kz.appeals.deadline.at-risk.v1 goes
+out once per hop (not again on the next scoring pass, again after a redirect)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from appeals_contracts import event_types
+from appeals_contracts.events import DeadlineAlert
+from deadlines import alerts
+from deadlines.clocks import SettableClock
+from deadlines.risk.model import NotEnoughHistory
+from tests.conftest import Stack, TokenFactory, Topics
+from tests.deadlines_service.conftest import Deadlines, start_deadlines
+from tests.deadlines_service.risk_history import (
+    ALSO_LATE,
+    LATE,
+    PUNCTUAL,
+    TODAY,
+    open_appeal,
+    seed_and_train,
+)
+from tests.kafka_probe import EventProbe
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+async def deadlines(
+    stack: Stack, database: str, key_dir: Path, token: TokenFactory, topics: Topics
+) -> AsyncIterator[Deadlines]:
+    """The service without its scheduled risk pass: the test trains and scores itself."""
+    clock = SettableClock(TODAY)
+    async with start_deadlines(
+        stack, database, key_dir, token, topics, clock, risk_enabled=False, risk_threshold=0.5
+    ) as service:
+        yield service
+
+
+async def risks(deadlines: Deadlines) -> dict[str, float]:
+    rows = await deadlines.rows("SELECT appeal_id::text AS a, risk FROM clock_risks")
+    return {r["a"]: r["risk"] for r in rows}
+
+
+async def test_no_model_without_history_and_nothing_scored(deadlines: Deadlines) -> None:
+    scorer = deadlines.service.scorers[0]
+    with pytest.raises(NotEnoughHistory):
+        await scorer.train()
+    appeal = await open_appeal(deadlines, LATE)
+    scored = await scorer.score()
+    assert (scored.model_id, scored.clocks, scored.warnings) == (None, 0, 0)
+    assert appeal not in await risks(deadlines)
+
+
+async def test_a_chronically_late_agencys_appeal_ranks_above_a_punctual_agencys(
+    deadlines: Deadlines,
+) -> None:
+    trained = await seed_and_train(deadlines)
+    assert 0 < trained.positives < trained.rows
+    late = await open_appeal(deadlines, LATE)
+    punctual = await open_appeal(deadlines, PUNCTUAL)
+
+    scored = await deadlines.service.scorers[0].score()
+
+    assert scored.model_id == trained.model_id and scored.clocks == 2
+    risk = await risks(deadlines)
+    assert risk[late] > 0.5 > risk[punctual]
+    assert risk[late] > risk[punctual]
+    warned = await deadlines.rows("SELECT appeal_id::text AS a FROM alerts WHERE kind = 'at_risk'")
+    assert [r["a"] for r in warned] == [late]
+
+
+async def test_the_at_risk_warning_goes_out_once_per_hop(
+    deadlines: Deadlines, probe: Callable[[str], EventProbe]
+) -> None:
+    await seed_and_train(deadlines)
+    scorer = deadlines.service.scorers[0]
+    async with probe(deadlines.topics.alerts) as topic:
+        appeal = await open_appeal(deadlines, LATE)
+        first = await scorer.score()
+        event = await topic.wait_for_subject(appeal, event_types.DEADLINE_AT_RISK)
+        again = await scorer.score()  # the next pass: still at risk, no second warning
+
+        # Redirected to another chronically late agency: its hop is a new one, warned anew.
+        deadlines.clock.set(TODAY + timedelta(hours=2))
+        await deadlines.redirect(
+            appeal, TODAY + timedelta(hours=1), from_agency=LATE, to_agency=ALSO_LATE
+        )
+        await deadlines.wait_for_clock(appeal, "redirected")
+        await deadlines.assign(
+            TODAY - timedelta(days=3),
+            appeal_id=appeal,
+            hop=2,
+            agency=ALSO_LATE,
+            assigned_at=TODAY + timedelta(hours=1),
+        )
+        await deadlines.wait_until(
+            "SELECT 1 FROM clocks WHERE appeal_id = $1 AND hop = 2", uuid.UUID(appeal)
+        )
+        after_redirect = await scorer.score()
+        second = await topic.wait_for(
+            lambda e: (
+                e.get("subject") == appeal
+                and e.get("type") == event_types.DEADLINE_AT_RISK
+                and e["data"]["hop"] == 2
+            )
+        )
+        await deadlines.outbox_drained()
+        seen = await topic.collect(len(topic.seen) + 1, timeout=3)  # anything more relayed
+
+    assert (first.warnings, again.warnings, after_redirect.warnings) == (1, 0, 1)
+    data = DeadlineAlert.model_validate(event["data"])
+    assert (data.kind, data.severity, data.hop, data.agency) == ("at_risk", "warning", 1, LATE)
+    assert data.risk is not None and data.risk >= 0.5
+    assert event["id"] == alerts.alert_id(appeal, 1, "at_risk")
+    assert (second["data"]["hop"], second["data"]["agency"]) == (2, ALSO_LATE)
+    stored = await deadlines.rows(
+        "SELECT hop FROM alerts WHERE appeal_id = $1 AND kind = 'at_risk' ORDER BY hop",
+        uuid.UUID(appeal),
+    )
+    assert [r["hop"] for r in stored] == [1, 2]
+    at_risk = [
+        e
+        for e in seen
+        if e.get("subject") == appeal and e.get("type") == event_types.DEADLINE_AT_RISK
+    ]
+    assert [e["data"]["hop"] for e in at_risk] == [1, 2]
