@@ -18,7 +18,7 @@ UV_BOOT = test -x $(PY) || python3 -m venv $(VENV); \
 
 .PHONY: run up down status logs test test-replicas test-kafka-modes test-fast chaos lint install lock token demo history \
         bench bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard bench-pipeline \
-        bench-scale docs k8s clean
+        bench-scale bench-risk docs k8s clean
 
 # DEMO=1: the services accept the history simulator's past moments (demo stack only), the
 # history is seeded first (once: a second run finds it) and the live demo feed goes on from it.
@@ -123,7 +123,8 @@ token: install ## make token ROLE=integration SOURCE=egov-portal | ROLE=agency A
 demo: install ## post realistic demo appeals to the running intake (COUNT=0: until stopped)
 	@$(PY) -m appeals_tools.demo --rate $(or $(RATE),5) --count $(or $(COUNT),0)
 
-bench: bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard bench-pipeline bench-scale
+bench: bench-outbox bench-intake bench-routing bench-deadlines bench-dashboard bench-pipeline bench-scale \
+       bench-risk
 
 bench-outbox: install
 	@$(STACK) up --infra
@@ -162,6 +163,9 @@ bench-pipeline: install .local/loadgen ## latency per hop at 25/50/75 % of the m
 bench-scale: install ## the deadlines reads at 10 million appeals (BENCH_SCALE_APPEALS), and the rebuild
 	@$(STACK) up --infra
 	@$(PY) bench/scale.py
+
+bench-risk: install ## breach-risk model vs two baselines on the simulated history (BENCH_RISK_SEED)
+	@$(PY) bench/breach_risk.py
 
 docs: install ## regenerate docs/openapi/*.json and docs/asyncapi/*.json
 	@$(PY) -m appeals_tools.docs
