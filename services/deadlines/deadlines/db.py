@@ -589,14 +589,17 @@ async def set_next_action(
 
 
 async def wipe_projection(conn: asyncpg.Connection, consumers: Sequence[str]) -> None:
-    """Empty everything a rebuild reconstructs (calendar overrides are configuration: kept)."""
+    """Empty everything a rebuild reconstructs (calendar overrides are configuration: kept).
+    The clocks' breach risks go too (the next scoring pass scores the rebuilt clocks); the
+    trained models stay."""
     # ACCESS EXCLUSIVE until commit: consumers and tickers wait for the rebuilt state.
     await conn.execute(
         "LOCK TABLE clocks, answers, redirects, alerts, compliance_daily, "
-        "compliance_answer_days IN ACCESS EXCLUSIVE MODE"
+        "compliance_answer_days, clock_risks IN ACCESS EXCLUSIVE MODE"
     )
     await conn.execute(
-        "TRUNCATE clocks, answers, redirects, alerts, compliance_daily, compliance_answer_days"
+        "TRUNCATE clocks, answers, redirects, alerts, compliance_daily, compliance_answer_days, "
+        "clock_risks"
     )
     await conn.execute("DELETE FROM inbox WHERE consumer = ANY($1::text[])", list(consumers))
 
