@@ -89,7 +89,10 @@ class Scorer:
                 conn, now, model.rows, model.positives, model.to_json()
             )
         log.info(
-            "breach-risk model trained",
+            "breach-risk model %d trained: %d rows, %d late or breached",
+            model_id,
+            model.rows,
+            model.positives,
             extra={"model_id": model_id, "rows": model.rows, "positives": model.positives},
         )
         return Trained(model_id, model.rows, model.positives)
@@ -137,7 +140,7 @@ class Scorer:
                     await self.train(force=False)
                 except NotEnoughHistory as why:
                     # The last model (if any) keeps scoring; say why there is no new one.
-                    log.info("breach-risk model not trained", extra={"reason": str(why)})
+                    log.info("breach-risk model not trained: %s", why, extra={"reason": str(why)})
                 await self.score()
             except asyncio.CancelledError:
                 raise
