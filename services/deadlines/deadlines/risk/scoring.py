@@ -38,6 +38,8 @@ WARNED = Counter("deadlines_risk_warnings_total", "At-risk early warnings raised
 # pg_advisory_xact_lock keys: one trainer and one scoring pass at a time across processes.
 TRAIN_LOCK = 0x5249534B01
 SCORE_LOCK = 0x5249534B02
+# Seconds between passes while no model exists yet.
+NO_MODEL_RETRY = 60.0
 
 
 @dataclass(frozen=True)
@@ -133,21 +135,25 @@ class Scorer:
         return Scored(len(risks), len(fresh), int(stored["id"]))
 
     async def run(self, interval: float) -> None:
-        """Until stopped: retrain when the model is due, score, sleep `interval` seconds."""
+        """Until stopped: retrain when the model is due, score, sleep `interval` seconds (at
+        most NO_MODEL_RETRY while there is no model yet: a history seeded just after the start,
+        as `make run DEMO=1` does, is learned from within a minute)."""
         while not self._stopping.is_set():
+            pause = interval
             try:
                 try:
                     await self.train(force=False)
                 except NotEnoughHistory as why:
                     # The last model (if any) keeps scoring; say why there is no new one.
                     log.info("breach-risk model not trained: %s", why, extra={"reason": str(why)})
-                await self.score()
+                if (await self.score()).model_id is None:
+                    pause = min(interval, NO_MODEL_RETRY)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("breach-risk pass failed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), interval)
+                await asyncio.wait_for(self._stopping.wait(), pause)
 
     def stop(self) -> None:
         self._stopping.set()
