@@ -38,6 +38,10 @@ pytestmark = pytest.mark.infra
 # Requests while PostgreSQL is away; others (before, after) may wait for a busy machine.
 CLIENT_TIMEOUT, CALM_TIMEOUT = 5.0, 60.0
 SETTLE_TIMEOUT = 30.0
+# How long a cut request's pool connection may take to be handed back in the in-flight test
+# (its acquire and statement timeouts): far beyond the test's own patience (CALM_TIMEOUT), so
+# an answer that waited for it could only come after the server thawed.
+UNWIND_TIMEOUT = 3600.0
 
 
 def build(service: str, dsn: str, stack: Stack, key_dir: Path, tmp: Path, **extra: Any) -> FastAPI:
@@ -240,5 +244,81 @@ async def test_an_open_dashboard_stream_ends_cleanly_when_postgres_goes_away(
             await until_ready(browser, 200)
             again = await browser.get("/dashboard/alerts")
             assert again.status_code == 200, again.text
+    finally:
+        await proxy.close()
+
+
+def in_flight_requests(service: str, token: TokenFactory) -> list[dict[str, Any]]:
+    """Requests that wait on PostgreSQL: a write and a read (which waits on a statement)."""
+    if service == "intake":
+        read = {"method": "GET", "url": f"/v1/appeals/{uuid.uuid4()}"}
+        auth = token(Role.INTEGRATION, source="egov-portal")
+        return [waiting_request(service, token), {**read, "auth": auth}]
+    if service == "routing":
+        return [waiting_request(service, token), waiting_request(service, token)]
+    acknowledge = {"method": "POST", "url": f"/v1/alerts/{uuid.uuid4()}/acknowledge"}
+    return [waiting_request(service, token), {**acknowledge, "auth": token(Role.OPERATOR)}]
+
+
+@pytest.mark.parametrize("service", ["intake", "routing", "deadlines"])
+async def test_requests_in_flight_when_postgres_freezes_are_answered_while_it_is_frozen(
+    service: str,
+    stack: Stack,
+    database: str,
+    key_dir: Path,
+    token: TokenFactory,
+    tmp_path: Path,
+) -> None:
+    """Requests waiting on PostgreSQL when it freezes are answered 503 problem+json with
+    Retry-After while it is still frozen, over uvicorn as in use; their retries after the thaw
+    find what they left (intake's registration is idempotent on its external_id).
+
+    A cancelled statement leaves asyncpg waiting, when the connection goes back to the pool,
+    for the server to acknowledge the cancellation, up to the release timeout (the acquire
+    timeout) and the client's statement timeout; a frozen server never does. Here both
+    (UNWIND_TIMEOUT) are longer than the test waits, so a guard
+    that answered only once the request had unwound would answer only after the thaw. The
+    watchdog waits 2 s, so the requests sent right after the freeze are surely waiting on the
+    server when it gives up (rather than refused at the door)."""
+    proxy = PostgresProxy(pg_port())
+    await proxy.start()
+    extra = {
+        "database_watchdog_timeout": 2.0,
+        "database_acquire_timeout": UNWIND_TIMEOUT,
+        "database_statement_timeout": UNWIND_TIMEOUT,
+        # Idle connections for every request: each waits on a statement, not on a new
+        # connection (a connect that is cut leaves nothing to unwind).
+        "pool_min_size": 8,
+    }
+    app = build(service, proxy.dsn(database), stack, key_dir, tmp_path, **extra)
+    try:
+        async with contextlib.AsyncExitStack() as started:
+            url = await started.enter_async_context(serving(app))
+            client = await started.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=UNWIND_TIMEOUT)
+            )
+            started.push_async_callback(proxy.restore)
+            await until_ready(client, 200)
+            requests = in_flight_requests(service, token)
+
+            await proxy.freeze()
+            flying = [asyncio.create_task(ask(client, **r, limit=UNWIND_TIMEOUT)) for r in requests]
+            _, waiting = await asyncio.wait(flying, timeout=CALM_TIMEOUT)
+            await proxy.restore()
+            if waiting:  # they end after the thaw (their connections go back); a failure anyway
+                await asyncio.wait(waiting, timeout=CALM_TIMEOUT)
+                pytest.fail(f"{len(waiting)} of {len(flying)} requests not answered while frozen")
+            for request, task in zip(requests, flying, strict=True):
+                assert_refused(task.result(), f"{request['method']} {request['url']} in flight")
+
+            await until_ready(client, 200)
+            for request in requests:  # the retry after the thaw: one effect, whatever happened
+                again = await ask(client, **request, limit=CALM_TIMEOUT)
+                assert again.status_code in (200, 201, 404), again.text
+                if request["method"] == "POST" and service == "intake":
+                    twice = await ask(client, **request, limit=CALM_TIMEOUT)
+                    assert twice.status_code == 200, twice.text
+                    number = twice.json()["registration_number"]
+                    assert again.json()["registration_number"] == number
     finally:
         await proxy.close()

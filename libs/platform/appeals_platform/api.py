@@ -385,6 +385,23 @@ class DatabaseHealth(Protocol):
     def on_change(self, listener: Callable[[bool], None]) -> None: ...
 
 
+def _settle(wake: asyncio.Future[None]) -> None:
+    if not wake.done():
+        wake.set_result(None)
+
+
+class _Request:
+    """One request the guard watches: its handler's task, and whether it was cut."""
+
+    __slots__ = ("cut", "handler", "started", "wake")
+
+    def __init__(self, handler: asyncio.Task[None], wake: asyncio.Future[None]) -> None:
+        self.handler = handler
+        self.wake = wake  # set when the handler ends, or when the guard cuts it
+        self.cut = False
+        self.started = False
+
+
 class DatabaseGuard:
     """While PostgreSQL is down or hung, every request that may need it is answered 503
     problem+json with Retry-After at once, never a 500 and never a wait.
@@ -392,11 +409,22 @@ class DatabaseGuard:
     The one place where "database unavailable" becomes the refusal `Refused(503)`:
     - a request that comes while the watchdog says PostgreSQL does not answer;
     - a request waiting (on a pool connection, a statement, the registrar) when the watchdog
-      finds PostgreSQL stopped answering: it is cancelled and answered, unless its answer
+      finds PostgreSQL stopped answering: it is cut and answered at once, unless its answer
       has started (a stream ends as streams do);
     - a request whose handler failed because PostgreSQL was unavailable (connection refused
       or lost, a timeout: `availability.http_unavailable`), before the watchdog noticed.
     `exempt` paths need no database (health, metrics, documents) and are never touched.
+
+    The handler runs in a task of its own so that the answer to a cut request does not wait
+    for the handler to unwind. Unwinding can take long on a frozen server: asyncpg answers a
+    cancelled statement with a CancelRequest on a new connection, which a frozen postmaster
+    accepts and never answers, and its pool hands the connection back (shielded from any
+    cancellation) only after waiting for that, up to the release timeout
+    (`database_acquire_timeout`, 5 s). The cut handler is cancelled, its later messages go
+    nowhere, and it finishes in the background. Its transaction commits whole or not at all;
+    which one, no wait on a frozen server could tell (a COMMIT already sent is applied when the
+    server thaws), so the refusal says a retry tells, and the writes' retries do (intake's
+    registration answers 200 with the same appeal, a second acknowledgement 409).
     """
 
     def __init__(
@@ -412,22 +440,30 @@ class DatabaseGuard:
             "says so. Try again after Retry-After seconds.",
             headers={"Retry-After": str(retry_after)},
         )
-        # Requests waiting for their answer, and those the guard cancelled.
-        self._waiting: set[asyncio.Task[Any]] = set()
-        self._cut: set[asyncio.Task[Any]] = set()
+        # Requests whose answer has not started; the handlers of cut ones still unwinding.
+        self._waiting: set[_Request] = set()
+        self._unwinding: set[asyncio.Task[None]] = set()
         health.on_change(self._changed)
 
     def _changed(self, available: bool) -> None:
         if available:
             return
-        for task in self._waiting - self._cut:
-            self._cut.add(task)
-            task.cancel()
+        for request in self._waiting:
+            if not request.cut:
+                request.cut = True
+                request.handler.cancel()
+                _settle(request.wake)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = self.refusal
         response = problem_response(refusal.status, refusal.body(), refusal.headers)
         await response(scope, receive, send)
+
+    def _unwound(self, handler: asyncio.Task[None]) -> None:
+        """A cut handler has finished: what it ended with is no longer anybody's answer."""
+        self._unwinding.discard(handler)
+        if not handler.cancelled():
+            handler.exception()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
@@ -436,31 +472,44 @@ class DatabaseGuard:
         if not self.health.available:
             await self._refuse(scope, receive, send)
             return
-        task = asyncio.current_task()
-        assert task is not None
-        started = False
 
         async def watched(message: Message) -> None:
-            nonlocal started
+            if request.cut:  # answered 503 by the guard: the cut handler's messages go nowhere
+                return
             if message["type"] == "http.response.start":
-                started = True
-                self._waiting.discard(task)
+                request.started = True
+                self._waiting.discard(request)
             await send(message)
 
-        self._waiting.add(task)
-        try:
+        async def handle() -> None:
             await self.app(scope, receive, watched)
-            if task in self._cut:  # answered anyway: the cancellation must not linger
-                task.uncancel()
-        except asyncio.CancelledError:
-            if task not in self._cut:
+
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handler = asyncio.create_task(handle())
+        request = _Request(handler, wake)
+        handler.add_done_callback(lambda _: _settle(wake))
+        self._waiting.add(request)
+        try:
+            try:
+                await wake
+            except asyncio.CancelledError:  # the server stops, or the client's caller gave up
+                handler.cancel()
+                await asyncio.wait((handler,))  # it unwinds as the request's own task did
                 raise
-            task.uncancel()
-            await self._refuse(scope, receive, send)
-        except Exception as exc:
-            if started or not http_unavailable(exc):
-                raise
-            await self._refuse(scope, receive, send)
+            if not handler.done():  # cut while waiting: answered now, unwinds on its own
+                self._unwinding.add(handler)
+                handler.add_done_callback(self._unwound)
+                await self._refuse(scope, receive, send)
+                return
+            try:
+                handler.result()
+            except asyncio.CancelledError:
+                if not request.cut or request.started:
+                    raise
+                await self._refuse(scope, receive, send)
+            except Exception as exc:
+                if request.started or not http_unavailable(exc):
+                    raise
+                await self._refuse(scope, receive, send)
         finally:
-            self._waiting.discard(task)
-            self._cut.discard(task)
+            self._waiting.discard(request)
