@@ -211,6 +211,11 @@ CASES: tuple[Case, ...] = (
     Case("deadlines", "GET", "/dashboard/backlog", VIEWERS),
     Case("deadlines", "GET", "/dashboard/inboxes", VIEWERS),
     Case("deadlines", "GET", "/dashboard/at-risk", VIEWERS),
+    # What-if: monitoring staff only; an empty form is refused by the page itself (422),
+    # before routing is asked (routing checks the operator token the form forwards).
+    Case("deadlines", "GET", "/dashboard/what-if", frozenset({"monitoring"})),
+    Case("deadlines", "POST", "/dashboard/what-if", frozenset({"monitoring"}),
+         body="dashboard_what_if", ok=frozenset({422})),
     # Last: it ends the caller's session.
     Case("deadlines", "POST", "/dashboard/sign-out", EVERYONE, ok=frozenset({303})),
 )  # fmt: skip
@@ -272,6 +277,7 @@ def bodies(world: World, party: str) -> dict[str, Callable[[], dict[str, Any]]]:
         },
         "sign_in": lambda: {"data": {"token": world.tokens.get(party, "")}},
         "dashboard_acknowledgement": lambda: {"data": {"comment": "seen"}},
+        "dashboard_what_if": lambda: {"data": {"since": ""}},
     }
 
 

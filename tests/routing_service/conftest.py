@@ -23,7 +23,7 @@ from appeals_platform.auth import Role
 from routing.app import create_app
 from routing.config import Settings
 from tests.conftest import RunProducer, Stack, TokenFactory
-from tests.services import running, settings_for
+from tests.services import running, serving, settings_for
 
 BASE_SUBMISSION: dict[str, Any] = {
     "type": "complaint",
@@ -76,6 +76,7 @@ class Routing:
     bootstrap: str
     producer: RunProducer
     published: list[str] = field(default_factory=list)
+    url: str = "http://test"  # a real loopback URL when started over_http
 
     def auth(self, role: Role = Role.OPERATOR, **claims: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, **claims)}"}
@@ -129,7 +130,7 @@ async def start_routing(
     """start_routing(**settings) -> a running routing service; stopped after the test."""
     stops: list[Callable[[], Awaitable[None]]] = []
 
-    async def start(**extra: Any) -> Routing:
+    async def start(*, over_http: bool = False, **extra: Any) -> Routing:
         appeals_topic = await topic("test.routing-in", reader="svc-routing")
         settings = settings_for(
             Settings,
@@ -144,17 +145,33 @@ async def start_routing(
         # A topic of its own: nothing on it predates the test, so read it from the start.
         settings = settings.model_copy(update={"consumer_offset_reset": "earliest"})
         app = create_app(settings)
-        context = running(app)
-        client = await context.__aenter__()
+        if over_http:  # on a real socket, for another service that calls it (the dashboard)
+            served = serving(app)
+            url = await served.__aenter__()
+            client = httpx.AsyncClient(base_url=url)
+
+            async def leave() -> None:
+                await client.aclose()
+                await served.__aexit__(None, None, None)
+        else:
+            context = running(app)
+            client = await context.__aenter__()
+            url = str(client.base_url)
+
+            async def leave() -> None:
+                await context.__aexit__(None, None, None)
+
         producer = stack.producer()
         await producer.start()
 
         async def stop() -> None:
             await producer.stop()
-            await context.__aexit__(None, None, None)
+            await leave()
 
         stops.append(stop)
-        return Routing(app, client, database, token, appeals_topic, stack.bootstrap, producer)
+        return Routing(
+            app, client, database, token, appeals_topic, stack.bootstrap, producer, url=url
+        )
 
     yield start
     for stop in reversed(stops):

@@ -26,6 +26,113 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
     "nav.backlog": ("Нерассмотренные", "Қаралмағандар", "Backlog"),
     "nav.inboxes": ("Входящие органов", "Органдардың кіріс жәшігі", "Agency inboxes"),
     "nav.at-risk": ("Под угрозой", "Қауіп төнген", "At risk"),
+    "nav.what-if": ("Что если", "Егер де", "What-if"),
+    "whatif.title": (
+        "Что если: проверка справочника маршрутизации",
+        "Егер де: бағыттау анықтамалығын тексеру",
+        "What-if: try a routing reference change",
+    ),
+    "whatif.help": (
+        "Предлагаемый справочник (JSON, как GET /v1/reference маршрутизации) применяется к "
+        "обращениям периода: сколько ушло бы в другой орган. Ничего не публикуется и не "
+        "меняется.",
+        "Ұсынылған анықтамалық (JSON, бағыттаудың GET /v1/reference сияқты) кезеңнің "
+        "өтініштеріне қолданылады: қаншасы басқа органға кетер еді. Ештеңе жарияланбайды "
+        "және өзгермейді.",
+        "The proposed reference document (JSON, shaped like routing's GET /v1/reference) is "
+        "replayed over the period's appeals: how many would go to another agency. Nothing is "
+        "published or changed.",
+    ),
+    "whatif.since": ("С", "Бастап", "Since"),
+    "whatif.until": ("По (включительно)", "Дейін (қоса)", "Until (inclusive)"),
+    "whatif.file": ("Файл справочника (JSON)", "Анықтамалық файлы (JSON)", "Reference file (JSON)"),
+    "whatif.paste": (
+        "…или вставьте документ",
+        "…немесе құжатты қойыңыз",
+        "…or paste the document",
+    ),
+    "whatif.token": ("Токен оператора", "Оператор токені", "Operator token"),
+    "whatif.token_help": (
+        "Передаётся маршрутизации только для этого запроса и нигде не хранится.",
+        "Бағыттауға тек осы сұрау үшін жіберіледі және еш жерде сақталмайды.",
+        "Sent to routing for this request only and stored nowhere.",
+    ),
+    "whatif.submit": ("Показать отчёт", "Есепті көрсету", "Show the report"),
+    "whatif.csv": (
+        "Скачать CSV перемещённых обращений",
+        "Ауыстырылған өтініштердің CSV жүктеу",
+        "Download the moved appeals (CSV)",
+    ),
+    "whatif.report": ("Отчёт", "Есеп", "Report"),
+    "whatif.summary": (
+        "{since} — {until}: обращений {appeals}, ушло бы в другой орган {moved}.",
+        "{since} — {until}: өтініштер {appeals}, басқа органға кетер еді {moved}.",
+        "{since} to {until}: {appeals} appeals replayed, {moved} would move.",
+    ),
+    "whatif.versions": (
+        "Справочник: действующий {before}, предлагаемый {after}.",
+        "Анықтамалық: қолданыстағы {before}, ұсынылған {after}.",
+        "Reference: in force {before}, proposed {after}.",
+    ),
+    "whatif.moves": (
+        "Куда ушли бы обращения",
+        "Өтініштер қайда кетер еді",
+        "Where appeals would go",
+    ),
+    "whatif.from": ("Из органа", "Органнан", "From"),
+    "whatif.to": ("В орган", "Органға", "To"),
+    "whatif.appeals": ("Обращений", "Өтініштер", "Appeals"),
+    "whatif.examples": ("Примеры", "Мысалдар", "Examples"),
+    "whatif.load": (
+        "Изменение нагрузки органов",
+        "Органдар жүктемесінің өзгерісі",
+        "Change in each agency's load",
+    ),
+    "whatif.before": ("Было", "Болды", "Before"),
+    "whatif.after": ("Стало бы", "Болар еді", "After"),
+    "whatif.change": ("Изменение", "Өзгеріс", "Change"),
+    "whatif.none": ("Ничего не изменилось бы.", "Ештеңе өзгермес еді.", "Nothing would change."),
+    "whatif.triage": ("Разбор операторами", "Операторлар талдауы", "Operators' triage"),
+    "whatif.no_token": (
+        "Вставьте свой токен оператора.",
+        "Оператор токеніңізді қойыңыз.",
+        "Paste your operator token.",
+    ),
+    "whatif.no_reference": (
+        "Загрузите или вставьте предлагаемый справочник.",
+        "Ұсынылған анықтамалықты жүктеңіз немесе қойыңыз.",
+        "Upload or paste the proposed reference document.",
+    ),
+    "whatif.not_json": (
+        "Справочник должен быть JSON-объектом (в UTF-8).",
+        "Анықтамалық JSON-объект болуы керек (UTF-8).",
+        "The reference must be a JSON object (UTF-8).",
+    ),
+    "whatif.too_large": (
+        "Файл справочника слишком велик.",
+        "Анықтамалық файлы тым үлкен.",
+        "The reference file is too large.",
+    ),
+    "whatif.bad_dates": (
+        "Укажите даты в виде ГГГГ-ММ-ДД; «по» не раньше «с».",
+        "Күндерді ЖЖЖЖ-АА-КК түрінде көрсетіңіз; «дейін» «бастап»-тан ерте емес.",
+        "Give the dates as YYYY-MM-DD, until not before since.",
+    ),
+    "whatif.token_refused": (
+        "Маршрутизация не приняла токен: нужен действующий токен оператора.",
+        "Бағыттау токенді қабылдамады: оператордың жарамды токені қажет.",
+        "Routing refused the token: a valid operator token is needed.",
+    ),
+    "whatif.refused": (
+        "Маршрутизация отклонила запрос: {reason}",
+        "Бағыттау сұрауды қабылдамады: {reason}",
+        "Routing refused the request: {reason}",
+    ),
+    "whatif.routing_away": (
+        "Служба маршрутизации недоступна. Попробуйте позже.",
+        "Бағыттау қызметі қолжетімсіз. Кейінірек қайталаңыз.",
+        "The routing service is unavailable. Try again later.",
+    ),
     "risk.title": (
         "Обращения под угрозой нарушения срока",
         "Мерзімі бұзылу қаупі бар өтініштер",

@@ -23,6 +23,7 @@ from appeals_dashboard.routes import (
     risk,
     session,
     static,
+    whatif,
 )
 from appeals_dashboard.state import PREFIX, Dashboard
 from appeals_platform.consumer import Subscription
@@ -32,7 +33,7 @@ from deadlines.config import Settings
 from deadlines.context import Context
 from deadlines.pages import Pages
 
-PAGES = (session, static, alerts, compliance, appeal, backlog, risk, inboxes)
+PAGES = (session, static, alerts, compliance, appeal, backlog, risk, inboxes, whatif)
 
 
 def mount_dashboard(

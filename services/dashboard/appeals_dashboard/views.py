@@ -167,6 +167,7 @@ def page(
         content=content,
         here=here,
         who=who(principal, names, lang) if principal is not None else None,
+        monitoring=principal is not None and principal.role is Role.MONITORING,
         demo=demo,
     )
 
@@ -587,3 +588,27 @@ def inboxes_content(
 ) -> Markup:
     """Every agency's inbox, stalled first."""
     return render("inboxes.html", lang=lang, names=names, rows=rows, now=now)
+
+
+# ------------------------------------------------------------------ routing what-if
+
+
+def what_if_content(
+    lang: Lang,
+    names: Names,
+    *,
+    proposal: Any,
+    report: Mapping[str, Any] | None,
+    problem: str | None,
+) -> Markup:
+    """The what-if form (`proposal`: its dates and document, never the token), a problem
+    with it or with routing's answer, and routing's report when there is one."""
+    return render(
+        "what_if.html",
+        lang=lang,
+        names=names,
+        proposal=proposal,
+        report=report,
+        problem=problem,
+        triage="(triage)",
+    )

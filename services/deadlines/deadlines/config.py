@@ -46,6 +46,11 @@ class Settings(ServiceSettings):
     # public, redacted Open311 list (deadlines does not hold appeal texts).
     open311_url: str = "http://localhost:8000/open311/v2/requests.json"
 
+    # Routing's HTTP API, which the dashboard's what-if page calls with the operator's own
+    # token (routing replays the stored appeals; deadlines holds none of their texts).
+    routing_url: str = "http://127.0.0.1:8001"
+    routing_timeout: float = Field(default=120.0, gt=0)
+
     # Optional delivery of every alert to an HTTP endpoint (a separate consumer group).
     webhook_url: str | None = None
     webhook_secret: str | None = None

@@ -72,6 +72,10 @@ def replica_port(port: int, replica: int) -> int:
     return port + (replica - 1) * REPLICA_PORT_STEP
 
 
+def routing_url() -> str:
+    return f"http://127.0.0.1:{service_port('routing')}"
+
+
 def stack_environment(layout: Layout, name: str) -> dict[str, str]:
     """What a service of this stack is told: its Kafka principal, its PostgreSQL role, the keys."""
     prefix = f"{name.upper()}_"
@@ -81,6 +85,8 @@ def stack_environment(layout: Layout, name: str) -> dict[str, str]:
         f"{prefix}DATABASE_URL": database_url(role=name, secret=False),
         f"{prefix}DATABASE_PASSWORD_FILE": str(password_file(name)),
         f"{prefix}JWT_JWKS_FILE": str(layout.local / "keys" / "jwks.json"),
+        # The dashboard's what-if page calls this stack's routing (first replica).
+        **({"DEADLINES_ROUTING_URL": routing_url()} if name == "deadlines" else {}),
     }
 
 
