@@ -13,6 +13,7 @@ ONLY transaction and the dashboard writes nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,7 +21,6 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.datastructures import FormData, UploadFile
 
 from appeals_dashboard import respond, views
 from appeals_dashboard.access import Viewer, empty, same_origin, viewer
@@ -104,16 +104,16 @@ async def what_if(
     return _page(request, who, dash, proposal, report=answer.json())
 
 
-def _field(form: FormData, name: str) -> str:
+def _field(form: Mapping[str, Any], name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
 
 
-async def _proposal(form: FormData, lang: Lang) -> Proposal:
+async def _proposal(form: Mapping[str, Any], lang: Lang) -> Proposal:
     """The form's dates and document: an uploaded file wins over the pasted text."""
     reference = _field(form, "reference")
-    upload = form.get("reference_file")
-    if isinstance(upload, UploadFile):
+    upload: Any = form.get("reference_file")  # an uploaded file (starlette's), or absent
+    if upload is not None and not isinstance(upload, str):
         raw = await upload.read(MAX_REFERENCE + 1)
         if len(raw) > MAX_REFERENCE:
             raise Unusable(413, text(lang, "whatif.too_large"))
