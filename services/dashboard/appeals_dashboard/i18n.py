@@ -43,6 +43,7 @@ MESSAGES: dict[str, tuple[str, str, str]] = {
         "replayed over the period's appeals: how many would go to another agency. Nothing is "
         "published or changed.",
     ),
+    "whatif.proposal": ("Предлагаемое изменение", "Ұсынылған өзгеріс", "Proposed change"),
     "whatif.since": ("С", "Бастап", "Since"),
     "whatif.until": ("По (включительно)", "Дейін (қоса)", "Until (inclusive)"),
     "whatif.file": ("Файл справочника (JSON)", "Анықтамалық файлы (JSON)", "Reference file (JSON)"),
