@@ -113,7 +113,7 @@ async def consuming(
     dsn: str | None = None,
     handle: Callable[[asyncpg.Connection, list[Note]], Awaitable[None]] | None = None,
     parse: Callable[[Record], Note | None] = parse,
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Consumer[Note]]:
     pool = await create_pool(dsn or bench.dsn, SCHEMA, min_size=1, max_size=2)
     consumer = Consumer(
         Subscription(
@@ -135,7 +135,7 @@ async def consuming(
             if await consumer.positions_resolved():
                 break
             await asyncio.sleep(0.05)
-        yield
+        yield consumer
     finally:
         consumer.stop()
         task.cancel()
@@ -231,6 +231,37 @@ async def test_a_type_nobody_writes_is_a_dead_letter_and_a_known_unused_one_is_p
     assert "kz.appeals.nobody-writes-this.v1" in by_offset[1]["error"]
     assert "kz.appeals.header-only.v1" in by_offset[4]["error"]
     assert by_offset[1]["attempts"] == 1
+
+
+async def test_a_consumer_whose_fetcher_died_starts_again_and_reads_on(
+    stack: Stack, bench: Bench
+) -> None:
+    """aiokafka ends its background fetcher on an unexpected error (a write on a connection
+    already closed, seen when the partition leader was killed) and getmany then returns
+    nothing forever: the fault suite's deadlines stopped opening clocks. The consumer must
+    notice and start again."""
+    await bench.produce(note(1))
+    # The test drives the failure the broker kill caused, through the same routine.
+    failed = asyncio.Event()
+    async with consuming(stack, bench) as consumer:
+        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
+        inner = consumer._consumer
+        assert inner is not None
+        fetcher = inner._fetcher
+        original = fetcher._proc_fetch_request
+
+        async def broken(*args: Any, **kwargs: Any) -> bool:
+            failed.set()
+            fetcher._proc_fetch_request = original  # once: the next consumer is not touched
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+        fetcher._proc_fetch_request = broken
+        await asyncio.wait_for(failed.wait(), 60)
+        await bench.produce(note(2))
+        rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 2)
+        assert consumer._consumer is not inner  # a new aiokafka consumer reads now
+    assert [r["n"] for r in rows] == [1, 2]
+    assert await bench.letters() == []
 
 
 async def test_while_postgresql_refuses_connections_records_wait_and_none_is_dead_lettered(

@@ -16,6 +16,7 @@ how a record becomes a typed item (`parse`), and what a batch of items does to i
   one are stored; a record that still fails after `max_attempts` tries, with backoff, goes to
   `<topic>.dlq` with its coordinates, headers, the error and the attempt count, and its
   partition goes on;
+- a consumer whose aiokafka fetcher has died is started again (`fetcher_failure`);
 - while PostgreSQL is unreachable nothing is dead-lettered: the consumer seeks back and polls
   again after a backoff, for as long as the outage lasts. Every wait happens between polls, so
   no handler call keeps the poll loop longer than one batch takes.
@@ -97,6 +98,22 @@ class Subscription(Generic[T]):
     offset_reset: Literal["earliest", "latest"] = "earliest"
     pattern: str | None = None
     known_types: Collection[str] | None = event_types.KNOWN
+
+
+def fetcher_failure(consumer: AIOKafkaConsumer) -> BaseException | None:
+    """Why aiokafka's background fetcher ended, or None while it runs.
+
+    aiokafka ends its fetch task on an unexpected error (seen when a broker is killed: a write
+    on a connection uvloop has already closed) and only logs it; `getmany` then returns
+    nothing, forever, and the consumer would look idle while its partitions fill up. The
+    task is private (`_fetcher.error_future`), hence this one function around it.
+    """
+    task = getattr(getattr(consumer, "_fetcher", None), "error_future", None)
+    if not isinstance(task, asyncio.Future) or not task.done():
+        return None
+    if task.cancelled():
+        return asyncio.CancelledError("the fetcher was cancelled")
+    return task.exception() or RuntimeError("the fetcher ended")
 
 
 def topic_regex(pattern: str, prefix: str = "") -> str:
@@ -224,6 +241,10 @@ class Consumer(Generic[T]):
                 if records:
                     await self._consume(consumer, records)
                 await self._report_lag(consumer)
+                if not self._stopping and (failure := fetcher_failure(consumer)) is not None:
+                    # Start again (run's loop): a new consumer rejoins the group and reads
+                    # on from the committed offsets; what was handled since is in the inbox.
+                    raise KafkaError(f"the consumer's fetcher stopped: {failure!r}")
         finally:
             self._consumer = None
             self._forget_lag(set())
