@@ -23,12 +23,15 @@ log = logging.getLogger(__name__)
 # Connection lost or refused, server shutting down or starting, too many connections, and
 # transaction conflicts that a retry resolves. A statement cancelled by `statement_timeout`
 # is not here: the server answered, and a statement that is always too slow must not be
-# retried forever.
+# retried forever. asyncpg's InternalClientError is a connection in a state it cannot use
+# ("cannot switch to state 15; another operation is in progress"): seen on pooled
+# connections while PostgreSQL restarts (`pg_ctl restart -m fast`), never caused by input.
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
