@@ -14,6 +14,7 @@ from collections import Counter
 
 import asyncpg
 
+from appeals_platform.availability import database_unavailable
 from appeals_tools.chaos.effects import effects
 from appeals_tools.chaos.load import Load
 
@@ -50,7 +51,11 @@ class Tracker:
                     connecting = asyncpg.connect(self._dsn)
                     self._conn = await asyncio.wait_for(connecting, QUERY_TIMEOUT)
                 found = await asyncio.wait_for(effects(self._conn, chunk), QUERY_TIMEOUT)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except Exception as exc:
+                # The platform's own rule for "PostgreSQL is away" (InternalClientError too: a
+                # connection broken by a restart, which once ended this poller for good).
+                if not (database_unavailable(exc) or isinstance(exc, asyncpg.PostgresError)):
+                    raise
                 await self._drop()
                 return
             now = time.monotonic()
