@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
 
 from appeals_contracts import event_types
+from appeals_platform import consumer as consumer_module
 from appeals_platform.consumer import Consumer, Policy, Subscription
 from appeals_platform.migrations import migrate
 from appeals_platform.outbox import OutboxRelay, create_producer
@@ -262,6 +263,36 @@ async def test_a_consumer_whose_fetcher_died_starts_again_and_reads_on(
         assert consumer._consumer is not inner  # a new aiokafka consumer reads now
     assert [r["n"] for r in rows] == [1, 2]
     assert await bench.letters() == []
+
+
+async def test_a_consumer_whose_group_coordination_died_starts_again_and_reads_on(
+    stack: Stack, bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same uvloop error can end aiokafka's coordination task instead; a commit then waits
+    for a coordinator nobody looks up, forever (make test's short fault suite: deadlines
+    stopped after the broker was killed)."""
+    monkeypatch.setattr(consumer_module, "COMMIT_TIMEOUT", 1.0)
+    await bench.produce(note(1))
+    async with consuming(stack, bench) as consumer:
+        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
+        inner = consumer._consumer
+        assert inner is not None
+        client = inner._client
+        original = client.coordinator_lookup
+
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            client.coordinator_lookup = original  # once: the next consumer is not touched
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+        client.coordinator_lookup = broken
+        inner._coordinator.coordinator_dead()  # it looks the coordinator up again, and dies
+        await asyncio.wait([inner._coordinator._coordination_task], timeout=60)
+        assert inner._coordinator._coordination_task.done()
+        await bench.produce(note(2))
+        await bench.produce(note(3))
+        rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 3)
+        assert consumer._consumer is not inner  # a new aiokafka consumer reads now
+    assert [r["n"] for r in rows] == [1, 2, 3]
 
 
 async def test_while_postgresql_refuses_connections_records_wait_and_none_is_dead_lettered(
