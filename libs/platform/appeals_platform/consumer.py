@@ -68,12 +68,6 @@ LAG = Gauge(
 )
 
 
-# Seconds a commit may wait for the group coordinator before the consumer looks at why.
-COMMIT_TIMEOUT = 30.0
-# Seconds the lag report may take before the poll loop goes on without it.
-LAG_TIMEOUT = 5.0
-
-
 class Poison(ValueError):
     """Raised by `parse` or `handle` for a record that can never be handled: no more attempts."""
 
@@ -107,26 +101,19 @@ class Subscription(Generic[T]):
 
 
 def fetcher_failure(consumer: AIOKafkaConsumer) -> BaseException | None:
-    """Why one of aiokafka's background tasks ended, or None while they run.
+    """Why aiokafka's background fetcher ended, or None while it runs.
 
-    aiokafka ends its fetch task, and its group coordination task, on an unexpected error
-    (seen when a broker is killed: a write on a connection uvloop has already closed) and only
-    logs it. A dead fetcher leaves `getmany` returning nothing, forever; a dead coordinator
-    leaves a commit waiting, forever, for a coordinator nobody looks up. Either way the
-    consumer would look idle while its partitions fill up. The tasks are private
-    (`_fetcher.error_future`, `_coordinator._coordination_task`), hence this one function.
+    aiokafka ends its fetch task on an unexpected error (seen when a broker is killed: a write
+    on a connection uvloop has already closed) and only logs it; `getmany` then returns
+    nothing, forever, and the consumer would look idle while its partitions fill up. The
+    task is private (`_fetcher.error_future`), hence this one function around it.
     """
-    tasks = (
-        getattr(getattr(consumer, "_fetcher", None), "error_future", None),
-        getattr(getattr(consumer, "_coordinator", None), "_coordination_task", None),
-    )
-    for task in tasks:
-        if not isinstance(task, asyncio.Future) or not task.done():
-            continue
-        if task.cancelled():
-            return asyncio.CancelledError("a background task of the consumer was cancelled")
-        return task.exception() or RuntimeError("a background task of the consumer ended")
-    return None
+    task = getattr(getattr(consumer, "_fetcher", None), "error_future", None)
+    if not isinstance(task, asyncio.Future) or not task.done():
+        return None
+    if task.cancelled():
+        return asyncio.CancelledError("the fetcher was cancelled")
+    return task.exception() or RuntimeError("the fetcher ended")
 
 
 def topic_regex(pattern: str, prefix: str = "") -> str:
@@ -253,14 +240,11 @@ class Consumer(Generic[T]):
                 records = [self._record(r) for rs in batch.values() for r in rs]
                 if records:
                     await self._consume(consumer, records)
-                # Bounded: position() waits for committed offsets that only a live group
-                # coordinator fetches; the lag gauge may skip a beat, the poll loop may not.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._report_lag(consumer), LAG_TIMEOUT)
+                await self._report_lag(consumer)
                 if not self._stopping and (failure := fetcher_failure(consumer)) is not None:
                     # Start again (run's loop): a new consumer rejoins the group and reads
                     # on from the committed offsets; what was handled since is in the inbox.
-                    raise KafkaError(f"the consumer's background task stopped: {failure!r}")
+                    raise KafkaError(f"the consumer's fetcher stopped: {failure!r}")
         finally:
             self._consumer = None
             self._forget_lag(set())
@@ -491,15 +475,11 @@ class Consumer(Generic[T]):
                 record.offset + 1
             )
         try:
-            # Bounded: a commit waits for a coordinator, and one whose lookup task has died
-            # would never come (fetcher_failure then starts the consumer again).
-            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT)
-        except (KafkaError, TimeoutError) as exc:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
             # Rebalanced away, or the coordinator is gone: the effects are committed, so a
             # redelivery to whoever reads next is dropped by the inbox.
-            log.warning("consumer %s: commit failed: %r", self.subscription.name, exc)
-            if (failure := fetcher_failure(consumer)) is not None:
-                raise KafkaError(f"the consumer's background task stopped: {failure!r}") from exc
+            log.warning("consumer %s: commit failed: %s", self.subscription.name, exc)
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()
