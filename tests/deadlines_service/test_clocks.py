@@ -3,14 +3,17 @@ PostgreSQL, every due date checked by hand on the Kazakhstan calendar."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from appeals_contracts import event_types
+from appeals_contracts.events import AppealAssigned
 from appeals_platform.auth import Role
+from deadlines import handlers
 from deadlines.clocks import SettableClock
 from tests.conftest import Stack, TokenFactory
 from tests.deadlines_service.conftest import Deadlines, Topics, local, start_deadlines
@@ -271,3 +274,57 @@ async def test_a_redirect_seen_before_its_assignment_closes_the_hop_when_it_open
     assert (clock["state"], clock["redirect_late"]) == ("redirected", True)
     kinds = await deadlines.rows("SELECT kind FROM alerts WHERE appeal_id = $1::uuid", appeal)
     assert [r["kind"] for r in kinds] == ["redirect_overdue"]
+
+
+async def test_a_batch_of_assignments_opens_every_clock_in_one_go_and_settles_the_early_ones(
+    deadlines: Deadlines,
+) -> None:
+    """A backlog arrives as batches of assignments: their clocks open in one statement
+    (handlers.open_clocks). An answer or redirect stored before still closes its clock, a
+    hop repeated inside the batch opens one clock, and a hop that has a clock keeps it."""
+    answered, redirected, existing = (str(uuid.uuid4()) for _ in range(3))
+    plain = [str(uuid.uuid4()) for _ in range(20)]
+    await deadlines.answer(answered, local(2022, 6, 3, 12))
+    await deadlines.redirect(redirected, local(2022, 6, 2, 10))
+    await deadlines.assign(local(2022, 5, 26, 9), appeal_id=existing, agency="KRG-KARAGANDA-AKIMAT")
+    await deadlines.wait_until("SELECT 1 FROM answers WHERE appeal_id = $1::uuid", answered)
+    await deadlines.wait_until("SELECT 1 FROM redirects WHERE appeal_id = $1::uuid", redirected)
+    await deadlines.wait_for_clock(existing)
+
+    def assigned(appeal_id: str, agency: str = "KRG-ENERGY-HOUSING") -> AppealAssigned:
+        received_at = local(2022, 5, 26, 9)
+        return AppealAssigned(
+            appeal_id=appeal_id,
+            registration_number=f"KRG-TEST-{appeal_id[:8]}",
+            hop=1,
+            agency=agency,
+            category="HOUSING-HEATING",
+            locality="KRG-KARAGANDA",
+            method="rule",
+            assigned_at=received_at + timedelta(seconds=2),
+            received_at=received_at,
+            appeal_type="statement",
+        )
+
+    batch = [assigned(a) for a in (*plain[:10], answered, redirected, existing)]
+    batch += [assigned(plain[0], "KRG-KARAGANDA-AKIMAT"), *(assigned(a) for a in plain[10:])]
+    service = deadlines.service
+    async with service.runtime.pool.acquire() as conn, conn.transaction():
+        raised = await handlers.open_clocks(conn, batch, service.ctx)
+
+    rows = await deadlines.rows(
+        "SELECT appeal_id::text, agency, state, outcome, redirect_late FROM clocks"
+        " WHERE appeal_id = ANY($1::uuid[])",
+        [*plain, answered, redirected, existing],
+    )
+    clocks = {r["appeal_id"]: r for r in rows}
+    assert len(rows) == len(plain) + 3
+    assert {clocks[a]["state"] for a in plain} == {"open"}
+    assert clocks[plain[0]]["agency"] == "KRG-ENERGY-HOUSING"  # the first of the repeat
+    assert (clocks[answered]["state"], clocks[answered]["outcome"]) == ("answered", "on_time")
+    assert (clocks[redirected]["state"], clocks[redirected]["redirect_late"]) == (
+        "redirected",
+        True,
+    )
+    assert clocks[existing]["agency"] == "KRG-KARAGANDA-AKIMAT"  # opened before, kept
+    assert [a.kind for a in raised] == ["redirect_overdue"]

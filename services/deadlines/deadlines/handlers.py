@@ -4,7 +4,7 @@ alerts and acknowledgements. Callers own the transaction."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,20 +75,17 @@ async def reschedule(conn: asyncpg.Connection, clock: Mapping[str, Any], ctx: Co
 # ------------------------------------------------------------------ assignment
 
 
-async def open_clock(
-    conn: asyncpg.Connection, assigned: AppealAssigned, ctx: Context
-) -> list[alerts.Alert]:
-    """A clock for the agency's hop; an answer or redirect seen earlier closes it at once."""
+def planned_clock(assigned: AppealAssigned, ctx: Context) -> db.NewClock:
+    """The clock of the agency's hop. Raises ValueError for an appeal type or date the law
+    cannot count."""
     rules, calendar = ctx.law.rules, ctx.law.calendar
-    appeal_id = uuid.UUID(assigned.appeal_id)
     first = is_first_hop(assigned.hop)
     # Hop 1 counts from the appeal's receipt; after a redirect the new agency's receipt is
     # the moment routing assigned the appeal to it.
     agency_received_at = (
         assigned.received_at if first else max(assigned.received_at, assigned.assigned_at)
     )
-    own = compute_due(assigned.appeal_type, agency_received_at, rules, calendar)
-    due = own
+    due = compute_due(assigned.appeal_type, agency_received_at, rules, calendar)
     if ctx.policy == "continue" and not first:
         due = compute_due(assigned.appeal_type, assigned.received_at, rules, calendar)
     reference = ctx.reference
@@ -96,54 +93,75 @@ async def open_clock(
     parent = assigned.agency_parent or (known.parent if known else None)
     timer = Timer(start_day=due.start_day, due_at=due.due_at, escalates=parent is not None)
     action, at = next_action(timer, rules, calendar)
-    at = settled(at, ctx)
-    clock = await db.insert_clock(
-        conn,
-        db.NewClock(
-            appeal_id=appeal_id,
-            hop=assigned.hop,
-            registration_number=assigned.registration_number,
-            appeal_type=assigned.appeal_type,
-            agency=assigned.agency,
-            agency_level=assigned.agency_level or (known.level if known else None),
-            agency_parent=parent,
-            category=assigned.category,
-            locality=assigned.locality,
-            region=region_of(ctx.reference, assigned.locality, known),
-            policy=ctx.policy,
-            received_at=assigned.received_at,
-            agency_received_at=agency_received_at,
-            assigned_at=assigned.assigned_at,
-            received_day=local_day(agency_received_at),
-            registered_on=due.registered_on,
-            start_day=due.start_day,
-            term_days=due.term_days,
-            unit=due.unit,
-            original_due_at=due.due_at,
-            due_at=due.due_at,
-            due_day=due.due_day,
-            redirect_due_at=redirect_deadline(agency_received_at, rules, calendar),
-            rule_version=due.rule_version,
-            calendar_version=due.calendar_version,
-            next_action=action,
-            next_action_at=at,
-            routing={
-                "method": assigned.method,
-                "confidence": assigned.confidence,
-                "explanation": assigned.explanation,
-                "agency_name": assigned.agency_name,
-                "redirected_from": assigned.redirected_from,
-                "partial": assigned.partial,
-            },
-        ),
+    return db.NewClock(
+        appeal_id=uuid.UUID(assigned.appeal_id),
+        hop=assigned.hop,
+        registration_number=assigned.registration_number,
+        appeal_type=assigned.appeal_type,
+        agency=assigned.agency,
+        agency_level=assigned.agency_level or (known.level if known else None),
+        agency_parent=parent,
+        category=assigned.category,
+        locality=assigned.locality,
+        region=region_of(ctx.reference, assigned.locality, known),
+        policy=ctx.policy,
+        received_at=assigned.received_at,
+        agency_received_at=agency_received_at,
+        assigned_at=assigned.assigned_at,
+        received_day=local_day(agency_received_at),
+        registered_on=due.registered_on,
+        start_day=due.start_day,
+        term_days=due.term_days,
+        unit=due.unit,
+        original_due_at=due.due_at,
+        due_at=due.due_at,
+        due_day=due.due_day,
+        redirect_due_at=redirect_deadline(agency_received_at, rules, calendar),
+        rule_version=due.rule_version,
+        calendar_version=due.calendar_version,
+        next_action=action,
+        next_action_at=settled(at, ctx),
+        routing={
+            "method": assigned.method,
+            "confidence": assigned.confidence,
+            "explanation": assigned.explanation,
+            "agency_name": assigned.agency_name,
+            "redirected_from": assigned.redirected_from,
+            "partial": assigned.partial,
+        },
     )
-    if clock is None:
-        return []
+
+
+async def open_clocks(
+    conn: asyncpg.Connection, assignments: Sequence[AppealAssigned], ctx: Context
+) -> list[alerts.Alert]:
+    """A clock for each agency's hop, in one statement; a hop that has one already is left
+    alone. An answer or redirect seen before its assignment (routing's topics interleave)
+    closes the new clock at once: those few go on one by one, in the assignments' order."""
+    planned: dict[tuple[uuid.UUID, int], db.NewClock] = {}
+    for assigned in assignments:
+        plan = planned_clock(assigned, ctx)
+        planned.setdefault((plan.appeal_id, plan.hop), plan)  # the first of a repeat counts
+    opened = {
+        (c["appeal_id"], c["hop"]): c for c in await db.insert_clocks(conn, list(planned.values()))
+    }
+    settled_before = await db.with_outcomes(conn, [appeal_id for appeal_id, _ in opened])
+    raised: list[alerts.Alert] = []
+    for key in planned:
+        clock = opened.get(key)
+        if clock is not None and clock["appeal_id"] in settled_before:
+            raised += await catch_up(conn, clock, ctx)
+    return raised
+
+
+async def catch_up(
+    conn: asyncpg.Connection, clock: asyncpg.Record, ctx: Context
+) -> list[alerts.Alert]:
+    """Apply to a new clock the redirect or answer of its hop that arrived before it."""
+    appeal_id, agency, since = clock["appeal_id"], clock["agency"], clock["agency_received_at"]
     raised_now: list[alerts.Alert] = []
-    redirect = await db.earliest_redirect(
-        conn, appeal_id, assigned.agency, assigned.hop, agency_received_at
-    )
-    answered_at = await db.earliest_answer(conn, appeal_id, assigned.agency, agency_received_at)
+    redirect = await db.earliest_redirect(conn, appeal_id, agency, clock["hop"], since)
+    answered_at = await db.earliest_answer(conn, appeal_id, agency, since)
     if redirect is not None and (
         answered_at is None or redirect["partial"] or redirect["redirected_at"] <= answered_at
     ):

@@ -7,7 +7,7 @@ own topics (extensions, alerts, acknowledgements) to restore what it decided its
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -131,11 +131,37 @@ def parse(record: KafkaRecord, names: TopicNames) -> Input | None:
     return Input(kind, event.id, event.time, model.model_validate(event.data), event.data, record)
 
 
+def runs(items: Sequence[Input]) -> Iterator[list[Input]]:
+    """The items in order, in groups to apply at once: consecutive assignments together (one
+    statement opens all their clocks), every other event alone."""
+    run: list[Input] = []
+    for item in items:
+        if item.kind != ASSIGNED:
+            if run:
+                yield run
+                run = []
+            yield [item]
+        else:
+            run.append(item)
+    if run:
+        yield run
+
+
+async def apply_run(conn: asyncpg.Connection, run: Sequence[Input], ctx: Context) -> None:
+    """The effect of one group of `runs`. Raises ValueError for an event that can never make
+    or change a clock (an unknown appeal type, an impossible date)."""
+    if len(run) > 1:
+        assigned = [item.payload for item in run if isinstance(item.payload, AppealAssigned)]
+        await handlers.open_clocks(conn, assigned, ctx)
+    else:
+        await apply(conn, run[0], ctx)
+
+
 async def apply(conn: asyncpg.Connection, item: Input, ctx: Context) -> list[alerts.Alert]:
     """The effect of one event on the clocks; the alerts it raised (already in the outbox)."""
     payload = item.payload
     if isinstance(payload, AppealAssigned):
-        return await handlers.open_clock(conn, payload, ctx)
+        return await handlers.open_clocks(conn, [payload], ctx)
     if isinstance(payload, AppealRedirected):
         return await handlers.record_redirect(conn, item.event_id, payload, ctx)
     if isinstance(payload, AnswerGiven):
@@ -176,9 +202,9 @@ def clocks_handler(
         # One cheap query: a calendar change made by the CLI or another instance applies here.
         await refresh_calendar(conn, ctx.law)
         async with db.compliance_deferred(conn):
-            for item in items:
+            for run in runs(items):
                 try:
-                    await apply(conn, item, ctx)
+                    await apply_run(conn, run, ctx)
                 except ValueError as exc:
                     # An unknown appeal type, an impossible date: the event can never make a
                     # clock.

@@ -23,7 +23,7 @@ from appeals_platform.inbox import first_seen
 from appeals_platform.records import KafkaRecord, Record
 from deadlines import db
 from deadlines.context import Context
-from deadlines.inputs import CONSUMER, RANK, TopicNames, apply, parse_batch
+from deadlines.inputs import CONSUMER, RANK, TopicNames, apply_run, parse_batch, runs
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +143,32 @@ async def rebuild(
     # cost more than applying the events.
     async with db.compliance_deferred(conn):
         for ranks in PASSES:
-            for item in sorted((i for i in items if RANK[i.kind] in ranks), key=lambda i: i.order):
-                if item.event_id in seen:
-                    continue
-                seen.add(item.event_id)
+            ordered = sorted((i for i in items if RANK[i.kind] in ranks), key=lambda i: i.order)
+            fresh = []
+            for item in ordered:
+                if item.event_id not in seen:
+                    seen.add(item.event_id)
+                    fresh.append(item)
+            for run in runs(fresh):
                 try:
                     async with conn.transaction():
-                        await apply(conn, item, replay)
-                    applied += 1
+                        await apply_run(conn, run, replay)
+                    applied += len(run)
+                    continue
                 except ValueError as exc:
-                    skipped += 1
-                    log.warning("rebuild skipped %s: %s", item.event_id, exc)
+                    if len(run) == 1:
+                        skipped += 1
+                        log.warning("rebuild skipped %s: %s", run[0].event_id, exc)
+                        continue
+                # A group with an event that makes no clock: each on its own, to skip just it.
+                for item in run:
+                    try:
+                        async with conn.transaction():
+                            await apply_run(conn, [item], replay)
+                        applied += 1
+                    except ValueError as exc:
+                        skipped += 1
+                        log.warning("rebuild skipped %s: %s", item.event_id, exc)
             if progress is not None:
                 progress(f"applied {applied:,} events")
     clocks = int(await conn.fetchval("SELECT count(*) FROM clocks"))
