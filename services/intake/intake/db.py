@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -179,31 +179,57 @@ async def add_timeline(conn: asyncpg.Connection, entries: list[TimelineEntry]) -
 
 # The agency is whoever holds the hop now: a redirect or triage leaves nobody (NULL), so the
 # agency that redirected the appeal away can no longer answer it (issue 15).
-SET_ASSIGNMENT = """
-UPDATE appeals SET status = $2, agency = $3, hop = GREATEST(hop, $4),
-                   updated_at = now()
-WHERE id = $1 AND answered_at IS NULL AND hop <= $4
+SET_ASSIGNMENTS = """
+UPDATE appeals AS a SET status = u.status, agency = u.agency, hop = GREATEST(a.hop, u.hop),
+                        updated_at = now()
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS u(id, status, agency, hop)
+WHERE a.id = u.id AND a.answered_at IS NULL AND a.hop <= u.hop
 """
 
 
-async def set_assignment(
-    conn: asyncpg.Connection, appeal_id: uuid.UUID, status: str, agency: str | None, hop: int
+@dataclass(frozen=True)
+class Assignment:
+    """Where routing's latest step left an appeal: assigned to an agency, redirected, triaged."""
+
+    status: str
+    agency: str | None
+    hop: int
+
+
+async def set_assignments(
+    conn: asyncpg.Connection, assignments: Mapping[uuid.UUID, Assignment]
 ) -> None:
-    await conn.execute(SET_ASSIGNMENT, appeal_id, status, agency, hop)
+    """One statement for a batch; a step of a hop older than the appeal's changes nothing."""
+    if not assignments:
+        return
+    steps = list(assignments.values())
+    await conn.execute(
+        SET_ASSIGNMENTS,
+        list(assignments),
+        [s.status for s in steps],
+        [s.agency for s in steps],
+        [s.hop for s in steps],
+    )
 
 
-SET_DUE = "UPDATE appeals SET due_at = $2, updated_at = now() WHERE id = $1"
+SET_DUES = """
+UPDATE appeals AS a SET due_at = u.due_at, updated_at = now()
+FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, due_at)
+WHERE a.id = u.id
+"""
 
 
-async def set_due(conn: asyncpg.Connection, appeal_id: uuid.UUID, due_at: datetime) -> None:
-    await conn.execute(SET_DUE, appeal_id, due_at)
+async def set_dues(conn: asyncpg.Connection, dues: Mapping[uuid.UUID, datetime]) -> None:
+    if dues:
+        await conn.execute(SET_DUES, list(dues), list(dues.values()))
 
 
-SET_OVERDUE = "UPDATE appeals SET overdue = true, updated_at = now() WHERE id = $1"
+SET_OVERDUE = "UPDATE appeals SET overdue = true, updated_at = now() WHERE id = ANY($1::uuid[])"
 
 
-async def set_overdue(conn: asyncpg.Connection, appeal_id: uuid.UUID) -> None:
-    await conn.execute(SET_OVERDUE, appeal_id)
+async def set_overdue(conn: asyncpg.Connection, appeal_ids: Collection[uuid.UUID]) -> None:
+    if appeal_ids:
+        await conn.execute(SET_OVERDUE, list(appeal_ids))
 
 
 RECORD_ANSWER = """

@@ -324,6 +324,10 @@ KINDS = {
 }
 
 
+# The status each of routing's steps leaves an appeal in.
+STATUS_OF = {"assigned": "assigned", "redirected": "redirected", "triaged": "triage"}
+
+
 def timeline_entry(event: CloudEvent[Any], kind: str) -> db.TimelineEntry:
     data = event.data if isinstance(event.data, dict) else {}
     return db.TimelineEntry(
@@ -357,6 +361,11 @@ async def apply_foreign_events(
     ours = await db.known_appeals(conn, list({appeal_id for _, _, appeal_id in about}))
     entries = []
     told: list[outbox.Event] = []
+    # What the batch changes on each appeal, folded in order and written set-wise: a
+    # statement per event is what held back the timeline after a broker outage.
+    assignments: dict[uuid.UUID, db.Assignment] = {}
+    dues: dict[uuid.UUID, datetime] = {}
+    overdue: set[uuid.UUID] = set()
     for event, kind, appeal_id in about:
         if (appeal := ours.get(appeal_id)) is None:
             continue
@@ -365,17 +374,21 @@ async def apply_foreign_events(
             told.append(told_now)
         data = event.data
         hop = int(data.get("hop", 0) or 0)
-        if kind == "assigned":
-            await db.set_assignment(conn, appeal_id, "assigned", data.get("agency"), hop)
-            if data.get("due_at"):
-                await db.set_due(conn, appeal_id, datetime.fromisoformat(data["due_at"]))
-        elif kind == "redirected":
-            await db.set_assignment(conn, appeal_id, "redirected", None, hop)
-        elif kind == "triaged":
-            await db.set_assignment(conn, appeal_id, "triage", None, hop)
+        if (status := STATUS_OF.get(kind)) is not None:
+            # Applied one by one, a step of a lower hop than one before it would change
+            # nothing (db.SET_ASSIGNMENTS), so the last of the others is the outcome.
+            before = assignments.get(appeal_id)
+            if before is None or hop >= before.hop:
+                agency = data.get("agency") if kind == "assigned" else None
+                assignments[appeal_id] = db.Assignment(status, agency, hop)
+        if kind == "assigned" and data.get("due_at"):
+            dues[appeal_id] = datetime.fromisoformat(data["due_at"])
         elif kind == "extended" and data.get("new_due_at"):
-            await db.set_due(conn, appeal_id, datetime.fromisoformat(data["new_due_at"]))
+            dues[appeal_id] = datetime.fromisoformat(data["new_due_at"])
         elif kind == "breached":
-            await db.set_overdue(conn, appeal_id)
+            overdue.add(appeal_id)
+    await db.set_assignments(conn, assignments)
+    await db.set_dues(conn, dues)
+    await db.set_overdue(conn, overdue)
     await db.add_timeline(conn, entries)
     await outbox.add(conn, told)
