@@ -131,6 +131,11 @@ def parse(record: KafkaRecord, names: TopicNames) -> Input | None:
     return Input(kind, event.id, event.time, model.model_validate(event.data), event.data, record)
 
 
+# The most assignments opened by one statement: a rebuild's runs can be long, and a run with
+# an event that makes no clock is applied again one by one.
+MAX_RUN = 2000
+
+
 def runs(items: Sequence[Input]) -> Iterator[list[Input]]:
     """The items in order, in groups to apply at once: consecutive assignments together (one
     statement opens all their clocks), every other event alone."""
@@ -143,6 +148,9 @@ def runs(items: Sequence[Input]) -> Iterator[list[Input]]:
             yield [item]
         else:
             run.append(item)
+            if len(run) == MAX_RUN:
+                yield run
+                run = []
     if run:
         yield run
 
