@@ -48,6 +48,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from appeals_contracts import event_types
 from appeals_contracts.envelope import event_id
 from appeals_contracts.events import AnswerGiven, AppealAssigned
+from appeals_dashboard.mount import mount_dashboard
 from appeals_law.calendar import ALMATY
 from appeals_platform import outbox
 from appeals_platform.auth import Role
@@ -64,7 +65,6 @@ from deadlines.api import Service
 from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
-from deadlines.dashboard.mount import mount_dashboard
 
 APPEALS = int(os.environ.get("BENCH_SCALE_APPEALS", "10000000"))
 REBUILD = int(os.environ.get("BENCH_SCALE_REBUILD", "50000"))
