@@ -48,7 +48,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from appeals_contracts import event_types
 from appeals_contracts.envelope import event_id
 from appeals_contracts.events import AnswerGiven, AppealAssigned
-from appeals_dashboard.mount import mount_dashboard
 from appeals_law.calendar import ALMATY
 from appeals_platform import outbox
 from appeals_platform.auth import Role
@@ -61,7 +60,6 @@ from appeals_tools.stack.layout import Layout, project_root
 from appeals_tools.stack.postgres import database_url, prepare_database
 from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 from deadlines import cli
-from deadlines.api import Service
 from deadlines.app import create_app
 from deadlines.clocks import SettableClock
 from deadlines.config import Settings
@@ -383,9 +381,7 @@ async def measure(dsn: str, topics: dict[str, str], keys: Path, busiest: str) ->
         log_level="WARNING",
     ).model_copy(update=topics)
     clock = SettableClock(NOW)
-    app = create_app(settings, clock)
-    service: Service = app.state.deadlines
-    app.include_router(mount_dashboard(service.runtime, settings, clock=clock, ctx=service.ctx))
+    app = create_app(settings, clock)  # with the dashboard: create_app mounts installed pages
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
