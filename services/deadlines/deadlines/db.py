@@ -219,6 +219,45 @@ async def close_answered(
     return row
 
 
+@dataclass(frozen=True)
+class AnswerClose:
+    """The values an answer writes on the clock it closes (handlers.close_answered's)."""
+
+    appeal_id: uuid.UUID
+    hop: int
+    closed_at: datetime
+    closed_day: date
+    outcome: str
+    working_days_late: int
+    answer_working_days: int
+
+
+# Same guard as CLOSE_ANSWERED (the clock's appeal and hop; the caller chose an open clock
+# from rows it holds locked). Each (appeal, hop) appears at most once in a batch.
+CLOSE_ANSWERED_MANY = """
+UPDATE clocks AS c SET state = 'answered', closed_at = u.closed_at, closed_day = u.closed_day,
+                       outcome = u.outcome, working_days_late = u.working_days_late,
+                       answer_working_days = u.answer_working_days,
+                       next_action = NULL, next_action_at = NULL
+FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::date[], $5::text[], $6::int[],
+            $7::int[])
+     AS u(appeal_id, hop, closed_at, closed_day, outcome, working_days_late, answer_working_days)
+WHERE c.appeal_id = u.appeal_id AND c.hop = u.hop
+RETURNING c.*
+"""
+
+
+async def close_answered_many(
+    conn: asyncpg.Connection, closes: Sequence[AnswerClose]
+) -> list[asyncpg.Record]:
+    """The closed rows, in no particular order: a run of answers closes its clocks in one
+    statement."""
+    if not closes:
+        return []
+    columns = [[getattr(c, f.name) for c in closes] for f in fields(AnswerClose)]
+    return list(await conn.fetch(CLOSE_ANSWERED_MANY, *columns))
+
+
 RECORD_REDIRECT = """
 UPDATE clocks SET redirected_at = $3, redirected_day = $4, redirected_to = $5,
                   redirect_partial = $6, redirect_late = $7,
@@ -432,20 +471,36 @@ async def update_due(conn: asyncpg.Connection, updates: Sequence[DueUpdate]) -> 
 
 # ------------------------------------------------------------------ answers and redirects
 
-INSERT_ANSWER = """
-INSERT INTO answers (event_id, appeal_id, agency, answered_at) VALUES ($1, $2, $3, $4)
+INSERT_ANSWERS = """
+INSERT INTO answers (event_id, appeal_id, agency, answered_at)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[])
 ON CONFLICT DO NOTHING
 """
 
 
-async def insert_answer(
-    conn: asyncpg.Connection,
-    event_id: str,
-    appeal_id: uuid.UUID,
-    agency: str,
-    answered_at: datetime,
+async def insert_answers(
+    conn: asyncpg.Connection, answers: Sequence[tuple[str, uuid.UUID, str, datetime]]
 ) -> None:
-    await conn.execute(INSERT_ANSWER, event_id, appeal_id, agency, answered_at)
+    """(event id, appeal, agency, answered at) rows in one statement; an event id already on
+    record is left alone (a redelivered answer)."""
+    if not answers:
+        return
+    await conn.execute(INSERT_ANSWERS, *(list(column) for column in zip(*answers, strict=True)))
+
+
+LOCK_CLOCKS_OF = """
+SELECT * FROM clocks WHERE appeal_id = ANY($1::uuid[]) ORDER BY appeal_id, hop FOR UPDATE
+"""
+
+
+async def lock_clocks_of(
+    conn: asyncpg.Connection, appeal_ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """Every hop of these appeals, locked for this transaction, in (appeal, hop) order: one
+    stable lock order for every batch."""
+    if not appeal_ids:
+        return []
+    return list(await conn.fetch(LOCK_CLOCKS_OF, list(appeal_ids)))
 
 
 EARLIEST_ANSWER = """

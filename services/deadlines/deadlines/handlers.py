@@ -182,15 +182,13 @@ async def catch_up(
 # ------------------------------------------------------------------ answers
 
 
-async def close_answered(
-    conn: asyncpg.Connection, clock: Mapping[str, Any], answered_at: datetime, ctx: Context
-) -> asyncpg.Record:
+def answer_close(clock: Mapping[str, Any], answered_at: datetime, ctx: Context) -> db.AnswerClose:
+    """What an answer writes on the clock it closes: outcome, lateness, working days taken."""
     calendar = ctx.law.calendar
     day = local_day(answered_at)
-    return await db.close_answered(
-        conn,
-        clock["appeal_id"],
-        clock["hop"],
+    return db.AnswerClose(
+        appeal_id=clock["appeal_id"],
+        hop=clock["hop"],
         closed_at=answered_at,
         closed_day=day,
         outcome="late" if answered_at > clock["due_at"] else "on_time",
@@ -200,20 +198,58 @@ async def close_answered(
     )
 
 
-async def record_answer(
-    conn: asyncpg.Connection, answer_event_id: str, answer: AnswerGiven, ctx: Context
+async def close_answered(
+    conn: asyncpg.Connection, clock: Mapping[str, Any], answered_at: datetime, ctx: Context
+) -> asyncpg.Record:
+    close = answer_close(clock, answered_at, ctx)
+    return await db.close_answered(
+        conn,
+        close.appeal_id,
+        close.hop,
+        closed_at=close.closed_at,
+        closed_day=close.closed_day,
+        outcome=close.outcome,
+        working_days_late=close.working_days_late,
+        answer_working_days=close.answer_working_days,
+    )
+
+
+async def record_answers(
+    conn: asyncpg.Connection, answers: Sequence[tuple[str, AnswerGiven]], ctx: Context
 ) -> list[alerts.Alert]:
-    """Stop the answering agency's open clock; remember the answer if its clock is not open yet."""
-    appeal_id = uuid.UUID(answer.appeal_id)
-    await db.insert_answer(conn, answer_event_id, appeal_id, answer.agency, answer.answered_at)
-    mine = [
-        c
-        for c in await db.lock_clocks(conn, appeal_id)
-        if c["agency"] == answer.agency and c["state"] == "open"
-    ]
-    if mine:
+    """Stop each answering agency's open clock; remember every answer (one whose clock is not
+    open yet closes it when it opens). Three statements for the whole run: a rebuild's events
+    are half answers, and one by one each cost three round trips.
+
+    The answers are decided in the run's order on the locked rows, as one by one: an answer
+    closes its agency's latest open clock received by the time of the answer, else its latest
+    open clock; an answer that finds none (not assigned yet, closed by an earlier answer of
+    the run) closes nothing."""
+    if not answers:
+        return []
+    await db.insert_answers(
+        conn,
+        [(event, uuid.UUID(a.appeal_id), a.agency, a.answered_at) for event, a in answers],
+    )
+    appeal_ids = list(dict.fromkeys(uuid.UUID(a.appeal_id) for _, a in answers))
+    # Per appeal, its hops in order, with the state this run has given them so far.
+    hops: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in await db.lock_clocks_of(conn, appeal_ids):
+        hops.setdefault(row["appeal_id"], []).append(dict(row))
+    closes: list[db.AnswerClose] = []
+    for _, answer in answers:
+        mine = [
+            c
+            for c in hops.get(uuid.UUID(answer.appeal_id), [])
+            if c["agency"] == answer.agency and c["state"] == "open"
+        ]
+        if not mine:
+            continue
         received = [c for c in mine if c["agency_received_at"] <= answer.answered_at]
-        await close_answered(conn, (received or mine)[-1], answer.answered_at, ctx)
+        clock = (received or mine)[-1]
+        closes.append(answer_close(clock, answer.answered_at, ctx))
+        clock["state"] = "answered"
+    await db.close_answered_many(conn, closes)
     return []
 
 

@@ -131,26 +131,27 @@ def parse(record: KafkaRecord, names: TopicNames) -> Input | None:
     return Input(kind, event.id, event.time, model.model_validate(event.data), event.data, record)
 
 
-# The most assignments opened by one statement: a rebuild's runs can be long, and a run with
-# an event that makes no clock is applied again one by one.
+# The most events applied by one statement: a rebuild's runs can be long, and a run with an
+# event that makes no clock is applied again one by one.
 MAX_RUN = 2000
+
+# The kinds applied set-wise: consecutive events of one of these kinds go together.
+SET_WISE = (ASSIGNED, ANSWERED)
 
 
 def runs(items: Sequence[Input]) -> Iterator[list[Input]]:
     """The items in order, in groups to apply at once: consecutive assignments together (one
-    statement opens all their clocks), every other event alone."""
+    statement opens all their clocks), consecutive answers together (one statement closes
+    theirs), every other event alone."""
     run: list[Input] = []
     for item in items:
-        if item.kind != ASSIGNED:
-            if run:
-                yield run
-                run = []
-            yield [item]
-        else:
+        if run and (item.kind != run[0].kind or len(run) == MAX_RUN):
+            yield run
+            run = []
+        if item.kind in SET_WISE:
             run.append(item)
-            if len(run) == MAX_RUN:
-                yield run
-                run = []
+        else:
+            yield [item]
     if run:
         yield run
 
@@ -158,9 +159,12 @@ def runs(items: Sequence[Input]) -> Iterator[list[Input]]:
 async def apply_run(conn: asyncpg.Connection, run: Sequence[Input], ctx: Context) -> None:
     """The effect of one group of `runs`. Raises ValueError for an event that can never make
     or change a clock (an unknown appeal type, an impossible date)."""
-    if len(run) > 1:
+    if len(run) > 1 and run[0].kind == ASSIGNED:
         assigned = [item.payload for item in run if isinstance(item.payload, AppealAssigned)]
         await handlers.open_clocks(conn, assigned, ctx)
+    elif len(run) > 1 and run[0].kind == ANSWERED:
+        answers = [(i.event_id, i.payload) for i in run if isinstance(i.payload, AnswerGiven)]
+        await handlers.record_answers(conn, answers, ctx)
     else:
         await apply(conn, run[0], ctx)
 
@@ -173,7 +177,7 @@ async def apply(conn: asyncpg.Connection, item: Input, ctx: Context) -> list[ale
     if isinstance(payload, AppealRedirected):
         return await handlers.record_redirect(conn, item.event_id, payload, ctx)
     if isinstance(payload, AnswerGiven):
-        return await handlers.record_answer(conn, item.event_id, payload, ctx)
+        return await handlers.record_answers(conn, [(item.event_id, payload)], ctx)
     if isinstance(payload, DeadlineExtended):
         await extensions.replay_extension(conn, payload, ctx)
     elif isinstance(payload, ReceiptConfirmed):
