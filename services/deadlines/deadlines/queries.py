@@ -5,9 +5,9 @@ This module and `deadlines.commands` are the service's public face to the monito
 dashboard (`appeals_dashboard`), which never names a table: the schema can change behind
 these functions. Every statement is served by an index of the deadlines schema or by the
 pre-aggregated `compliance_*` tables, so a page costs the same with a month of data or with
-years of it: alerts by `alerts_raised` / `alerts_agency_raised`, open overdue clocks by
-`clocks_open_due`, an agency's backlog by `clocks_agency_open`, periods by the (dimension,
-day, key) keys.
+years of it: alerts by `alerts_raised` / `alerts_agency_raised`, overdue clocks by
+`clocks_open_due_cover` and `clocks_closed_late_cover` (from the indexes alone), an agency's
+backlog by `clocks_agency_open`, periods by the (dimension, day, key) keys.
 
 The hop table of an appeal (time at each hop) is `deadlines.hops`'s, re-exported here. The
 compliance vocabulary (periods, tallies, figures) is re-exported from
