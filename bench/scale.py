@@ -378,6 +378,9 @@ async def measure(dsn: str, topics: dict[str, str], keys: Path, busiest: str) ->
         consumer_group=f"bench-{uuid.uuid4().hex[:8]}",
         consumer_offset_reset="latest",
         ticker_enabled=False,
+        # The breach-risk trainer would fit its model on the whole history in a thread of
+        # this process, during the reads and the rebuild measured after them.
+        risk_enabled=False,
         log_level="WARNING",
     ).model_copy(update=topics)
     clock = SettableClock(NOW)
