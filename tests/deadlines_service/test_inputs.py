@@ -54,9 +54,9 @@ def test_the_set_wise_insert_names_the_columns_in_the_order_of_new_clock() -> No
 
 
 def test_the_set_wise_close_names_the_fields_of_answer_close_in_order() -> None:
-    listed = re.search(r"AS u\((.*?)\)", db.CLOSE_ANSWERED_MANY, re.S)
+    listed = re.search(r"AS u\((.*?)\)", db.CLOSE_ANSWERED, re.S)
     assert listed is not None
     columns = [c.strip() for c in listed.group(1).split(",")]
-    casts = re.findall(r"\$(\d+)::", db.CLOSE_ANSWERED_MANY)
+    casts = re.findall(r"\$(\d+)::", db.CLOSE_ANSWERED)
     assert columns == [f.name for f in fields(db.AnswerClose)]
     assert [int(n) for n in casts] == list(range(1, len(columns) + 1))

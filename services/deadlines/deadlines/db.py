@@ -185,43 +185,9 @@ async def get_clocks(conn: asyncpg.Connection, appeal_id: uuid.UUID) -> list[asy
     return list(await conn.fetch(GET_CLOCKS, appeal_id))
 
 
-CLOSE_ANSWERED = """
-UPDATE clocks SET state = 'answered', closed_at = $3, closed_day = $4, outcome = $5,
-                  working_days_late = $6, answer_working_days = $7,
-                  next_action = NULL, next_action_at = NULL
-WHERE appeal_id = $1 AND hop = $2
-RETURNING *
-"""
-
-
-async def close_answered(
-    conn: asyncpg.Connection,
-    appeal_id: uuid.UUID,
-    hop: int,
-    *,
-    closed_at: datetime,
-    closed_day: date,
-    outcome: str,
-    working_days_late: int,
-    answer_working_days: int,
-) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        CLOSE_ANSWERED,
-        appeal_id,
-        hop,
-        closed_at,
-        closed_day,
-        outcome,
-        working_days_late,
-        answer_working_days,
-    )
-    assert row is not None
-    return row
-
-
 @dataclass(frozen=True)
 class AnswerClose:
-    """The values an answer writes on the clock it closes (handlers.close_answered's)."""
+    """The values an answer writes on the clock it closes (handlers.answer_close's)."""
 
     appeal_id: uuid.UUID
     hop: int
@@ -232,9 +198,9 @@ class AnswerClose:
     answer_working_days: int
 
 
-# Same guard as CLOSE_ANSWERED (the clock's appeal and hop; the caller chose an open clock
-# from rows it holds locked). Each (appeal, hop) appears at most once in a batch.
-CLOSE_ANSWERED_MANY = """
+# By the clock's appeal and hop: the caller chose an open clock from rows it holds locked.
+# Each (appeal, hop) appears at most once in a batch.
+CLOSE_ANSWERED = """
 UPDATE clocks AS c SET state = 'answered', closed_at = u.closed_at, closed_day = u.closed_day,
                        outcome = u.outcome, working_days_late = u.working_days_late,
                        answer_working_days = u.answer_working_days,
@@ -247,15 +213,15 @@ RETURNING c.*
 """
 
 
-async def close_answered_many(
+async def close_answered(
     conn: asyncpg.Connection, closes: Sequence[AnswerClose]
 ) -> list[asyncpg.Record]:
     """The closed rows, in no particular order: a run of answers closes its clocks in one
-    statement."""
+    statement (one answer, a list of one)."""
     if not closes:
         return []
     columns = [[getattr(c, f.name) for c in closes] for f in fields(AnswerClose)]
-    return list(await conn.fetch(CLOSE_ANSWERED_MANY, *columns))
+    return list(await conn.fetch(CLOSE_ANSWERED, *columns))
 
 
 RECORD_REDIRECT = """

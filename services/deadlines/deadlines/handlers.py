@@ -175,7 +175,7 @@ async def catch_up(
         )
         raised_now += raised
     if answered_at is not None and clock["state"] == "open":
-        await close_answered(conn, clock, answered_at, ctx)
+        await db.close_answered(conn, [answer_close(clock, answered_at, ctx)])
     return raised_now
 
 
@@ -195,22 +195,6 @@ def answer_close(clock: Mapping[str, Any], answered_at: datetime, ctx: Context) 
         working_days_late=working_days_late(clock["due_at"], answered_at, calendar),
         # Day 1 of the term is 1: an answer on the day of registration took 1 working day.
         answer_working_days=max(0, calendar.working_days_between(clock["start_day"], day) + 1),
-    )
-
-
-async def close_answered(
-    conn: asyncpg.Connection, clock: Mapping[str, Any], answered_at: datetime, ctx: Context
-) -> asyncpg.Record:
-    close = answer_close(clock, answered_at, ctx)
-    return await db.close_answered(
-        conn,
-        close.appeal_id,
-        close.hop,
-        closed_at=close.closed_at,
-        closed_day=close.closed_day,
-        outcome=close.outcome,
-        working_days_late=close.working_days_late,
-        answer_working_days=close.answer_working_days,
     )
 
 
@@ -249,7 +233,7 @@ async def record_answers(
         clock = (received or mine)[-1]
         closes.append(answer_close(clock, answer.answered_at, ctx))
         clock["state"] = "answered"
-    await db.close_answered_many(conn, closes)
+    await db.close_answered(conn, closes)
     return []
 
 
