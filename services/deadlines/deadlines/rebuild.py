@@ -23,7 +23,7 @@ from appeals_platform.inbox import first_seen
 from appeals_platform.records import KafkaRecord, Record
 from deadlines import db
 from deadlines.context import Context
-from deadlines.inputs import CONSUMER, RANK, TopicNames, apply_run, parse_batch, runs
+from deadlines.inputs import CONSUMER, RANK, Input, TopicNames, apply_run, parse_batch, runs
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,22 @@ async def unpublished(conn: asyncpg.Connection, names: TopicNames) -> list[Kafka
     ]
 
 
+async def applies_in_savepoint(conn: asyncpg.Connection, run: list[Input], ctx: Context) -> bool:
+    """Apply a group of events in a savepoint of its own; False (logged, nothing kept) when one
+    of them can make no clock."""
+    try:
+        async with conn.transaction():
+            await apply_run(conn, run, ctx)
+    except ValueError as exc:
+        log.warning(
+            "rebuild could not apply %s: %s",
+            run[0].event_id if len(run) == 1 else f"a group of {len(run)}",
+            exc,
+        )
+        return False
+    return True
+
+
 async def rebuild(
     conn: asyncpg.Connection,
     ctx: Context,
@@ -150,25 +166,17 @@ async def rebuild(
                     seen.add(item.event_id)
                     fresh.append(item)
             for run in runs(fresh):
-                try:
-                    async with conn.transaction():
-                        await apply_run(conn, run, replay)
+                if await applies_in_savepoint(conn, run, replay):
                     applied += len(run)
-                    continue
-                except ValueError as exc:
-                    if len(run) == 1:
-                        skipped += 1
-                        log.warning("rebuild skipped %s: %s", run[0].event_id, exc)
-                        continue
-                # A group with an event that makes no clock: each on its own, to skip just it.
-                for item in run:
-                    try:
-                        async with conn.transaction():
-                            await apply_run(conn, [item], replay)
-                        applied += 1
-                    except ValueError as exc:
-                        skipped += 1
-                        log.warning("rebuild skipped %s: %s", item.event_id, exc)
+                elif len(run) == 1:
+                    skipped += 1
+                else:
+                    # A group with an event that makes no clock: each on its own, to skip just it.
+                    for item in run:
+                        if await applies_in_savepoint(conn, [item], replay):
+                            applied += 1
+                        else:
+                            skipped += 1
             if progress is not None:
                 progress(f"applied {applied:,} events")
     clocks = int(await conn.fetchval("SELECT count(*) FROM clocks"))
