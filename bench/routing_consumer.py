@@ -5,10 +5,10 @@ submissions), then:
 1. raw: a plain aiokafka consumer reads the whole topic (no parsing): the ceiling.
 2. decide: `decide_many` alone on the same submissions, in this process: the CPU cost.
 3. routing: BENCH_PROCESSES instances of the real routing app (FastStream batch consumer in
-   one consumer group, decisions, set-based writes of appeals and assignments, inbox and
-   outbox rows) on a scratch database, with the outbox relay publishing as in production;
-   appeals/s counted from committed rows; "outbox drained" says when the relay had published
-   every event, and CPU time per appeal is taken over the whole machine until then.
+   one consumer group, decisions, set-based writes of appeals, assignments and outbox rows)
+   on a scratch database, with the outbox relay publishing as in production; appeals/s
+   counted from the group's committed offsets; "outbox drained" says when the relay had
+   published every event, and CPU time per appeal is taken over the whole machine until then.
 4. wiring: the same with every decision replaced by one fixed decision, on a copy of the
    topic: what consuming, recording and publishing cost without the decision's CPU.
 Goal (issue 4): >= 5,000 appeals/s on this 2-core machine.
@@ -41,8 +41,8 @@ from appeals_contracts.topics import all_topic_specs
 from appeals_platform.records import Record
 from appeals_reference import load_reference
 from appeals_tools.stack.kafka import admin_access, admin_options, settings_of
-from appeals_tools.stack.layout import Layout, project_root
-from appeals_tools.stack.postgres import database_url, prepare_database
+from appeals_tools.stack.layout import Layout, project_root, read_pid
+from appeals_tools.stack.postgres import database_url, pg_data_dir, prepare_database
 from appeals_tools.tokens import ensure_keys
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
@@ -73,12 +73,29 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_by_owner(routing: set[int]) -> dict[str, float]:
-    """CPU seconds each part of the machine has spent so far: the routing processes (by pid),
-    PostgreSQL, the Kafka broker (java), and everything else (this bench among it). Their
-    shares per appeal are the profile that says where a rise of the machine's CPU went."""
-    spent = {"routing": 0.0, "postgres": 0.0, "kafka": 0.0, "other": 0.0}
+def stack_pids() -> tuple[int | None, set[int]]:
+    """This checkout's PostgreSQL postmaster and Kafka broker(s): other stacks run their own
+    on the same machine (other checkouts' test suites), and counting every `postgres` and
+    `java` process charged their work to this bench."""
+    layout = Layout(project_root())
+    try:
+        postmaster: int | None = int(
+            (pg_data_dir(layout) / "postmaster.pid").read_text().split()[0]
+        )
+    except (OSError, ValueError, IndexError):
+        postmaster = None
+    brokers = {pid for path in layout.run.glob("kafka*.pid") if (pid := read_pid(path)) is not None}
+    return postmaster, brokers
+
+
+def cpu_by_process(routing: set[int]) -> dict[int, tuple[str, float]]:
+    """CPU seconds each process has spent so far, with its owner: the routing processes (by
+    pid), this stack's PostgreSQL (the postmaster and its children) and Kafka broker, and
+    everything else (this bench, other stacks). Their shares per appeal are the profile that
+    says where a rise of the machine's CPU went."""
+    spent: dict[int, tuple[str, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
+    postmaster, brokers = stack_pids()
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -87,17 +104,27 @@ def cpu_by_owner(routing: set[int]) -> dict[str, float]:
                 text = stat.read()
         except OSError:
             continue  # gone meanwhile
-        name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
+        pid, parent = int(entry.name), int(fields[1])
         seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        if int(entry.name) in routing:
-            spent["routing"] += seconds
-        elif name.startswith("postgres"):
-            spent["postgres"] += seconds
-        elif name == "java":
-            spent["kafka"] += seconds
+        if pid in routing:
+            spent[pid] = ("routing", seconds)
+        elif postmaster is not None and postmaster in (pid, parent):
+            spent[pid] = ("postgres", seconds)
+        elif pid in brokers:
+            spent[pid] = ("kafka", seconds)
         else:
-            spent["other"] += seconds
+            spent[pid] = ("other", seconds)
+    return spent
+
+
+def cpu_since(before: dict[int, tuple[str, float]], routing: set[int]) -> dict[str, float]:
+    """CPU seconds by owner since `before`, over the processes alive now (one that started
+    meanwhile counts from nothing; one that ended is left out, rather than subtracted)."""
+    spent = {"routing": 0.0, "postgres": 0.0, "kafka": 0.0, "other": 0.0}
+    for pid, (owner, seconds) in cpu_by_process(routing).items():
+        earlier = before.get(pid)
+        spent[owner] += seconds - (earlier[1] if earlier and earlier[0] == owner else 0.0)
     return spent
 
 
@@ -324,6 +351,9 @@ async def routing_rate(
     }
     # The first instance migrates the scratch database before the others join.
     watcher = await asyncpg.connect(dsn)
+    admin = AIOKafkaAdminClient(**admin_options())
+    await admin.start()
+    input_topic = prefix + topic
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     partitions = context.Array("i", PROCESSES)
@@ -340,20 +370,21 @@ async def routing_rate(
         for process in processes:
             process.start()
         first: tuple[float, int, float] | None = None
-        owners: dict[str, float] = {}
+        owners: dict[int, tuple[str, float]] = {}
         done = 0
         last_report = 0.0
         while done < count:
             await asyncio.sleep(0.2)
             if any(not p.is_alive() for p in processes):
                 raise SystemExit("a routing process died; see its output above")
-            try:
-                # Inbox rows commit with the appeals and assignments, one per event, and are
-                # narrow: counting routing.appeals (1 KB of payload a row) five times a second
-                # cost PostgreSQL a few per cent of the machine the bench is measuring.
-                done = int(await watcher.fetchval("SELECT count(*) FROM routing.inbox"))
-            except asyncpg.UndefinedTableError:
-                continue  # not migrated yet
+            # The group's committed offsets on the input topic: a batch's offsets are committed
+            # once its appeals, assignments and events are. Asked of the broker, not of
+            # PostgreSQL: counting routing.appeals (1 KB of payload a row) five times a second
+            # cost PostgreSQL a few per cent of the machine the bench is measuring.
+            committed = await admin.list_consumer_group_offsets(options["consumer_group"])
+            done = sum(
+                max(0, meta.offset) for tp, meta in committed.items() if tp.topic == input_topic
+            )
             now = time.perf_counter()
             # The clock starts once every instance holds partitions and all are held: a
             # joining instance first stops the group for a rebalance.
@@ -361,22 +392,24 @@ async def routing_rate(
             stable = all(held) and sum(held) == PARTITIONS
             if first is None and stable:
                 first = (now, done, busy_cpu_seconds())
-                owners = cpu_by_owner({p.pid for p in processes if p.pid is not None})
+                owners = cpu_by_process({p.pid for p in processes if p.pid is not None})
             if now - last_report >= 2:
                 say(f"  routed {done:,}/{count:,}")
                 last_report = now
         finished = time.perf_counter()
         assert first is not None
-        while await watcher.fetchval("SELECT count(*) FROM routing.outbox"):
+        # The oldest row through the primary key, as the relay reads: a count(*) every 0.2 s
+        # scanned the whole table, dead rows included, at PostgreSQL's (measured) expense.
+        while await watcher.fetchval("SELECT seq FROM routing.outbox ORDER BY seq LIMIT 1"):
             await asyncio.sleep(0.2)
         drained = time.perf_counter()
         cpu_ms = (busy_cpu_seconds() - first[2]) * 1000 / max(count - first[1], 1)
         rate = (count - first[1]) / max(finished - first[0], 1e-9)
         n = max(spent[0], 1)
-        now_owners = cpu_by_owner({p.pid for p in processes if p.pid is not None})
+        spent_since = cpu_since(owners, {p.pid for p in processes if p.pid is not None})
         machine = {
-            owner: (now_owners[owner] - owners[owner]) * 1e6 / max(count - first[1], 1)
-            for owner in owners
+            owner: seconds * 1e6 / max(count - first[1], 1)
+            for owner, seconds in spent_since.items()
         }
         inside = Inside(*(spent[k] * 1e6 / n for k in range(1, 5)), machine=machine)
         return rate, finished - first[0], drained - first[0], cpu_ms, inside
@@ -385,6 +418,7 @@ async def routing_rate(
         for process in processes:
             process.join(30)
         await watcher.close()
+        await admin.close()
 
 
 async def main() -> int:
