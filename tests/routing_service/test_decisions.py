@@ -9,8 +9,9 @@ import pytest
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import event_id
 from appeals_reference import load_reference
+from routing.handlers import CONSUMER
 from tests.kafka_probe import EventProbe
-from tests.routing_service.conftest import Routing, received, submission
+from tests.routing_service.conftest import Routing, received, received_event_bytes, submission
 
 pytestmark = pytest.mark.infra
 
@@ -138,6 +139,34 @@ async def test_a_redelivered_event_is_decided_once(routing: Routing) -> None:
         appeal.appeal_id,
     )
     assert rows[0]["n"] == 1
+
+
+async def test_an_event_delivered_again_after_its_appeal_was_recorded_changes_nothing(
+    routing: Routing,
+) -> None:
+    """The decisions consumer keeps no inbox rows: the appeal's key is what dedupes. A
+    redelivery after the commit (a crash before the offset commit, a replay) neither records
+    nor publishes anything again."""
+
+    async def written() -> int:
+        """Events ever written to the outbox (its sequence; the relay deletes the rows)."""
+        return int((await routing.fetch("SELECT last_value FROM routing.outbox_seq_seq"))[0][0])
+
+    appeal = received()
+    await routing.route(appeal)
+    before = await written()
+    await routing.send(appeal)  # the same event again, after its appeal was committed
+    marker = received()
+    # Under the appeal's key: on the same partition, so decided after the repeat.
+    await routing.send_raw(appeal.appeal_id, received_event_bytes(marker))
+    await routing.history(marker.appeal_id)
+    assert await written() - before == 2  # the marker's two AppealAssigned events, no more
+    rows = await routing.fetch(
+        "SELECT count(*) AS n FROM routing.assignments WHERE appeal_id = $1::uuid",
+        appeal.appeal_id,
+    )
+    assert rows[0]["n"] == 1
+    assert not await routing.fetch("SELECT 1 FROM routing.inbox WHERE consumer = $1", CONSUMER)
 
 
 async def test_unparseable_event_goes_to_the_dead_letter_topic_and_the_consumer_moves_on(

@@ -123,7 +123,6 @@ _RECEIVED_EVENT = CloudEvent[ReceivedAppeal]
 
 @dataclass(frozen=True)
 class Incoming:
-    event_id: str
     appeal: ReceivedAppeal
     data: dict[str, Any]  # the AppealReceived payload as received: stored and published on
 
@@ -135,7 +134,7 @@ def parse(record: KafkaRecord) -> Incoming | None:
     event = _RECEIVED_EVENT.model_validate(raw)
     if event.type != event_types.APPEAL_RECEIVED:
         return None
-    return Incoming(event.id, event.data, raw["data"])
+    return Incoming(event.data, raw["data"])
 
 
 _ANY_EVENT = CloudEvent[dict[str, Any]]
@@ -246,8 +245,9 @@ async def record_decisions(
 ) -> Recorded:
     """Store hop 1 of every appeal not stored before and queue its events: set-based writes.
 
-    The consumer has dropped the events seen before (inbox); an appeal already stored (the
-    same appeal under another event id) is left as it is.
+    This is the decisions consumer's exactly-once guard (it keeps no inbox rows): an appeal
+    already stored, whether its event was redelivered or the same appeal came under another
+    event id, is left as it is, and so is a second event of one appeal in the batch.
     """
     chosen: dict[uuid.UUID, tuple[Incoming, Decision | Exception]] = {}
     for item, decision in zip(incoming, decisions, strict=True):

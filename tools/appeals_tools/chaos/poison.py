@@ -5,8 +5,8 @@ one, a good one, the next bad one, ... and a good one last, while the HTTP load 
 real traffic flowing around them. Afterwards every record is looked up in every service that
 consumes the topic:
 
-- stored: its effect is there (intake's appeal for a submission; the event id in the
-  service's inbox for an event);
+- stored: its effect is there (intake's appeal for a submission, routing's for an
+  AppealReceived; the event id in the service's inbox for another event);
 - dead-lettered: a dead letter (`<topic>.dlq`) or, for a submission, a rejection
   (`intake.appeal-rejections`) names its topic, partition and offset;
 - skipped: neither, yet the service's consumer group committed an offset past it (the silent
@@ -377,6 +377,11 @@ INBOX_SQL = {
 }
 
 
+ROUTED_SQL = (
+    "SELECT appeal_id::text AS appeal_id FROM routing.appeals WHERE appeal_id = ANY($1::uuid[])"
+)
+
+
 async def stored(conn: asyncpg.Connection, sent: list[Sent]) -> set[tuple[str, int, int, str]]:
     """(topic, partition, offset, service) of every record whose effect is in the database."""
     found = set()
@@ -389,6 +394,14 @@ async def stored(conn: asyncpg.Connection, sent: list[Sent]) -> set[tuple[str, i
         )
         held = {r["external_id"] for r in rows}
         found |= {(s.topic, s.partition, s.offset, "intake") for s in sent if s.external_id in held}
+    # Routing keeps no inbox rows for AppealReceived (the appeal's key dedupes): its effect
+    # is the appeal's row, and each of these records brings an appeal of its own (its key).
+    received = {s.key.decode(): s for s in sent if s.topic == topics.APPEAL_RECEIVED}
+    rows = await conn.fetch(ROUTED_SQL, list(received))
+    found |= {
+        (s.topic, s.partition, s.offset, "routing")
+        for s in (received[r["appeal_id"]] for r in rows)
+    }
     ids = [s.event_id for s in sent if s.event_id]
     for service, sql in INBOX_SQL.items():
         rows = await conn.fetch(sql, ids)
