@@ -26,7 +26,9 @@ from appeals_tools.docs import documents
 from tests.conformance.conftest import AGENCY, INTEGRATION, SERVICES, service_app
 from tests.conftest import Stack, TokenFactory
 
-pytestmark = pytest.mark.infra
+# Serial: schemathesis reports each operation as a case of its own only in a plain pytest
+# run; under pytest-xdist the whole schema is one item, so make test runs it after the rest.
+pytestmark = [pytest.mark.infra, pytest.mark.serial]
 
 # Examples per operation and generation mode: about a minute for the three services here.
 EXAMPLES = 25

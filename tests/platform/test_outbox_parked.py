@@ -249,6 +249,7 @@ async def test_an_illegal_topic_name_is_parked_at_once(relaying: Relaying) -> No
     assert "InvalidTopic" in parked["error"]
 
 
+@pytest.mark.serial  # freezes the broker every worker of the run shares
 async def test_a_broker_that_does_not_answer_is_waited_for_with_no_transaction_open(
     relaying: Relaying,
     stack: Stack,
