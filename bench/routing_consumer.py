@@ -42,7 +42,7 @@ from appeals_platform.records import Record
 from appeals_reference import load_reference
 from appeals_tools.stack.kafka import admin_access, admin_options, settings_of
 from appeals_tools.stack.layout import Layout, project_root, read_pid
-from appeals_tools.stack.postgres import database_url, pg_data_dir, prepare_database
+from appeals_tools.stack.postgres import database_url, postmaster_pid, prepare_database
 from appeals_tools.tokens import ensure_keys
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
@@ -78,14 +78,8 @@ def stack_pids() -> tuple[int | None, set[int]]:
     on the same machine (other checkouts' test suites), and counting every `postgres` and
     `java` process charged their work to this bench."""
     layout = Layout(project_root())
-    try:
-        postmaster: int | None = int(
-            (pg_data_dir(layout) / "postmaster.pid").read_text().split()[0]
-        )
-    except (OSError, ValueError, IndexError):
-        postmaster = None
     brokers = {pid for path in layout.run.glob("kafka*.pid") if (pid := read_pid(path)) is not None}
-    return postmaster, brokers
+    return postmaster_pid(layout), brokers
 
 
 def cpu_by_process(routing: set[int]) -> dict[int, tuple[str, float]]:

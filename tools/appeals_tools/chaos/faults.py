@@ -23,7 +23,13 @@ import httpx
 from appeals_platform.auth import Role
 from appeals_tools.chaos import processes
 from appeals_tools.chaos.instance import Instance, say
-from appeals_tools.stack.postgres import as_server_user, pg_bin, pg_data_dir, pg_log_file
+from appeals_tools.stack.postgres import (
+    as_server_user,
+    pg_bin,
+    pg_data_dir,
+    pg_log_file,
+    postmaster_pid,
+)
 
 
 @dataclass
@@ -160,8 +166,10 @@ async def freeze_broker(instance: Instance, fault: Fault, seconds: float) -> Non
 
 
 def postmaster(instance: Instance) -> int:
-    lines = (pg_data_dir(instance.layout) / "postmaster.pid").read_text().splitlines()
-    return int(lines[0])
+    pid = postmaster_pid(instance.layout)
+    if pid is None:
+        raise RuntimeError("the fault suite's PostgreSQL is not running")
+    return pid
 
 
 async def restart_postgres(instance: Instance, fault: Fault) -> None:

@@ -111,6 +111,14 @@ def pg_data_dir(layout: Layout) -> Path:
     return Path("/var/tmp") / folder / "data"
 
 
+def postmaster_pid(layout: Layout) -> int | None:
+    """The running server's postmaster (the first line of its postmaster.pid), or None."""
+    try:
+        return int((pg_data_dir(layout) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def pg_log_file(layout: Layout) -> Path:
     # Beside the data folder: the server's user must be able to write it.
     return pg_data_dir(layout).parent / "postgres.log"
