@@ -48,15 +48,17 @@ logs: ## make logs NAME=intake (kafka, postgres, intake, routing, deadlines)
 # The suite runs in TEST_WORKERS pytest processes (pytest-xdist; a test file stays in one, and
 # each has its own topic prefix and databases on the shared stack), then the tests marked
 # `serial` alone. The -m of each part replaces pyproject's, so it repeats its two exclusions.
-# Exit 5 is "no test selected": a PYTEST_ARGS naming one folder may hold no serial test.
+# Exit 5 is "no test selected": a PYTEST_ARGS naming one folder may select nothing in one
+# part, but nothing selected in both (a mistyped -k) fails, as one pytest run would.
 TEST_WORKERS ?= 2
 test: install ## start what the tests need and run the whole suite (and test-replicas, unless PYTEST_ARGS names tests/...)
 	@bash deploy/ensure-chromium.sh
 	@$(STACK) up --infra
 	@$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
-	  -m "not kafka_modes and not replicas and not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
-	@echo "[make] the tests that run alone (marked serial) ..."
-	@$(PY) -m pytest -p no:cacheprovider -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	  -m "not kafka_modes and not replicas and not serial" $(PYTEST_ARGS); parallel=$$?; \
+	echo "[make] the tests that run alone (marked serial) ..."; \
+	$(PY) -m pytest -p no:cacheprovider -m serial $(PYTEST_ARGS); serial=$$?; \
+	case "$$parallel $$serial" in "0 0"|"0 5"|"5 0") ;; *) exit 1 ;; esac
 	@$(if $(findstring tests/,$(PYTEST_ARGS)),,$(MAKE) --no-print-directory test-replicas)
 
 test-replicas: install ## real processes: intake x2, routing x3, deadlines x2 sharing groups, one killed (~2 min)
