@@ -32,6 +32,7 @@ import orjson
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import envelope, event_id
@@ -322,6 +323,21 @@ class Inside:
     machine: dict[str, float] = field(default_factory=dict)
 
 
+async def committed_count(admin: AIOKafkaAdminClient, group: str, topic: str, before: int) -> int:
+    """Records of `topic` the group has committed, or `before` while the broker cannot say yet.
+
+    On a fresh broker the group's coordinator (`__consumer_offsets`) is created on the group's
+    first request and is "not available" for a moment: asking again at the next tick is the
+    remedy, as for any retriable error."""
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    except KafkaError as exc:
+        if not exc.retriable:
+            raise
+        return before
+    return sum(max(0, meta.offset) for tp, meta in committed.items() if tp.topic == topic)
+
+
 async def routing_rate(
     topic: str, dsn: str, count: int, prefix: str, stub: bool = False
 ) -> tuple[float, float, float, float, Inside]:
@@ -375,10 +391,7 @@ async def routing_rate(
             # once its appeals, assignments and events are. Asked of the broker, not of
             # PostgreSQL: counting routing.appeals (1 KB of payload a row) five times a second
             # cost PostgreSQL a few per cent of the machine the bench is measuring.
-            committed = await admin.list_consumer_group_offsets(options["consumer_group"])
-            done = sum(
-                max(0, meta.offset) for tp, meta in committed.items() if tp.topic == input_topic
-            )
+            done = await committed_count(admin, options["consumer_group"], input_topic, done)
             now = time.perf_counter()
             # The clock starts once every instance holds partitions and all are held: a
             # joining instance first stops the group for a rebalance.
