@@ -1,4 +1,5 @@
-"""Heap tuning is a per-service setting: off by default, on for routing, applied as set."""
+"""Heap tuning is a setting of every service: on by default, off when a service says so, applied
+as set."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import pytest
 
 from appeals_platform.settings import ServiceSettings
+from deadlines.config import Settings as DeadlinesSettings
+from intake.config import Settings as IntakeSettings
 from routing.config import Settings as RoutingSettings
 
 # Runs in a fresh interpreter: the collector and the allocator are process-wide.
@@ -53,8 +56,10 @@ glibc = pytest.mark.skipif(
 
 
 @glibc
-def test_a_service_without_heap_settings_runs_on_the_interpreters_and_glibcs_defaults() -> None:
-    found = _tuned(ServiceSettings())
+def test_a_service_with_heap_tuning_off_runs_on_the_interpreters_and_glibcs_defaults() -> None:
+    found = _tuned(
+        ServiceSettings(gc_freeze=False, gc_young_threshold=None, malloc_keep_freed_mb=0)
+    )
     assert found["frozen"] == 0
     assert found["young"] == 700
     # glibc handed the freed batch back to the system.
@@ -62,8 +67,11 @@ def test_a_service_without_heap_settings_runs_on_the_interpreters_and_glibcs_def
 
 
 @glibc
-def test_routing_freezes_its_start_up_heap_collects_less_often_and_keeps_freed_memory() -> None:
-    settings = RoutingSettings()
+@pytest.mark.parametrize("service", [IntakeSettings, RoutingSettings, DeadlinesSettings])
+def test_every_service_freezes_its_start_up_heap_collects_less_often_and_keeps_freed_memory(
+    service: type[ServiceSettings],
+) -> None:
+    settings = service()
     assert (settings.gc_freeze, settings.gc_young_threshold, settings.malloc_keep_freed_mb) == (
         True,
         10_000,

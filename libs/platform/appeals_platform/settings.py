@@ -97,13 +97,16 @@ class ServiceSettings(BaseSettings):
     # only for the local demo stack, never in production.
     demo_history: bool = False
     topic_prefix: str = ""
-    # Heap tuning once the service has started (appeals_platform.heap), off unless a service
-    # measured it useful (routing turns all three on): move the start-up heap out of the
-    # collector's way; allocations between young-generation collections (None: CPython's
-    # 700); megabytes of freed memory glibc keeps for the next batch (0: glibc's default).
-    gc_freeze: bool = False
-    gc_young_threshold: int | None = Field(default=None, ge=1)
-    malloc_keep_freed_mb: int = Field(default=0, ge=0, le=1024)
+    # Heap tuning once the service has started (appeals_platform.heap), on in every service:
+    # move the start-up heap out of the collector's way; allocations between young-generation
+    # collections (None: CPython's 700); megabytes of freed memory glibc keeps for the next
+    # batch (0: glibc's default). Measured on routing's batches first (decisions 237 -> 192 µs
+    # an appeal, 1 Dec 2026; event writing 25 -> 14 µs, 2 Dec), then on intake under steady
+    # HTTP load, where the collector was a fifth of its CPU at CPython's defaults (py-spy,
+    # 20 appeals/s, 7 Dec 2026) and next to nothing with these.
+    gc_freeze: bool = True
+    gc_young_threshold: int | None = Field(default=10_000, ge=1)
+    malloc_keep_freed_mb: int = Field(default=64, ge=0, le=1024)
 
     def database_password(self) -> str | None:
         """The role's password from `database_password_file`; None: the URL's own, if any."""

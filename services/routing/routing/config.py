@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from appeals_contracts import topics
@@ -37,9 +36,3 @@ class Settings(ServiceSettings):
     model_path: Path = Path(".local/routing/category-classifier.joblib")
     # How often each instance looks for a new active reference version and a new model file.
     refresh_interval: float = 2.0
-    # Heap tuning (appeals_platform.heap), measured on routing's batches: 237 -> 192 µs an
-    # appeal's decision with the start-up heap frozen and a young threshold of 10,000 (1 Dec
-    # 2026); event writing 25 -> 14 µs an appeal keeping 64 MB of freed memory (2 Dec 2026).
-    gc_freeze: bool = True
-    gc_young_threshold: int | None = Field(default=10_000, ge=1)
-    malloc_keep_freed_mb: int = Field(default=64, ge=0, le=1024)
