@@ -5,10 +5,12 @@ out once per hop (not again on the next scoring pass, again after a redirect).""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from appeals_contracts import event_types
 from appeals_contracts.events import DeadlineAlert
 from deadlines import alerts
 from deadlines.clocks import SettableClock
+from deadlines.risk import scoring, store
 from deadlines.risk.model import NotEnoughHistory
 from tests.conftest import Stack, TokenFactory, Topics
 from tests.deadlines_service.conftest import Deadlines, start_deadlines
@@ -75,6 +78,31 @@ async def test_a_chronically_late_agencys_appeal_ranks_above_a_punctual_agencys(
     assert risk[late] > risk[punctual]
     warned = await deadlines.rows("SELECT appeal_id::text AS a FROM alerts WHERE kind = 'at_risk'")
     assert [r["a"] for r in warned] == [late]
+
+
+async def test_the_hops_and_the_risks_are_computed_off_the_event_loop(
+    deadlines: Deadlines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training and scoring make a `Hop` of every clock row, a pure-Python pass over the whole
+    history: in the event loop it held the consumers for seconds at 100,000 clocks (seen as
+    a stall of the clocks' opening every minute, while the history was too short for a
+    model). Each hop is made in a worker thread."""
+    made_in: set[str] = set()
+
+    def recording(real: Callable[..., Any]) -> Callable[..., Any]:
+        def hop_of(row: Any) -> Any:
+            made_in.add(threading.current_thread().name)
+            return real(row)
+
+        return hop_of
+
+    monkeypatch.setattr(store, "hop_of", recording(store.hop_of))
+    monkeypatch.setattr(scoring, "hop_of", recording(scoring.hop_of))
+    trained = await seed_and_train(deadlines)  # training
+    await open_appeal(deadlines, LATE)
+    scored = await deadlines.service.scorers[0].score()  # scoring
+    assert scored.model_id == trained.model_id and scored.clocks == 1
+    assert made_in and threading.main_thread().name not in made_in
 
 
 async def test_the_at_risk_warning_goes_out_once_per_hop(

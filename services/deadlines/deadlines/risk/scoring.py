@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter as Tally
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import asyncpg
 from prometheus_client import Counter
@@ -63,6 +64,33 @@ class Scored:
     model_id: int | None  # None: no model yet, nothing scored
 
 
+def learn(rows: Sequence[asyncpg.Record], today: date, days: Days) -> Model:
+    """A model from the clocks' rows (in the trainer's thread)."""
+    return train(store.hops_of(rows), today, days)
+
+
+def assess(
+    clocks: Sequence[asyncpg.Record], model: Model, now: datetime, days: Days, threshold: float
+) -> tuple[list[Risk], list[alerts.Alert]]:
+    """Each open clock's risk, and the early warnings of those at or above `threshold`."""
+    today = local_day(now)
+    backlog = Tally(c["agency"] for c in clocks)
+    risks: list[Risk] = []
+    warnings: list[alerts.Alert] = []
+    for clock in clocks:
+        hop = hop_of(clock)
+        due = hop.due_on(today)
+        if due < today:
+            continue  # breached already: the breach alerts speak for it
+        features = row(hop, today, backlog[hop.agency], model.stats, days)
+        risk = model.probability(features)
+        left = days.between(today, due)
+        risks.append(Risk(clock["appeal_id"], hop.hop, hop.agency, risk, left, due))
+        if risk >= threshold:
+            warnings.append(alerts.build(clock, "at_risk", now, working_days_left=left, risk=risk))
+    return risks, warnings
+
+
 class Scorer:
     def __init__(self, pool: asyncpg.Pool, ctx: Context, clock: Clock, settings: Settings) -> None:
         self._pool = pool
@@ -83,10 +111,12 @@ class Scorer:
             if not force and last is not None and now - last < fresh:
                 return None
             await refresh_calendar(conn, self._ctx.law)
-            hops = await store.hops_since(conn, today - timedelta(days=self._settings.history_days))
+            rows = await store.hops_since(conn, today - timedelta(days=self._settings.history_days))
             days = Days(self._ctx.law.calendar)
-            # CPU work off the event loop: the consumers keep consuming meanwhile.
-            model = await asyncio.to_thread(train, hops, today, days)
+            # CPU work off the event loop, from the rows on: the consumers keep consuming
+            # meanwhile. Making the hops in the loop held it for seconds a pass at 100,000
+            # clocks, and a pass comes every minute while the history is too short for a model.
+            model = await asyncio.to_thread(learn, rows, today, days)
             model_id = await store.save_model(
                 conn, now, model.rows, model.positives, model.to_json()
             )
@@ -103,7 +133,6 @@ class Scorer:
         """Every open clock not past due: its risk stored; the warnings of those at or above
         the threshold raised (once per hop)."""
         now = self._clock.now()
-        today = local_day(now)
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", SCORE_LOCK)
             stored = await store.latest_model(conn)
@@ -113,22 +142,10 @@ class Scorer:
             await refresh_calendar(conn, self._ctx.law)
             days = Days(self._ctx.law.calendar)
             clocks = await store.open_clocks(conn)
-            backlog = Tally(c["agency"] for c in clocks)
-            risks: list[Risk] = []
-            warnings: list[alerts.Alert] = []
-            for clock in clocks:
-                hop = hop_of(clock)
-                due = hop.due_on(today)
-                if due < today:
-                    continue  # breached already: the breach alerts speak for it
-                features = row(hop, today, backlog[hop.agency], model.stats, days)
-                risk = model.probability(features)
-                left = days.between(today, due)
-                risks.append(Risk(clock["appeal_id"], hop.hop, hop.agency, risk, left, due))
-                if risk >= self._settings.threshold:
-                    warnings.append(
-                        alerts.build(clock, "at_risk", now, working_days_left=left, risk=risk)
-                    )
+            # Every open clock's features and risk: off the event loop, like training.
+            risks, warnings = await asyncio.to_thread(
+                assess, clocks, model, now, days, self._settings.threshold
+            )
             await store.replace_risks(conn, risks, int(stored["id"]), now)
             fresh = await alerts.store(conn, warnings, self._ctx.alerts_topic)
         WARNED.inc(len(fresh))

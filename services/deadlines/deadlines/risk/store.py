@@ -37,9 +37,14 @@ def hop_of(r: asyncpg.Record) -> Hop:
     )
 
 
-async def hops_since(conn: asyncpg.Connection, first_day: date) -> list[Hop]:
-    """Every hop an agency received on or after `first_day`, open or closed."""
-    return [hop_of(r) for r in await conn.fetch(HOPS, first_day)]
+async def hops_since(conn: asyncpg.Connection, first_day: date) -> list[asyncpg.Record]:
+    """Every hop an agency received on or after `first_day`, open or closed, as rows: making
+    `Hop`s of them (`hops_of`) is CPU work for the trainer's thread, not the event loop."""
+    return list(await conn.fetch(HOPS, first_day))
+
+
+def hops_of(rows: Sequence[asyncpg.Record]) -> list[Hop]:
+    return [hop_of(r) for r in rows]
 
 
 OPEN_CLOCKS = "SELECT * FROM clocks WHERE state = 'open'"
