@@ -80,6 +80,38 @@ async def test_a_chronically_late_agencys_appeal_ranks_above_a_punctual_agencys(
     assert [r["a"] for r in warned] == [late]
 
 
+async def test_a_history_found_too_short_is_read_again_only_once_an_outcome_came(
+    deadlines: Deadlines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While no model exists the scheduled pass tries every minute; it reads the whole history
+    again only when a hop's outcome became known since (an answer, a due day passed)."""
+    scorer = deadlines.service.scorers[0]
+    reads: list[object] = []
+    real = store.hops_since
+
+    async def hops_since(*args: Any) -> Any:
+        reads.append(args)
+        return await real(*args)
+
+    monkeypatch.setattr(store, "hops_since", hops_since)
+    appeal = await open_appeal(deadlines, LATE)
+    for _ in range(3):
+        with pytest.raises(NotEnoughHistory):
+            await scorer.train(force=False)
+    assert len(reads) == 1  # the first pass read it; the next two knew nothing had changed
+
+    await deadlines.answer(appeal, TODAY - timedelta(days=1), agency=LATE)
+    await deadlines.wait_until(
+        "SELECT 1 FROM clocks WHERE appeal_id = $1::uuid AND state = 'answered'", appeal
+    )
+    with pytest.raises(NotEnoughHistory):  # one answer is still too little, but it was read
+        await scorer.train(force=False)
+    assert len(reads) == 2
+    with pytest.raises(NotEnoughHistory):  # by command: always read
+        await scorer.train()
+    assert len(reads) == 3
+
+
 async def test_the_hops_and_the_risks_are_computed_off_the_event_loop(
     deadlines: Deadlines, monkeypatch: pytest.MonkeyPatch
 ) -> None:

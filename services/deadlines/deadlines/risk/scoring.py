@@ -98,6 +98,8 @@ class Scorer:
         self._clock = clock
         self._settings = settings
         self._stopping = asyncio.Event()
+        # The known outcomes when the history was last found too short, and why.
+        self._short: tuple[tuple[int, int], NotEnoughHistory] | None = None
 
     async def train(self, *, force: bool = True) -> Trained | None:
         """A model from the history now, stored as the newest; None when another process
@@ -111,12 +113,23 @@ class Scorer:
             if not force and last is not None and now - last < fresh:
                 return None
             await refresh_calendar(conn, self._ctx.law)
-            rows = await store.hops_since(conn, today - timedelta(days=self._settings.history_days))
+            first_day = today - timedelta(days=self._settings.history_days)
+            # While no model exists a pass comes every minute; reading and making the whole
+            # history again when no outcome has come since it was found too short cost the
+            # deadlines process a second or two of CPU each time at 100,000 open clocks.
+            outcomes = await store.outcomes_since(conn, first_day, today)
+            if not force and self._short is not None and self._short[0] == outcomes:
+                raise self._short[1]
+            rows = await store.hops_since(conn, first_day)
             days = Days(self._ctx.law.calendar)
             # CPU work off the event loop, from the rows on: the consumers keep consuming
-            # meanwhile. Making the hops in the loop held it for seconds a pass at 100,000
-            # clocks, and a pass comes every minute while the history is too short for a model.
-            model = await asyncio.to_thread(learn, rows, today, days)
+            # meanwhile (making the hops in the loop held it for seconds at 100,000 clocks).
+            try:
+                model = await asyncio.to_thread(learn, rows, today, days)
+            except NotEnoughHistory as why:
+                self._short = (outcomes, why)
+                raise
+            self._short = None
             model_id = await store.save_model(
                 conn, now, model.rows, model.positives, model.to_json()
             )

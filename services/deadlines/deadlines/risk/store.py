@@ -47,6 +47,22 @@ def hops_of(rows: Sequence[asyncpg.Record]) -> list[Hop]:
     return [hop_of(r) for r in rows]
 
 
+# The hops whose outcome is known on `$2` (closed, or open past their due day): the only ones
+# a model learns from, so while these counts stay the same a history found too short stays so.
+OUTCOMES = """
+SELECT count(*) FILTER (WHERE state <> 'open') AS closed,
+       count(*) FILTER (WHERE state = 'open' AND due_day < $2) AS overdue
+FROM clocks
+WHERE received_day >= $1
+"""
+
+
+async def outcomes_since(conn: asyncpg.Connection, first_day: date, today: date) -> tuple[int, int]:
+    found = await conn.fetchrow(OUTCOMES, first_day, today)
+    assert found is not None  # an aggregate always has its row
+    return int(found["closed"]), int(found["overdue"])
+
+
 OPEN_CLOCKS = "SELECT * FROM clocks WHERE state = 'open'"
 
 
