@@ -84,7 +84,8 @@ async def test_a_history_found_too_short_is_read_again_only_once_an_outcome_came
     deadlines: Deadlines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While no model exists the scheduled pass tries every minute; it reads the whole history
-    again only when a hop's outcome became known since (an answer, a due day passed)."""
+    only when some hop's outcome is known, and again only when one became known since (an
+    answer, a due day passed)."""
     scorer = deadlines.service.scorers[0]
     reads: list[object] = []
     real = store.hops_since
@@ -95,16 +96,20 @@ async def test_a_history_found_too_short_is_read_again_only_once_an_outcome_came
 
     monkeypatch.setattr(store, "hops_since", hops_since)
     appeal = await open_appeal(deadlines, LATE)
-    for _ in range(3):
-        with pytest.raises(NotEnoughHistory):
-            await scorer.train(force=False)
-    assert len(reads) == 1  # the first pass read it; the next two knew nothing had changed
+    with pytest.raises(NotEnoughHistory):  # no hop closed or overdue: nothing worth reading
+        await scorer.train()
+    assert reads == []
 
     await deadlines.answer(appeal, TODAY - timedelta(days=1), agency=LATE)
     await deadlines.wait_until(
         "SELECT 1 FROM clocks WHERE appeal_id = $1::uuid AND state = 'answered'", appeal
     )
-    with pytest.raises(NotEnoughHistory):  # one answer is still too little, but it was read
+    for _ in range(3):  # one answer is still too little
+        with pytest.raises(NotEnoughHistory):
+            await scorer.train(force=False)
+    assert len(reads) == 1  # the first pass read it; the next two knew nothing had changed
+    await open_appeal(deadlines, PUNCTUAL, days_ago=60)  # open and past due: an outcome
+    with pytest.raises(NotEnoughHistory):
         await scorer.train(force=False)
     assert len(reads) == 2
     with pytest.raises(NotEnoughHistory):  # by command: always read

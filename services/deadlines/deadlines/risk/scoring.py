@@ -118,6 +118,8 @@ class Scorer:
             # history again when no outcome has come since it was found too short cost the
             # deadlines process a second or two of CPU each time at 100,000 open clocks.
             outcomes = await store.outcomes_since(conn, first_day, today)
+            if outcomes == (0, 0):  # nothing to learn from: not worth reading every clock
+                raise NotEnoughHistory("no hop's outcome is known yet (none closed or overdue)")
             if not force and self._short is not None and self._short[0] == outcomes:
                 raise self._short[1]
             rows = await store.hops_since(conn, first_day)
