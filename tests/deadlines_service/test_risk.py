@@ -104,10 +104,13 @@ async def test_a_history_found_too_short_is_read_again_only_once_an_outcome_came
     await deadlines.wait_until(
         "SELECT 1 FROM clocks WHERE appeal_id = $1::uuid AND state = 'answered'", appeal
     )
+    reasons = []
     for _ in range(3):  # one answer is still too little
-        with pytest.raises(NotEnoughHistory):
+        with pytest.raises(NotEnoughHistory) as short:
             await scorer.train(force=False)
+        reasons.append(str(short.value))
     assert len(reads) == 1  # the first pass read it; the next two knew nothing had changed
+    assert len(set(reasons)) == 1 and "training rows" in reasons[0]  # the first pass's reason
     await open_appeal(deadlines, PUNCTUAL, days_ago=60)  # open and past due: an outcome
     with pytest.raises(NotEnoughHistory):
         await scorer.train(force=False)

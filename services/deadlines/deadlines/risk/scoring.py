@@ -98,8 +98,9 @@ class Scorer:
         self._clock = clock
         self._settings = settings
         self._stopping = asyncio.Event()
-        # The known outcomes when the history was last found too short, and why.
-        self._short: tuple[tuple[int, int], NotEnoughHistory] | None = None
+        # The known outcomes when the history was last found too short, and why. The reason's
+        # text, not the exception: its traceback holds the frame that read every clock row.
+        self._short: tuple[tuple[int, int], str] | None = None
 
     async def train(self, *, force: bool = True) -> Trained | None:
         """A model from the history now, stored as the newest; None when another process
@@ -121,7 +122,7 @@ class Scorer:
             if outcomes == (0, 0):  # nothing to learn from: not worth reading every clock
                 raise NotEnoughHistory("no hop's outcome is known yet (none closed or overdue)")
             if not force and self._short is not None and self._short[0] == outcomes:
-                raise self._short[1]
+                raise NotEnoughHistory(self._short[1])
             rows = await store.hops_since(conn, first_day)
             days = Days(self._ctx.law.calendar)
             # CPU work off the event loop, from the rows on: the consumers keep consuming
@@ -129,7 +130,7 @@ class Scorer:
             try:
                 model = await asyncio.to_thread(learn, rows, today, days)
             except NotEnoughHistory as why:
-                self._short = (outcomes, why)
+                self._short = (outcomes, str(why))
                 raise
             self._short = None
             model_id = await store.save_model(
