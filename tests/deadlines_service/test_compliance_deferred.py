@@ -51,3 +51,26 @@ async def test_a_deferred_batch_folds_its_changes_once_on_leaving(deadlines: Dea
         assert (await deadlines.rows(RECEIVED))[0][0] == 4
     finally:
         await conn.close()
+
+
+SCANS = "SELECT pg_stat_get_xact_numscans('compliance_changes'::regclass)"
+
+
+async def test_the_fold_reads_its_queue_once(deadlines: Deadlines) -> None:
+    """compliance_changes is a queue whose pages hold every row deleted since autovacuum last
+    came, so each read of it costs the whole table: the fold reads it once (migration 0012),
+    for both aggregates and the delete."""
+    appeal = await deadlines.assign(local(2022, 5, 26, 10))
+    await deadlines.wait_for(appeal)
+    conn = await asyncpg.connect(deadlines.dsn, server_settings={"search_path": "deadlines"})
+    try:
+        async with conn.transaction():
+            await conn.execute(db.DEFER_COMPLIANCE)
+            await conn.execute(COPY, appeal, 2)
+            before = await conn.fetchval(SCANS)
+            await conn.execute(db.FLUSH_COMPLIANCE)
+            assert await conn.fetchval(SCANS) - before == 1
+            assert await conn.fetchval(PENDING) == 0
+            assert await conn.fetchval(RECEIVED) == 2
+    finally:
+        await conn.close()
