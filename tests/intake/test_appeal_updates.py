@@ -38,4 +38,7 @@ async def test_an_assignment_updates_the_appeal_in_place(intake: Intake) -> None
     finally:
         await conn.close()
     assert updated >= len(appeals)
-    assert hot == updated
+    # Nearly all: a row's previous version can be removed to make room only once no snapshot
+    # still sees it, and the service's own transactions run beside the test. Pages filled to
+    # the brim gave 5 of 24.
+    assert hot >= 0.75 * updated
