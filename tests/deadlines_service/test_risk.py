@@ -12,12 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from appeals_contracts import event_types
 from appeals_contracts.events import DeadlineAlert
 from deadlines import alerts
 from deadlines.clocks import SettableClock
+from deadlines.law import local_day
 from deadlines.risk import scoring, store
 from deadlines.risk.model import NotEnoughHistory
 from tests.conftest import Stack, TokenFactory, Topics
@@ -200,3 +202,36 @@ async def test_the_at_risk_warning_goes_out_once_per_hop(
         if e.get("subject") == appeal and e.get("type") == event_types.DEADLINE_AT_RISK
     ]
     assert [e["data"]["hop"] for e in at_risk] == [1, 2]
+
+
+CLOCKS_OUTCOMES = """
+SELECT count(*) FILTER (WHERE state <> 'open') AS closed,
+       count(*) FILTER (WHERE due_day < $1 AND (state = 'open' OR closed_day >= $1)) AS overdue
+FROM clocks
+"""
+
+
+async def test_the_known_outcomes_are_counted_from_the_compliance_aggregates(
+    deadlines: Deadlines,
+) -> None:
+    """The check a pass makes before reading the history (every minute while there is no
+    model) reads the aggregates' one row a day, not every clock; it counts what the clocks
+    would: hops closed, and hops open past their due day (or closed late today)."""
+    await seed_and_train(deadlines)  # answered hops, on time and late
+    await open_appeal(deadlines, PUNCTUAL, days_ago=60)  # open, past due
+    await open_appeal(deadlines, LATE, days_ago=2)  # open, not yet due
+    redirected = await open_appeal(deadlines, ALSO_LATE, days_ago=40)  # past due, then closed
+    await deadlines.redirect(redirected, TODAY - timedelta(days=1), from_agency=ALSO_LATE)
+    await deadlines.wait_until(
+        "SELECT 1 FROM clocks WHERE appeal_id = $1::uuid AND state = 'redirected'", redirected
+    )
+    day = local_day(TODAY)
+    conn = await asyncpg.connect(deadlines.dsn, server_settings={"search_path": "deadlines"})
+    try:
+        from_clocks = await conn.fetchrow(CLOCKS_OUTCOMES, day)
+        assert from_clocks is not None
+        counted = await store.outcomes(conn, day)
+    finally:
+        await conn.close()
+    assert counted == (from_clocks["closed"], from_clocks["overdue"])
+    assert counted[0] > 0 and counted[1] > 0

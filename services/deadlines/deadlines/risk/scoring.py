@@ -117,8 +117,9 @@ class Scorer:
             first_day = today - timedelta(days=self._settings.history_days)
             # While no model exists a pass comes every minute; reading and making the whole
             # history again when no outcome has come since it was found too short cost the
-            # deadlines process a second or two of CPU each time at 100,000 open clocks.
-            outcomes = await store.outcomes_since(conn, first_day, today)
+            # deadlines process a second or two of CPU each time at 100,000 open clocks. The
+            # check reads the compliance aggregates, not the clocks (store.OUTCOMES).
+            outcomes = await store.outcomes(conn, today)
             if outcomes == (0, 0):  # nothing to learn from: not worth reading every clock
                 raise NotEnoughHistory("no hop's outcome is known yet (none closed or overdue)")
             if not force and self._short is not None and self._short[0] == outcomes:

@@ -47,18 +47,22 @@ def hops_of(rows: Sequence[asyncpg.Record]) -> list[Hop]:
     return [hop_of(r) for r in rows]
 
 
-# The hops whose outcome is known on `$2` (closed, or open past their due day): the only ones
-# a model learns from, so while these counts stay the same a history found too short stays so.
+# How many hops' outcomes are known on `$1`: the closed ones (answered or redirected) and the
+# open ones past their due day, as the compliance aggregates count them (one row a day). Only
+# compared between passes: while they stay the same, a history found too short stays so.
+# Counting the clocks themselves read every clock of the history, every minute while there is
+# no model: 0.17 s of PostgreSQL at 190,000 clocks (7 Dec 2026), growing with the history.
 OUTCOMES = """
-SELECT count(*) FILTER (WHERE state <> 'open') AS closed,
-       count(*) FILTER (WHERE state = 'open' AND due_day < $2) AS overdue
-FROM clocks
-WHERE received_day >= $1
+SELECT coalesce(sum(answered_on_time + answered_late + redirected), 0)::bigint AS closed,
+       coalesce(sum(overdue_started - overdue_ended) FILTER (WHERE day <= $1), 0)::bigint
+           AS overdue
+FROM compliance_daily
+WHERE dimension = 'all'
 """
 
 
-async def outcomes_since(conn: asyncpg.Connection, first_day: date, today: date) -> tuple[int, int]:
-    found = await conn.fetchrow(OUTCOMES, first_day, today)
+async def outcomes(conn: asyncpg.Connection, today: date) -> tuple[int, int]:
+    found = await conn.fetchrow(OUTCOMES, today)
     assert found is not None  # an aggregate always has its row
     return int(found["closed"]), int(found["overdue"])
 
