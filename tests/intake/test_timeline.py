@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from appeals_contracts import event_types
-from appeals_contracts.envelope import CloudEvent, envelope, event_id
+from appeals_contracts.envelope import CloudEvent
 from appeals_platform.pool import connect
 from intake import handlers
 from tests.intake.conftest import Intake, dev_submissions, fresh
@@ -73,66 +71,3 @@ async def test_a_batch_of_steps_leaves_each_appeal_where_its_latest_hop_put_it(
     assert state[stale] == ("assigned", "KRG-POLICE", 2)
     assert state[triaged] == ("triage", None, 1)
     assert sorted(r["kind"] for r in kinds) == ["assigned", "assigned", "received", "redirected"]
-
-
-def due_event(kind: str, appeal_id: str, hop: int, due: datetime) -> CloudEvent[dict[str, Any]]:
-    """Routing's assignment with the hop's due date, or deadlines' extension of it."""
-    if kind == "assigned":
-        event = assigned_event(appeal_id, "KRG-POLICE", hop=hop)
-        data = {**event.data, "due_at": due.isoformat()}  # type: ignore[attr-defined]
-        return foreign(event.model_copy(update={"data": data}))  # type: ignore[attr-defined]
-    return foreign(
-        envelope(
-            event_type=event_types.DEADLINE_EXTENDED,
-            source="/appeals/deadlines",
-            subject=appeal_id,
-            id=event_id(appeal_id, "extended", hop),
-            data={
-                "appeal_id": appeal_id,
-                "hop": hop,
-                "agency": "KRG-POLICE",
-                "previous_due_at": (due - timedelta(days=10)).isoformat(),
-                "new_due_at": due.isoformat(),
-                "reason": "inspection",
-                "extended_at": datetime(2026, 12, 1, tzinfo=UTC).isoformat(),
-            },
-        )
-    )
-
-
-async def test_an_older_hops_due_date_does_not_replace_the_current_hops(intake: Intake) -> None:
-    """Deadlines' extension of hop 1 can arrive after routing's assignment of hop 2 (other
-    topics, no order between them), in a later batch or in the same one: the appeal keeps
-    hop 2's due date."""
-    first, second = [
-        (await intake.post(fresh(dev_submissions()[i]))).json()["appeal_id"] for i in (3, 4)
-    ]
-    hop1, extended, hop2 = (datetime(2026, 12, d, 13, tzinfo=UTC) for d in (10, 24, 28))
-    batches = [
-        [
-            due_event("assigned", first, 1, hop1),
-            foreign(routing_event("redirected", first, 1, from_agency="KRG-POLICE")),
-            due_event("assigned", first, 2, hop2),
-        ],
-        [due_event("extended", first, 1, extended)],
-        [
-            due_event("assigned", second, 1, hop1),
-            due_event("assigned", second, 2, hop2),
-            due_event("extended", second, 1, extended),
-        ],
-    ]
-    conn = await connect(intake.dsn, "intake")
-    try:
-        for batch in batches:
-            async with conn.transaction():
-                await handlers.apply_foreign_events(conn, batch)
-        rows = await conn.fetch(
-            "SELECT id::text, hop, due_at FROM appeals WHERE id = ANY($1::uuid[])",
-            [uuid.UUID(first), uuid.UUID(second)],
-        )
-    finally:
-        await conn.close()
-    assert {r["id"]: (r["hop"], r["due_at"]) for r in rows} == {
-        first: (2, hop2),
-        second: (2, hop2),
-    }

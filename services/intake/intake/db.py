@@ -212,26 +212,16 @@ async def set_assignments(
     )
 
 
-# The due date of the hop the appeal is at: deadlines' events (an extension) and routing's
-# come on different topics, so an older hop's may arrive after a newer hop's assignment.
 SET_DUES = """
 UPDATE appeals AS a SET due_at = u.due_at, updated_at = now()
-FROM unnest($1::uuid[], $2::int[], $3::timestamptz[]) AS u(id, hop, due_at)
-WHERE a.id = u.id AND a.hop <= u.hop
+FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, due_at)
+WHERE a.id = u.id
 """
 
 
-@dataclass(frozen=True)
-class Due:
-    hop: int
-    due_at: datetime
-
-
-async def set_dues(conn: asyncpg.Connection, dues: Mapping[uuid.UUID, Due]) -> None:
-    """One statement for a batch, after `set_assignments`; an older hop's changes nothing."""
+async def set_dues(conn: asyncpg.Connection, dues: Mapping[uuid.UUID, datetime]) -> None:
     if dues:
-        steps = list(dues.values())
-        await conn.execute(SET_DUES, list(dues), [d.hop for d in steps], [d.due_at for d in steps])
+        await conn.execute(SET_DUES, list(dues), list(dues.values()))
 
 
 SET_OVERDUE = "UPDATE appeals SET overdue = true, updated_at = now() WHERE id = ANY($1::uuid[])"

@@ -364,7 +364,7 @@ async def apply_foreign_events(
     # What the batch changes on each appeal, folded in order and written set-wise: a
     # statement per event is what held back the timeline after a broker outage.
     assignments: dict[uuid.UUID, db.Assignment] = {}
-    dues: dict[uuid.UUID, db.Due] = {}
+    dues: dict[uuid.UUID, datetime] = {}
     overdue: set[uuid.UUID] = set()
     for event, kind, appeal_id in about:
         if (appeal := ours.get(appeal_id)) is None:
@@ -381,10 +381,10 @@ async def apply_foreign_events(
             if before is None or hop >= before.hop:
                 agency = data.get("agency") if kind == "assigned" else None
                 assignments[appeal_id] = db.Assignment(status, agency, hop)
-        due = data.get("due_at") if kind == "assigned" else None
-        due = data.get("new_due_at") if kind == "extended" else due
-        if due and ((before_due := dues.get(appeal_id)) is None or hop >= before_due.hop):
-            dues[appeal_id] = db.Due(hop, datetime.fromisoformat(due))
+        if kind == "assigned" and data.get("due_at"):
+            dues[appeal_id] = datetime.fromisoformat(data["due_at"])
+        elif kind == "extended" and data.get("new_due_at"):
+            dues[appeal_id] = datetime.fromisoformat(data["new_due_at"])
         elif kind == "breached":
             overdue.add(appeal_id)
     await db.set_assignments(conn, assignments)
