@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from appeals_contracts import event_types
 from appeals_contracts.events import DeadlineAlert
 from deadlines import alerts
 from deadlines.clocks import SettableClock
-from deadlines.law import local_day
+from deadlines.law import local_day, start_of
 from deadlines.risk import scoring, store
 from deadlines.risk.model import NotEnoughHistory
 from tests.conftest import Stack, TokenFactory, Topics
@@ -206,9 +206,20 @@ async def test_the_at_risk_warning_goes_out_once_per_hop(
 
 CLOCKS_OUTCOMES = """
 SELECT count(*) FILTER (WHERE state <> 'open') AS closed,
-       count(*) FILTER (WHERE due_day < $1 AND (state = 'open' OR closed_day >= $1)) AS overdue
+       count(*) FILTER (WHERE due_day < $1 AND (state = 'open' OR closed_at > due_at)) AS overdue
 FROM clocks
 """
+
+
+async def outcomes_on(deadlines: Deadlines, day: date) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(from the aggregates, from the clocks) on `day`."""
+    conn = await asyncpg.connect(deadlines.dsn, server_settings={"search_path": "deadlines"})
+    try:
+        from_clocks = await conn.fetchrow(CLOCKS_OUTCOMES, day)
+        assert from_clocks is not None
+        return await store.outcomes(conn, day), (from_clocks["closed"], from_clocks["overdue"])
+    finally:
+        await conn.close()
 
 
 async def test_the_known_outcomes_are_counted_from_the_compliance_aggregates(
@@ -216,7 +227,7 @@ async def test_the_known_outcomes_are_counted_from_the_compliance_aggregates(
 ) -> None:
     """The check a pass makes before reading the history (every minute while there is no
     model) reads the aggregates' one row a day, not every clock; it counts what the clocks
-    would: hops closed, and hops open past their due day (or closed late today)."""
+    would: hops closed, and hops that went past their due day open."""
     await seed_and_train(deadlines)  # answered hops, on time and late
     await open_appeal(deadlines, PUNCTUAL, days_ago=60)  # open, past due
     await open_appeal(deadlines, LATE, days_ago=2)  # open, not yet due
@@ -225,13 +236,26 @@ async def test_the_known_outcomes_are_counted_from_the_compliance_aggregates(
     await deadlines.wait_until(
         "SELECT 1 FROM clocks WHERE appeal_id = $1::uuid AND state = 'redirected'", redirected
     )
-    day = local_day(TODAY)
-    conn = await asyncpg.connect(deadlines.dsn, server_settings={"search_path": "deadlines"})
-    try:
-        from_clocks = await conn.fetchrow(CLOCKS_OUTCOMES, day)
-        assert from_clocks is not None
-        counted = await store.outcomes(conn, day)
-    finally:
-        await conn.close()
-    assert counted == (from_clocks["closed"], from_clocks["overdue"])
+    counted, from_clocks = await outcomes_on(deadlines, local_day(TODAY))
+    assert counted == from_clocks
     assert counted[0] > 0 and counted[1] > 0
+
+
+async def test_a_late_answer_and_a_hop_falling_due_the_same_night_still_change_the_outcomes(
+    deadlines: Deadlines,
+) -> None:
+    """A hop answered late leaves the overdue hops still open the next day, while a hop due
+    the day before joins them: counting those, the pair would not change and a pass would not
+    read the history that now has one more outcome."""
+    late = await open_appeal(deadlines, LATE, days_ago=60)  # past due
+    falling = await open_appeal(deadlines, PUNCTUAL, days_ago=3)
+    rows = await deadlines.rows("SELECT due_day FROM clocks WHERE appeal_id = $1::uuid", falling)
+    due_day: date = rows[0]["due_day"]
+    await deadlines.answer(late, start_of(due_day) + timedelta(hours=12), agency=LATE)
+    await deadlines.wait_until(
+        "SELECT 1 FROM clocks WHERE appeal_id = $1::uuid AND state = 'answered'", late
+    )
+    on_due_day, _ = await outcomes_on(deadlines, due_day)
+    next_day, from_clocks = await outcomes_on(deadlines, due_day + timedelta(days=1))
+    assert next_day != on_due_day
+    assert next_day == from_clocks

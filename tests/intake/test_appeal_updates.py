@@ -16,7 +16,7 @@ SELECT pg_stat_get_xact_tuples_updated('appeals'::regclass) AS updated,
 
 async def test_an_assignment_updates_the_appeal_in_place(intake: Intake) -> None:
     """Migration 0003 keeps room on each page of `appeals`: with pages filled by the inserts,
-    most updates moved the row and wrote an entry in each of the table's nine indexes."""
+    most updates moved the row and wrote an entry in each of the table's eight indexes."""
     submissions = dev_submissions()
     appeals = [
         (await intake.post(fresh(submissions[i % len(submissions)]))).json()["appeal_id"]

@@ -3,7 +3,7 @@
 -- An appeal is updated moments after it is registered (its assignment, its due date). With
 -- pages filled to the brim by the inserts, the new version of the row rarely fitted on its
 -- page: PostgreSQL then wrote it elsewhere and added an entry for it to every index of the
--- table (nine). In bench-pipeline 20 % of the updates were HOT (same page, no index entry)
+-- table (eight). In bench-pipeline 20 % of the updates were HOT (same page, no index entry)
 -- and the batch UPDATE took 0.64 ms; with 30 % of each page kept free, 71 % and 0.31 ms.
 -- HOT also needs the update to leave every indexed column as it was, which all of intake's
 -- updates do (status, agency, hop, due dates, overdue, the answer). Pages filled before this
