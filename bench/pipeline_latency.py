@@ -52,6 +52,7 @@ FRACTIONS = (0.25, 0.5, 0.75)
 IDLE_RATE = 2.0
 GOAL_MS = 100.0
 DRAIN_SECONDS = 90.0
+READ_SECONDS = 120.0  # reading a phase's records back (seconds of Kafka at most)
 LOADGEN = project_root() / ".local" / "loadgen"
 HOPS = (
     ("http", "sent", "answered", "POST → HTTP 201"),
@@ -91,6 +92,7 @@ class Observer:
         names = {
             topics.APPEAL_RECEIVED: "received",
             topics.APPEAL_ASSIGNED: "assigned",
+            topics.APPEAL_TRIAGE: "triaged",  # no clock until an operator acts
             **{a.topic: "agency" for a in load_reference().agencies},
         }
         conn = await asyncpg.connect(database_url(), server_settings={"search_path": "deadlines"})
@@ -109,6 +111,7 @@ class Observer:
             for p in sorted(metadata.partitions_for_topic(topic) or ())
         ]
         consumer.assign(partitions)
+        consumer.pause(*partitions)  # no fetching but in read_topics
         return cls(consumer, conn, names, partitions)
 
     async def stop(self) -> None:
@@ -126,7 +129,17 @@ class Observer:
         pending = {tp for tp in self.partitions if ends[tp] > since[tp]}
         for tp in pending:
             self.consumer.seek(tp, since[tp])
+        self.consumer.resume(*pending)
+        try:
+            await self._read(pending, ends)
+        finally:
+            self.consumer.pause(*self.partitions)
+
+    async def _read(self, pending: set[TopicPartition], ends: dict[TopicPartition, int]) -> None:
+        deadline = time.monotonic() + READ_SECONDS
         while pending:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"could not read the phase's records in {READ_SECONDS:.0f} s")
             batches = await self.consumer.getmany(*pending, timeout_ms=500, max_records=5000)
             for tp, records in batches.items():
                 what = self.names[tp.topic]
@@ -139,7 +152,8 @@ class Observer:
                     pending.discard(tp)
 
     async def clocks(self, requests: list[Request]) -> int:
-        """The commit time of each of these appeals' clocks; how many have one."""
+        """The commit time of each of these appeals' clocks (of the row's last write: nothing
+        updates a clock this young); how many have one."""
         rows = await self.conn.fetch(
             "SELECT appeal_id::text AS a, "
             "extract(epoch FROM min(pg_xact_commit_timestamp(xmin)))::float8 AS at "
@@ -160,8 +174,8 @@ class Observer:
     async def collect(self, since: dict[TopicPartition, int], requests: list[Request]) -> bool:
         """Wait until every accepted appeal of the phase has its clock, or has none coming (an
         appeal routing sent to triage has no clock until an operator acts: done once the count
-        stood still for 5 s and every appeal still without one was not assigned), then read
-        the phase's moments. False after DRAIN_SECONDS."""
+        stood still for 5 s and every appeal still without one was triaged), then read the
+        phase's moments. False after DRAIN_SECONDS."""
         deadline = time.monotonic() + DRAIN_SECONDS
         last: tuple[int, float] = (-1, time.monotonic())
         done = False
@@ -176,7 +190,7 @@ class Observer:
                 await self.read_topics(since)
                 await self.clocks(requests)
                 if all(
-                    "received" in (seen := self.moments.get(r.id, {})) and "assigned" not in seen
+                    "triaged" in self.moments.get(r.id, {})
                     for r in requests
                     if "clock" not in self.moments.get(r.id, {})
                 ):
