@@ -125,7 +125,7 @@ class Observer:
 
     async def read_topics(self, since: dict[TopicPartition, int]) -> None:
         """Every record from `since` to the end of each partition as it is now."""
-        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(self.partitions)
+        ends = await self.mark()
         pending = {tp for tp in self.partitions if ends[tp] > since[tp]}
         for tp in pending:
             self.consumer.seek(tp, since[tp])
@@ -164,13 +164,6 @@ class Observer:
             self.moments.setdefault(row["a"], {}).setdefault("clock", row["at"])
         return len(rows)
 
-    async def clocked(self, requests: list[Request]) -> int:
-        found: int = await self.conn.fetchval(
-            "SELECT count(DISTINCT appeal_id) FROM clocks WHERE appeal_id = ANY($1::uuid[])",
-            [r.id for r in requests],
-        )
-        return found
-
     async def collect(self, since: dict[TopicPartition, int], requests: list[Request]) -> bool:
         """Wait until every accepted appeal of the phase has its clock, or has none coming (an
         appeal routing sent to triage has no clock until an operator acts: done once the count
@@ -180,7 +173,7 @@ class Observer:
         last: tuple[int, float] = (-1, time.monotonic())
         done = False
         while time.monotonic() < deadline:
-            found = await self.clocked(requests)
+            found = await self.clocks(requests)
             if found == len(requests):
                 done = True
                 break
@@ -188,7 +181,6 @@ class Observer:
                 last = (found, time.monotonic())
             elif time.monotonic() - last[1] > 5:
                 await self.read_topics(since)
-                await self.clocks(requests)
                 if all(
                     "triaged" in self.moments.get(r.id, {})
                     for r in requests

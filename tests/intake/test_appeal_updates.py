@@ -12,7 +12,7 @@ COUNTS = """
 SELECT pg_stat_get_xact_tuples_updated('appeals'::regclass) AS updated,
        pg_stat_get_xact_tuples_hot_updated('appeals'::regclass) AS hot
 """
-# The first appeal of each page of the table, and how many pages there are.
+# The first appeal of each page of the table.
 FIRST_OF_EACH_PAGE = """
 SELECT DISTINCT ON ((ctid::text::point)[0]) id::text
 FROM appeals ORDER BY (ctid::text::point)[0], ctid
