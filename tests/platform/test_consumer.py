@@ -113,6 +113,7 @@ async def consuming(
     dsn: str | None = None,
     handle: Callable[[asyncpg.Connection, list[Note]], Awaitable[None]] | None = None,
     parse: Callable[[Record], Note | None] = parse,
+    gather_ms: int = 0,
 ) -> AsyncIterator[Consumer[Note]]:
     pool = await create_pool(dsn or bench.dsn, SCHEMA, min_size=1, max_size=2)
     consumer = Consumer(
@@ -123,6 +124,7 @@ async def consuming(
             parse=parse,
             handle=handle or store,
             event_id=lambda note: str(note.n),
+            gather_ms=gather_ms,
         ),
         pool=pool,
         kafka_options=stack.options(),
@@ -159,6 +161,27 @@ async def test_a_header_that_is_not_utf8_loses_no_record_of_its_batch(
         rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 7)
     assert [r["n"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
     assert await bench.letters() == []
+
+
+async def test_a_gathering_consumer_takes_records_that_come_one_by_one_in_one_batch(
+    stack: Stack, bench: Bench
+) -> None:
+    """Ten records produced one at a time, 20 ms apart, reach a consumer that gathers for up
+    to two seconds in one batch, or two when a fetch's wait ends among them. Without
+    `gather_ms` the broker answers each fetch as soon as a record is there: a batch each."""
+    batches: list[int] = []
+
+    async def counted(conn: asyncpg.Connection, notes: list[Note]) -> None:
+        batches.append(len(notes))
+        await store(conn, notes)
+
+    async with consuming(stack, bench, handle=counted, gather_ms=2000):
+        for n in range(1, 11):
+            await bench.produce(note(n))
+            await asyncio.sleep(0.02)
+        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 10)
+    assert sum(batches) == 10
+    assert len(batches) <= 2, batches
 
 
 async def test_every_neighbour_of_a_bad_record_is_stored_and_the_bad_ones_are_dead_letters(

@@ -63,6 +63,12 @@ class ServiceSettings(BaseSettings):
     # every third of it. Kafka's defaults: 45 s and 3 s; aiokafka's: 10 s and 3 s.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=6_000, le=1_800_000)
     consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=500)
+    # How long the broker may hold a fetch of a consumer off an appeal's way to its agency
+    # (intake's timeline, deadlines' clocks) to gather a batch (`Subscription.gather_ms`):
+    # those effects come up to this much later, and cost a batch per gather instead of one
+    # per record, which leaves the shared cores to the appeals on their way (measured in
+    # docs/benchmarks.md, "7 Dec 2026, morning"). 0: every record at once.
+    consumer_gather_ms: int = Field(default=50, ge=0, le=5_000)
     # Bearer tokens: the public keys that verify (a JWKS file, several keys during a rotation),
     # the revoked jtis (default: revoked.json beside the JWKS), what iss and aud must say, and
     # how often both files are looked at for changes (a revocation takes effect within it).

@@ -284,6 +284,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             handle=handlers.apply_foreign_events,
             event_id=lambda event: event.id,
             offset_reset=settings.consumer_offset_reset,
+            # Off the appeal's way to its agency: gathered, so it leaves intake's event loop
+            # (and the cores) to registrations.
+            gather_ms=settings.consumer_gather_ms,
         ),
         CloudEvent[dict[str, Any]],
         "Routing's and deadlines' events about an appeal: its timeline, status, agency and due "
