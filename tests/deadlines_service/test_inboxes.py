@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -18,7 +19,7 @@ from appeals_contracts import event_types, topics
 from appeals_law.calendar import WorkingCalendar
 from appeals_platform.auth import Role
 from deadlines.clocks import SettableClock
-from deadlines.inboxes import Hours, Inbox, Watcher, working_seconds
+from deadlines.inboxes import UNCONFIRMED, Hours, Inbox, Watcher, working_seconds
 from tests.conftest import Stack, TokenFactory, Topics
 from tests.deadlines_service.conftest import Deadlines, local, start_deadlines
 from tests.kafka_probe import EventProbe
@@ -182,3 +183,21 @@ async def test_an_unconfirmed_assignment_stalls_until_the_agency_confirms_it(
     data = events[0]["data"]
     assert isinstance(data, dict) and data["unconfirmed"] == 1
     assert data["oldest_unconfirmed_at"] is not None
+
+
+async def test_the_unconfirmed_count_reads_its_own_index_only(deadlines: Deadlines) -> None:
+    """The watcher's count every minute (migration 0013): without its index it scanned the
+    whole table, 1.8 s at a million open unconfirmed clocks."""
+    conn = await asyncpg.connect(deadlines.dsn, server_settings={"search_path": "deadlines"})
+    try:
+        async with conn.transaction():
+            # On the test's small table any plan is cheap: allow only those that read no
+            # clock row (without the index, none exists and the scan of the table remains).
+            for plan_kind in ("seqscan", "bitmapscan", "indexscan"):
+                await conn.execute(f"SET LOCAL enable_{plan_kind} = off")
+            plan = "\n".join(
+                r[0] for r in await conn.fetch("EXPLAIN " + UNCONFIRMED, [AGENCY, "KRG-AKIMAT"])
+            )
+    finally:
+        await conn.close()
+    assert "Index Only Scan using clocks_unconfirmed" in plan, plan
