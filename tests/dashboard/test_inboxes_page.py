@@ -11,6 +11,7 @@ import pytest
 
 from appeals_platform.auth import Role
 from deadlines.clocks import SettableClock
+from deadlines.inboxes import UNCONFIRMED_COUNTED
 from tests.conftest import Stack, TokenFactory, Topics
 from tests.dashboard.conftest import start_site
 from tests.dashboard.test_http import client
@@ -38,9 +39,10 @@ async def test_the_inbox_view_lists_every_agency_stalled_first(site: Deadlines) 
     agencies = {a.code for a in site.service.ctx.reference.agencies}
     # As the watcher stores a stall (its judging is tested in test_inboxes.py).
     await site.rows(
-        "UPDATE inboxes SET state = 'stalled', reasons = '{lag}', lag = 7 WHERE agency = $1"
-        " RETURNING 1",
+        "UPDATE inboxes SET state = 'stalled', reasons = '{lag,unconfirmed}', lag = 7,"
+        " unconfirmed = $2 WHERE agency = $1 RETURNING 1",
         "KRG-SPORT",
+        UNCONFIRMED_COUNTED,
     )
     async with client(site) as monitoring:
         page = await monitoring.get("/dashboard/inboxes")
@@ -52,6 +54,8 @@ async def test_the_inbox_view_lists_every_agency_stalled_first(site: Deadlines) 
     assert all(state == "ok" for _, state in rows[1:])
     first = page.text[page.text.index('data-agency="KRG-SPORT"') :].split("</tr>")[0]
     assert 'data-metric="lag">7<' in first
+    # The watcher counts up to its bound: there, the page says "or more".
+    assert re.search(r'data-metric="unconfirmed">1\D?000\+<', first), first
 
     async with client(site, Role.AGENCY, agency="KRG-HEALTH") as agency:
         own = await agency.get("/dashboard/inboxes")

@@ -19,7 +19,14 @@ from appeals_contracts import event_types, topics
 from appeals_law.calendar import WorkingCalendar
 from appeals_platform.auth import Role
 from deadlines.clocks import SettableClock
-from deadlines.inboxes import UNCONFIRMED, Hours, Inbox, Watcher, working_seconds
+from deadlines.inboxes import (
+    UNCONFIRMED,
+    UNCONFIRMED_COUNTED,
+    Hours,
+    Inbox,
+    Watcher,
+    working_seconds,
+)
 from tests.conftest import Stack, TokenFactory, Topics
 from tests.deadlines_service.conftest import Deadlines, local, start_deadlines
 from tests.kafka_probe import EventProbe
@@ -185,6 +192,28 @@ async def test_an_unconfirmed_assignment_stalls_until_the_agency_confirms_it(
     assert data["oldest_unconfirmed_at"] is not None
 
 
+async def test_the_unconfirmed_count_stops_at_its_bound_and_keeps_the_oldest(
+    deadlines: Deadlines,
+) -> None:
+    """An agency that never confirms must not make the watcher's work grow without end: each
+    round counts up to UNCONFIRMED_COUNTED of its assignments ("this many or more"), and the
+    oldest, which the stall rule needs, is still the oldest of them all."""
+    first = await deadlines.assign(local(2022, 5, 25, 9), agency=AGENCY)
+    second = await deadlines.assign(local(2022, 5, 26, 9), agency=AGENCY)
+    for appeal in (first, second):
+        await deadlines.wait_for_clock(appeal)
+    conn = await asyncpg.connect(deadlines.dsn, server_settings={"search_path": "deadlines"})
+    try:
+        counted = {
+            bound: [tuple(r) for r in await conn.fetch(UNCONFIRMED, [AGENCY, "KRG-AKIMAT"], bound)]
+            for bound in (1, UNCONFIRMED_COUNTED)
+        }
+    finally:
+        await conn.close()
+    oldest = local(2022, 5, 25, 9)  # when the first hop reached the agency
+    assert counted == {1: [(AGENCY, 1, oldest)], UNCONFIRMED_COUNTED: [(AGENCY, 2, oldest)]}
+
+
 async def test_the_unconfirmed_count_reads_its_own_index_only(deadlines: Deadlines) -> None:
     """The watcher's count every minute (migration 0013): without its index it scanned the
     whole table, 1.8 s at a million open unconfirmed clocks."""
@@ -196,7 +225,8 @@ async def test_the_unconfirmed_count_reads_its_own_index_only(deadlines: Deadlin
             for plan_kind in ("seqscan", "bitmapscan", "indexscan"):
                 await conn.execute(f"SET LOCAL enable_{plan_kind} = off")
             plan = "\n".join(
-                r[0] for r in await conn.fetch("EXPLAIN " + UNCONFIRMED, [AGENCY, "KRG-AKIMAT"])
+                r[0]
+                for r in await conn.fetch("EXPLAIN " + UNCONFIRMED, [AGENCY, "KRG-AKIMAT"], 1000)
             )
     finally:
         await conn.close()

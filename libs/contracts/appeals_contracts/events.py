@@ -243,7 +243,7 @@ class InboxAlert(_Event):
     lag: int  # records on its assignment topic that no consumer group of it has committed
     lagging_since: datetime | None = None
     oldest_unconfirmed_at: datetime | None = None  # the oldest open, unconfirmed assignment
-    unconfirmed: int = 0
+    unconfirmed: int = 0  # open, unconfirmed assignments, counted up to 1,000 ("or more")
     last_commit_at: datetime | None = None  # when deadlines last saw its groups' offsets move
     at: datetime
 

@@ -261,11 +261,27 @@ oldest_unconfirmed_at, unconfirmed, changed_at, checked_at"""
 
 LOCK = f"SELECT {INBOX_COLUMNS} FROM inboxes WHERE agency = ANY($1::text[]) FOR UPDATE"
 
+# Each round counts at most this many of an agency's unconfirmed assignments (the count
+# then reads "this many or more"). An agency that never confirms made the exact count grow
+# without end: at a million unconfirmed clocks it took 1.6-1.9 s of a core every minute
+# (bench-pipeline, whose appeals are never confirmed), and the appeals on their way waited.
+# The stall rule needs only the oldest: the first entry of the agency in the index (0013).
+UNCONFIRMED_COUNTED = 1000
+
 UNCONFIRMED = """
-SELECT agency, count(*)::int AS n, min(agency_received_at) AS oldest
-FROM clocks
-WHERE state = 'open' AND confirmed_at IS NULL AND agency = ANY($1::text[])
-GROUP BY agency
+SELECT a.agency, counted.n, oldest.at AS oldest
+FROM unnest($1::text[]) AS a(agency)
+CROSS JOIN LATERAL (
+    SELECT count(*)::int AS n
+    FROM (SELECT FROM clocks c
+          WHERE c.agency = a.agency AND c.state = 'open' AND c.confirmed_at IS NULL
+          LIMIT $2) AS first
+) AS counted
+CROSS JOIN LATERAL (
+    SELECT min(c.agency_received_at) AS at FROM clocks c
+    WHERE c.agency = a.agency AND c.state = 'open' AND c.confirmed_at IS NULL
+) AS oldest
+WHERE counted.n > 0
 """
 
 # Reasons travel as one comma-joined text per row: unnest would flatten a text[][].
@@ -341,10 +357,7 @@ class Watcher:
         changed: list[Inbox] = []
         async with self._pool.acquire() as conn, conn.transaction():
             before = {r["agency"]: inbox_of(r) for r in await conn.fetch(LOCK, codes)}
-            # One process for the count: in parallel it took every core the services share
-            # for its 180 ms (a million unconfirmed clocks), and the appeals waited.
-            await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            unconfirmed = await conn.fetch(UNCONFIRMED, codes)
+            unconfirmed = await conn.fetch(UNCONFIRMED, codes, UNCONFIRMED_COUNTED)
             waiting = {r["agency"]: (r["n"], r["oldest"]) for r in unconfirmed}
             after = []
             for code in codes:

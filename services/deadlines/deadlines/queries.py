@@ -40,6 +40,7 @@ from deadlines.compliance import (
     year,
 )
 from deadlines.hops import HopTable, HopTime, hop_table
+from deadlines.inboxes import UNCONFIRMED_COUNTED
 from deadlines.law import local_day, start_of
 
 __all__ = [
@@ -576,6 +577,11 @@ class InboxRecord:
     unconfirmed: int
     changed_at: datetime | None
     checked_at: datetime
+
+    @property
+    def unconfirmed_bounded(self) -> bool:
+        """The watcher stopped counting at its bound: this many unconfirmed, or more."""
+        return self.unconfirmed >= UNCONFIRMED_COUNTED
 
 
 INBOX_STATES = """
