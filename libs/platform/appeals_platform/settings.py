@@ -68,7 +68,7 @@ class ServiceSettings(BaseSettings):
     # those effects come up to this much later, and cost a batch per gather instead of one
     # per record, which leaves the shared cores to the appeals on their way (measured in
     # docs/benchmarks.md, "7 Dec 2026, morning"). 0: every record at once.
-    consumer_gather_ms: int = Field(default=50, ge=0, le=5_000)
+    consumer_gather_ms: int = Field(default=200, ge=0, le=5_000)
     # Bearer tokens: the public keys that verify (a JWKS file, several keys during a rotation),
     # the revoked jtis (default: revoked.json beside the JWKS), what iss and aud must say, and
     # how often both files are looked at for changes (a revocation takes effect within it).
