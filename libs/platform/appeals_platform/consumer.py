@@ -89,9 +89,10 @@ class Subscription(Generic[T]):
     `gather_ms` lets the broker hold a fetch up to that long to gather `GATHER_BYTES` first
     (Kafka's fetch.max.wait.ms with fetch.min.bytes). 0, the default, answers each fetch as
     soon as one record is there: for the consumers on an appeal's way to its agency. A
-    consumer off that way (a timeline, the legal clocks) gathers instead: under light traffic
-    it handles a batch per `gather_ms` rather than one per record, and leaves the cores it
-    shares to the consumers on that way; under a backlog its fetches fill and return at once.
+    consumer off that way (a timeline, the legal clocks) may gather instead (the services'
+    `consumer_gather_ms`, off by default): under light traffic it handles a batch per
+    `gather_ms` rather than one per record, and leaves the cores it shares to the consumers on
+    that way; under a backlog its fetches fill and return at once.
     """
 
     name: str

@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             handle=inputs.clocks_handler(ctx),
             event_id=lambda item: item.event_id,
             offset_reset=settings.consumer_offset_reset,
-            # A clock is counted in working days: it may open a few ms later, in a batch.
+            # May gather (off by default: a receipt confirmed right after the assignment
+            # would find no clock yet).
             gather_ms=settings.consumer_gather_ms,
         ),
         CloudEvent[AppealAssigned | AppealRedirected | AnswerGiven],
