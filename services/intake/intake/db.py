@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from appeals_platform import outbox
+
 
 @dataclass(frozen=True)
 class NewAppeal:
@@ -33,11 +35,13 @@ class NewAppeal:
     received: dict[str, Any]  # the AppealReceived payload, as JSON data
 
 
-# A group of appeals and their first timeline entries in ONE statement: one commit (one WAL
-# flush) for the group. The stored submission is taken out of the AppealReceived payload. A
-# key that exists, or came earlier in the same group, is skipped by ON CONFLICT and not
-# returned: only the appeals returned get their AppealReceived event (`outbox.add`).
-REGISTER_APPEALS = """
+# A group of appeals, their first timeline entries and their events in ONE statement, so one
+# round trip and one commit (one WAL flush) for the group, atomic without a transaction of its
+# own. The stored submission is taken out of the AppealReceived payload. A key that exists, or
+# came earlier in the same group, is skipped by ON CONFLICT and not returned, and its events
+# are not written: only the appeals returned get theirs.
+REGISTER_APPEALS = (
+    """
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                          $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[],
@@ -66,18 +70,25 @@ WITH input AS (
     SELECT new.id, input.event_id::text, 'received', $19, new.registered_at,
            input.received - 'submission'
     FROM new JOIN input USING (id)
-)
+), events AS ("""
+    + outbox.insert_part(20, keys_in="new")
+    + """)
 SELECT * FROM new
 """
+)
 
 
 async def register_appeals(
-    conn: asyncpg.Connection, appeals: Sequence[NewAppeal], event_type: str
+    conn: asyncpg.Connection,
+    appeals: Sequence[NewAppeal],
+    event_type: str,
+    events: Sequence[outbox.Event],
 ) -> list[asyncpg.Record]:
-    """The rows of the appeals created; those whose (source, external_id) exists are absent."""
+    """The rows of the appeals created, with `events` of those appeals (keyed by their id) in
+    the outbox; those whose (source, external_id) exists are absent, and so are their events."""
     # One array per field, in the order of the dataclass: the order of unnest's columns.
     columns = [[getattr(appeal, f.name) for appeal in appeals] for f in fields(NewAppeal)]
-    return list(await conn.fetch(REGISTER_APPEALS, *columns, event_type))
+    return list(await conn.fetch(REGISTER_APPEALS, *columns, event_type, *outbox.columns(events)))
 
 
 NEXT_NUMBERS = "SELECT nextval('registration_seq') FROM generate_series(1, $1)"

@@ -143,6 +143,18 @@ class Application:
     received_at: datetime
 
 
+def _registered(row: db.NewAppeal) -> dict[str, Any]:
+    """What the integration's "registered" update says of a new appeal."""
+    return {
+        "id": row.id,
+        "source": row.source,
+        "external_id": row.external_id,
+        "registration_number": row.registration_number,
+        "registered_at": row.registered_at,
+        "due_at": row.due_at,
+    }
+
+
 async def register_many(
     conn: asyncpg.Connection,
     applications: Sequence[Application],
@@ -202,23 +214,18 @@ async def register_many(
                 received=payload,
             )
         )
+    # Each appeal's AppealReceived first, then its integration's "registered" update: the
+    # statement keeps those of the appeals it creates.
+    told = [updates.registered(_registered(row), events[row.id].id) for row in rows]
     created = {
-        r["id"]: r for r in await db.register_appeals(conn, rows, event_types.APPEAL_RECEIVED)
-    }
-    told = [
-        updates.registered(
-            {"source": row.source, "external_id": row.external_id, **created[row.id]},
-            events[row.id].id,
+        r["id"]: r
+        for r in await db.register_appeals(
+            conn,
+            rows,
+            event_types.APPEAL_RECEIVED,
+            [events[row.id] for row in rows] + [u for u in told if u is not None],
         )
-        for row in rows
-        if row.id in created
-    ]
-    # One statement for both (a round trip less per group, under the group's HTTP answers):
-    # each AppealReceived first, then the integrations' "registered" updates.
-    await outbox.add(
-        conn,
-        [events[row.id] for row in rows if row.id in created] + [u for u in told if u is not None],
-    )
+    }
     keys = [(row.source, row.external_id) for row in rows if row.id not in created]
     existing = {(r["source"], r["external_id"]): r for r in await db.find_by_keys(conn, keys)}
     registrations: list[Registration] = []
