@@ -114,6 +114,7 @@ async def consuming(
     handle: Callable[[asyncpg.Connection, list[Note]], Awaitable[None]] | None = None,
     parse: Callable[[Record], Note | None] = parse,
     gather_ms: int = 0,
+    transaction: bool = True,
 ) -> AsyncIterator[Consumer[Note]]:
     pool = await create_pool(dsn or bench.dsn, SCHEMA, min_size=1, max_size=2)
     consumer = Consumer(
@@ -123,8 +124,9 @@ async def consuming(
             group=f"test-{uuid.uuid4().hex[:8]}",
             parse=parse,
             handle=handle or store,
-            event_id=lambda note: str(note.n),
+            event_id=(lambda note: str(note.n)) if transaction else None,
             gather_ms=gather_ms,
+            transaction=transaction,
         ),
         pool=pool,
         kafka_options=stack.options(),
@@ -182,6 +184,47 @@ async def test_a_gathering_consumer_takes_records_that_come_one_by_one_in_one_ba
         await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 10)
     assert sum(batches) == 10
     assert len(batches) <= 2, batches
+
+
+async def test_a_handler_writing_with_one_statement_runs_without_a_transaction(
+    stack: Stack, bench: Bench
+) -> None:
+    """`transaction=False`: no BEGIN and COMMIT around a batch (two round trips, each waiting
+    for a core on a busy machine); the handler's one statement is atomic on its own, and the
+    dead letters of the batch are still written."""
+    in_transaction: list[bool] = []
+
+    async def one_statement(conn: asyncpg.Connection, notes: list[Note]) -> None:
+        in_transaction.append(conn.is_in_transaction())
+        await conn.execute(
+            "INSERT INTO notes (n, text) SELECT * FROM unnest($1::int[], $2::text[]) "
+            "ON CONFLICT (n) DO NOTHING",
+            [n.n for n in notes],
+            [n.text for n in notes],
+        )
+
+    await bench.produce(note(1))
+    await bench.produce(b"{not json")
+    await bench.produce(note(2))
+    async with consuming(stack, bench, handle=one_statement, transaction=False):
+        rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 2)
+        letters = await bench.wait_for(LETTERS, lambda r: len(r) == 1)
+    assert [r["n"] for r in rows] == [1, 2]
+    assert orjson.loads(letters[0]["payload"])["data"]["offset"] == 1
+    assert in_transaction and not any(in_transaction)
+
+
+def test_an_inbox_needs_the_transaction() -> None:
+    with pytest.raises(ValueError, match="inbox"):
+        Subscription(
+            name="notes",
+            topics=("t",),
+            group="g",
+            parse=parse,
+            handle=store,
+            event_id=lambda note: str(note.n),
+            transaction=False,
+        )
 
 
 async def test_every_neighbour_of_a_bad_record_is_stored_and_the_bad_ones_are_dead_letters(

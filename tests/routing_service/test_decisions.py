@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from appeals_contracts import event_types, topics
 from appeals_contracts.envelope import event_id
+from appeals_platform.pool import connect
 from appeals_reference import load_reference
+from routing import handlers
+from routing.decision import Decision
 from routing.handlers import CONSUMER
 from tests.kafka_probe import EventProbe
+from tests.routing_decision.fake_classifier import FakeClassifier
 from tests.routing_service.conftest import Routing, received, received_event_bytes, submission
+from tests.routing_service.test_logic import Record
 
 pytestmark = pytest.mark.infra
 
@@ -180,3 +187,57 @@ async def test_unparseable_event_goes_to_the_dead_letter_topic_and_the_consumer_
         letter = await dead.wait_for(lambda e: e["_key"] == "garbage")
         await routing.history(good.appeal_id)
     assert letter["data"]["topic"] == routing.topic
+
+
+# The base submission's text is about radiators ("батареи"): heating, surely.
+CONFIDENT = FakeClassifier({"батаре": {"HOUSING-HEATING": 0.95}})
+
+
+async def test_a_chunk_of_decisions_is_recorded_by_one_statement(routing: Routing) -> None:
+    """Hop 1 of every appeal of a chunk, assigned or in triage, and its events: one statement,
+    atomic without a transaction (the consumer opens none). Recorded again, nothing is
+    written a second time."""
+    appeals = [received(), received(), received(), received()]
+    incoming = [handlers.parse(Record(n, received_event_bytes(a))) for n, a in enumerate(appeals)]
+    items = [i for i in incoming if i is not None]
+    decisions: list[Decision | Exception] = list(
+        handlers.decide_all(items, load_reference(), CONFIDENT, 0.5)
+    )
+    decisions[3] = RuntimeError("the model broke")  # the fourth goes to triage
+    warm_up, chunk = (items[:1], decisions[:1]), items[1:]
+    decisions = decisions[1:]
+    ids = [a.appeal_id for a in appeals[1:]]
+    conn = await connect(routing.dsn, "routing")
+    statements: list[str] = []
+
+    def logged(record: Any) -> None:
+        statements.append(record.query)
+
+    try:
+        # asyncpg learns the statement's types on its first use (its own queries): not counted.
+        await handlers.record_decisions(conn, *warm_up, load_reference(), datetime.now(UTC))
+        async with conn.transaction():  # the test's: the relay cannot take the rows first
+            conn.add_query_logger(logged)
+            first = await handlers.record_decisions(
+                conn, chunk, decisions, load_reference(), datetime.now(UTC)
+            )
+            conn.remove_query_logger(logged)
+            events = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE aggregateid = ANY($1::text[])", ids
+            )
+        again = await handlers.record_decisions(
+            conn, chunk, decisions, load_reference(), datetime.now(UTC)
+        )
+        stored = await conn.fetchval(
+            "SELECT count(*) FROM assignments WHERE appeal_id = ANY($1::uuid[])", ids
+        )
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM triage WHERE appeal_id = ANY($1::uuid[])", ids
+        )
+    finally:
+        await conn.close()
+    assert len(statements) == 1, statements
+    assert (first.assigned, first.triaged) == (2, 1)
+    assert (again.assigned, again.triaged) == (0, 0)
+    assert (stored, waiting) == (2, 1)
+    assert events == 2 * 2 + 1  # two AppealAssigned per assignment (routing's, the agency's)

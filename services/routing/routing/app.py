@@ -104,7 +104,7 @@ class Service:
         return 201, outcome.model_dump(mode="json")
 
     async def route(self, conn: asyncpg.Connection, incoming: list[handlers.Incoming]) -> None:
-        """Decide and record a batch of new appeals in the consumer's transaction.
+        """Decide and record a batch of new appeals, a statement per chunk.
 
         Decisions run on the event loop, in chunks with the chunk's writes in between, so
         HTTP requests and the relay get their turn every chunk. A worker thread was measured
@@ -364,6 +364,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # second key for the same fact: 12 % of PostgreSQL's statement time in
             # bench-routing (docs/benchmarks.md).
             event_id=None,
+            # record_decisions writes a chunk with one statement: no transaction around it.
+            transaction=False,
             max_records=settings.consumer_batch_size,
             offset_reset=settings.consumer_offset_reset,
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from typing import Any
 
 import asyncpg
 import orjson
+
+from appeals_platform import outbox
 
 # ----------------------------------------------------------------------------- reference data
 
@@ -111,29 +114,30 @@ class NewAppeal:
     received: dict[str, Any] | orjson.Fragment  # the AppealReceived payload (JSON, or dumped)
 
 
+def _numbered(sql: str, first: int) -> str:
+    """`sql` with its parameters $1, $2, ... numbered from `first`: a statement's text reused
+    as a part of a larger one."""
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + first - 1}", sql)
+
+
 INSERT_APPEALS = """
 INSERT INTO appeals (appeal_id, registration_number, registered_at, appeal_type, received,
                      last_hop)
 SELECT a, n, r, t, d, 1
 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::json[]) AS x(a, n, r, t, d)
 ON CONFLICT (appeal_id) DO NOTHING
-RETURNING appeal_id
+RETURNING appeal_id AS id
 """
 
 
-async def insert_appeals(conn: asyncpg.Connection, appeals: Sequence[NewAppeal]) -> set[uuid.UUID]:
-    """Insert new appeals with hop 1 reserved; returns the ids that were not there yet."""
-    if not appeals:
-        return set()
-    rows = await conn.fetch(
-        INSERT_APPEALS,
+def _appeal_columns(appeals: Sequence[NewAppeal]) -> list[list[Any]]:
+    return [
         [a.appeal_id for a in appeals],
         [a.registration_number for a in appeals],
         [a.registered_at for a in appeals],
         [a.appeal_type for a in appeals],
         [a.received for a in appeals],
-    )
-    return {r["appeal_id"] for r in rows}
+    ]
 
 
 LOCK_APPEAL = """
@@ -206,15 +210,12 @@ INSERT INTO assignments (appeal_id, hop, agency, category, locality, method, con
                          assigned_at, assigned_by, partial)
 SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::real[], $8::json[], $9::text[], $10::text[], $11::timestamptz[],
-                     $12::timestamptz[], $13::text[], $14::boolean[])
+                     $12::timestamptz[], $13::text[], $14::boolean[]) AS x(appeal_id)
 """
 
 
-async def insert_assignments(conn: asyncpg.Connection, rows: Sequence[Assignment]) -> None:
-    if not rows:
-        return
-    await conn.execute(
-        INSERT_ASSIGNMENTS,
+def _assignment_columns(rows: Sequence[Assignment]) -> list[list[Any]]:
+    return [
         [r.appeal_id for r in rows],
         [r.hop for r in rows],
         [r.agency for r in rows],
@@ -229,7 +230,13 @@ async def insert_assignments(conn: asyncpg.Connection, rows: Sequence[Assignment
         [r.assigned_at for r in rows],
         [r.assigned_by for r in rows],
         [r.partial for r in rows],
-    )
+    ]
+
+
+async def insert_assignments(conn: asyncpg.Connection, rows: Sequence[Assignment]) -> None:
+    if not rows:
+        return
+    await conn.execute(INSERT_ASSIGNMENTS, *_assignment_columns(rows))
 
 
 RECORD_ANSWERS = """
@@ -310,15 +317,12 @@ INSERT INTO triage (appeal_id, hop, reason, best_guess, category, locality, conf
                     explanation, reference_version, received_at, triaged_at)
 SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::real[], $8::json[], $9::text[], $10::timestamptz[],
-                     $11::timestamptz[])
+                     $11::timestamptz[]) AS x(appeal_id)
 """
 
 
-async def insert_triage(conn: asyncpg.Connection, rows: Sequence[Triage]) -> None:
-    if not rows:
-        return
-    await conn.execute(
-        INSERT_TRIAGE,
+def _triage_columns(rows: Sequence[Triage]) -> list[list[Any]]:
+    return [
         [r.appeal_id for r in rows],
         [r.hop for r in rows],
         [r.reason for r in rows],
@@ -330,7 +334,54 @@ async def insert_triage(conn: asyncpg.Connection, rows: Sequence[Triage]) -> Non
         [r.reference_version for r in rows],
         [r.received_at for r in rows],
         [r.triaged_at for r in rows],
+    ]
+
+
+async def insert_triage(conn: asyncpg.Connection, rows: Sequence[Triage]) -> None:
+    if not rows:
+        return
+    await conn.execute(INSERT_TRIAGE, *_triage_columns(rows))
+
+
+# Hop 1 of a chunk of appeals in ONE statement: the appeals not stored before, their
+# assignments or triage entries and their events, each kept only for an appeal this statement
+# inserts (an appeal already there, redelivered or brought by another event, is left as it
+# is). Atomic in autocommit: the consumer opens no transaction around it, two round trips
+# less (BEGIN, COMMIT) and four statements fewer per chunk, each waiting for a core.
+_NEW = "\nWHERE x.appeal_id IN (SELECT id FROM new)"
+RECORD_FIRST_HOPS = (
+    "WITH new AS (\n"
+    + INSERT_APPEALS.strip()
+    + "\n), assigned AS (\n"
+    + _numbered(INSERT_ASSIGNMENTS.strip(), 6)
+    + _NEW
+    + "\n), triaged AS (\n"
+    + _numbered(INSERT_TRIAGE.strip(), 20)
+    + _NEW
+    + "\n), events AS ("
+    + outbox.insert_part(31, keys_in="new")
+    + ")\nSELECT id FROM new"
+)
+
+
+async def record_first_hops(
+    conn: asyncpg.Connection,
+    appeals: Sequence[NewAppeal],
+    assignments: Sequence[Assignment],
+    triaged: Sequence[Triage],
+    events: Sequence[outbox.Event],
+) -> set[uuid.UUID]:
+    """Store the appeals not stored before, with their hop 1 and events; their ids."""
+    if not appeals:
+        return set()
+    rows = await conn.fetch(
+        RECORD_FIRST_HOPS,
+        *_appeal_columns(appeals),
+        *_assignment_columns(assignments),
+        *_triage_columns(triaged),
+        *outbox.columns(events),
     )
+    return {r["id"] for r in rows}
 
 
 OPEN_TRIAGE_OF = """

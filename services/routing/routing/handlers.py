@@ -243,7 +243,8 @@ async def record_decisions(
     ref: ReferenceData,
     at: datetime,
 ) -> Recorded:
-    """Store hop 1 of every appeal not stored before and queue its events: set-based writes.
+    """Store hop 1 of every appeal not stored before and queue its events: one statement,
+    atomic on its own, so the decisions consumer opens no transaction for it.
 
     This is the decisions consumer's exactly-once guard (it keeps no inbox rows): an appeal
     already stored, whether its event was redelivered or the same appeal came under another
@@ -256,26 +257,21 @@ async def record_decisions(
             chosen[appeal_id] = (item, decision)
     # Dumped once: stored in the appeals row and carried by the agency's copy of the event.
     received = {appeal_id: orjson.dumps(item.data) for appeal_id, (item, _) in chosen.items()}
-    new = await db.insert_appeals(
-        conn,
-        [
-            db.NewAppeal(
-                appeal_id=appeal_id,
-                registration_number=item.appeal.registration_number,
-                registered_at=item.appeal.registered_at,
-                appeal_type=item.appeal.submission.type.value,
-                received=orjson.Fragment(received[appeal_id]),
-            )
-            for appeal_id, (item, _) in chosen.items()
-        ],
-    )
+    appeals: list[db.NewAppeal] = []
     assignments: list[db.Assignment] = []
     triaged: list[db.Triage] = []
     messages: list[outbox.Event] = []
     for appeal_id, (item, decision) in chosen.items():
-        if appeal_id not in new:
-            continue
         appeal = item.appeal
+        appeals.append(
+            db.NewAppeal(
+                appeal_id=appeal_id,
+                registration_number=appeal.registration_number,
+                registered_at=appeal.registered_at,
+                appeal_type=appeal.submission.type.value,
+                received=orjson.Fragment(received[appeal_id]),
+            )
+        )
         if isinstance(decision, Exception):
             row = failed_triage(decision, appeal_id, ref, appeal.registered_at, at)
             triaged.append(row)
@@ -296,9 +292,10 @@ async def record_decisions(
                     appeal=received[appeal_id],
                 )
             )
-    await db.insert_assignments(conn, assignments)
-    await db.insert_triage(conn, triaged)
-    await outbox.add(conn, messages)
+    # One statement keeps, of all that, what belongs to the appeals it stores.
+    new = await db.record_first_hops(conn, appeals, assignments, triaged, messages)
+    assignments = [a for a in assignments if a.appeal_id in new]
+    triaged = [t for t in triaged if t.appeal_id in new]
     return Recorded(len(assignments), len(triaged), len(incoming) - len(assignments) - len(triaged))
 
 
