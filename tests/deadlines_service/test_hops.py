@@ -4,6 +4,7 @@ PostgreSQL, adds up to the appeal's total working days."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import pytest
@@ -103,3 +104,19 @@ async def test_an_open_hop_counts_until_now(deadlines: Deadlines) -> None:
     (hop,) = table["hops"]
     assert (hop["state"], hop["working_days"], table["working_days"]) == ("open", 4, 4)
     assert moment(hop["until"]) == local(2022, 6, 1, 12)
+
+
+async def test_a_receipt_before_its_clock_is_open_is_asked_to_retry(deadlines: Deadlines) -> None:
+    """Deadlines follows assignments with a gathering fetch: an agency confirming the moment
+    it reads its topic can be first. It gets 404 with Retry-After, then 201 once the clock is
+    open."""
+    appeal = str(uuid.uuid4())
+    url = f"/v1/appeals/{appeal}/receipt"
+    headers = deadlines.auth(Role.AGENCY, agency=FIRST)
+    early = await deadlines.client.post(url, headers=headers)
+    assert early.status_code == 404, early.text
+    assert early.headers["retry-after"] == "1"
+    assert early.json()["title"] == "no clock for this appeal"
+    await deadlines.assign(local(2022, 5, 26, 10), appeal_id=appeal, agency=FIRST)
+    await deadlines.wait_for_clock(appeal)
+    assert (await deadlines.client.post(url, headers=headers)).status_code == 201

@@ -361,3 +361,58 @@ async def test_an_agency_that_redirected_the_appeal_away_can_no_longer_answer_it
     assert (view["agency"], view["hop"]) == (b, 4)
     taken = await intake.client.post(url, json=answer, headers=intake.auth(Role.AGENCY, agency=b))
     assert taken.status_code == 201, taken.text
+
+
+async def test_an_agency_ahead_of_the_registry_is_asked_to_retry_and_its_command_waits(
+    intake: Intake, stack: Stack, probe: Callable[[str], EventProbe]
+) -> None:
+    """An agency that acts the moment it reads its assignment can reach intake before intake
+    has followed that assignment from routing's topic. Over HTTP that is a 409 with
+    Retry-After (not a 403: the appeal will be its own in a moment); a command over Kafka is
+    tried again for a few seconds, so it is applied once the assignment arrives, and refused
+    with the same 409 only if it never does."""
+    agency = "KRG-KARAGANDA-AKIMAT"
+    answer = {
+        "outcome": "explained",
+        "text": "Разъяснено: ремонт запланирован на май.",
+        "signed_at": "2026-03-10T12:00:00+05:00",
+    }
+    early, never = [
+        (await intake.post(fresh(dev_submissions()[n]))).json()["appeal_id"] for n in (8, 9)
+    ]
+    headers = intake.auth(Role.AGENCY, agency=agency)
+    too_soon = await intake.client.post(f"/v1/appeals/{early}/answer", json=answer, headers=headers)
+    assert too_soon.status_code == 409, too_soon.text
+    assert too_soon.headers["retry-after"] == "1"
+    assert too_soon.json()["title"] == "the appeal's assignment has not reached the registry yet"
+
+    producer = stack.producer(f"agency-{agency.lower()}", enable_idempotence=True)
+    await producer.start()
+    try:
+        async with probe(topics.agency_results_topic(agency)) as results:
+            commands = {}
+            for appeal_id in (early, never):
+                command_id = str(uuid.uuid4())
+                commands[appeal_id] = command_id
+                value = envelope(
+                    event_type=event_types.AGENCY_ANSWER,
+                    source="/tests/agency-case-system",
+                    subject=appeal_id,
+                    id=command_id,
+                    data=answer,
+                )
+                await producer.send_and_wait(
+                    topics.agency_actions_topic(agency),
+                    value.model_dump_json().encode(),
+                    key=appeal_id.encode(),
+                )
+            await asyncio.sleep(0.3)  # the command is waiting; now the assignment comes
+            await publish(stack, topics.APPEAL_ASSIGNED, early, assigned_event(early, agency))
+            applied = await results.wait_for(lambda e: e["data"]["action_id"] == commands[early])
+            refused = await results.wait_for(lambda e: e["data"]["action_id"] == commands[never])
+    finally:
+        await producer.stop()
+    assert (applied["data"]["outcome"], applied["data"]["status"]) == ("accepted", 201)
+    assert (refused["data"]["outcome"], refused["data"]["status"]) == ("refused", 409)
+    view = await wait_for_status(intake, early, "answered")
+    assert view["agency"] == agency

@@ -15,11 +15,13 @@ command gets exactly one result.
 - A refusal (`appeals_platform.problems.Refused`, what the HTTP endpoint answers as a problem
   document) rolls back to a savepoint and becomes a `refused` result with the same status,
   title, detail and field problems; an accepted command's result carries what the HTTP
-  endpoint returns.
+  endpoint returns. A command that came before what it needs (`NotYet`: the assignment not
+  yet followed) is tried again for a few seconds first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -36,7 +38,7 @@ from appeals_contracts.envelope import event_id
 from appeals_contracts.events import ActionResult
 from appeals_platform import outbox
 from appeals_platform.consumer import Subscription
-from appeals_platform.problems import FieldProblem, Refused, validation_problems
+from appeals_platform.problems import FieldProblem, NotYet, Refused, validation_problems
 from appeals_platform.records import Record
 
 log = logging.getLogger(__name__)
@@ -158,6 +160,11 @@ def parser(owned: Collection[str], *, answers_the_rest: bool) -> Callable[[Recor
     return parse
 
 
+# How long a command that came before what it needs (`NotYet`) is tried again, in seconds:
+# 3.1 s in all, then it is refused with 409 like the HTTP request. The partition waits.
+NOT_YET_WAITS = (0.1, 0.2, 0.4, 0.8, 1.6)
+
+
 def result_event(action: Action, outcome: ActionResult, source: str) -> outbox.Event:
     return outbox.event(
         topics.agency_results_topic(action.agency),
@@ -187,11 +194,23 @@ def handler(
             refused = action.refused
             if refused is None:
                 assert action.type is not None
-                try:
-                    async with conn.transaction():  # a savepoint: a refusal leaves nothing
-                        status, accepted = await appliers[action.type](conn, action, at)
-                except Refused as exc:
-                    refused = exc
+                for wait in (*NOT_YET_WAITS, None):
+                    try:
+                        async with conn.transaction():  # a savepoint: a refusal leaves nothing
+                            status, accepted = await appliers[action.type](conn, action, at)
+                    except NotYet as exc:
+                        # Rolled back to the savepoint, so no lock of ours is in the way of
+                        # the consumer that brings what is missing; each try reads afresh.
+                        refused = exc
+                        if wait is not None:
+                            await asyncio.sleep(wait)
+                            at = now()
+                            continue
+                    except Refused as exc:
+                        refused = exc
+                    else:
+                        refused = None
+                    break
             outcome = ActionResult(
                 action_id=action.id,
                 action_type=action.type,

@@ -91,7 +91,7 @@ class Subscription(Generic[T]):
     (Kafka's fetch.max.wait.ms with fetch.min.bytes). 0, the default, answers each fetch as
     soon as one record is there: for the consumers on an appeal's way to its agency. A
     consumer off that way (a timeline, the legal clocks) may gather instead (the services'
-    `consumer_gather_ms`, off by default): under light traffic it handles a batch per
+    `consumer_gather_ms`, 200 ms by default): under light traffic it handles a batch per
     `gather_ms` rather than one per record, and leaves the cores it shares to the consumers on
     that way; under a backlog its fetches fill and return at once.
     `transaction=False` says that `handle` writes each effect with one statement, atomic and

@@ -68,6 +68,22 @@ class Refused(Exception):
         return problem_body(self.status, self.title, self.problems, detail=self.detail)
 
 
+class NotYet(Refused):
+    """A refusal a moment may cure: what the request needs has not reached this service yet.
+
+    Each service follows the others through Kafka, so an agency that acts the moment it reads
+    its assignment can be ahead of the service it acts through: intake learns the assignment,
+    and deadlines opens its clock, a few ms or up to a gathering fetch's wait later
+    (`consumer_gather_ms`). HTTP answers with Retry-After; an agency's Kafka command is tried
+    again for a few seconds before it is refused (`appeals_platform.actions`).
+    """
+
+    def __init__(
+        self, status: int, title: str, detail: str | None = None, *, retry_after: int = 1
+    ) -> None:
+        super().__init__(status, title, detail, headers={"Retry-After": str(retry_after)})
+
+
 class ProblemField(BaseModel):
     """One field at fault."""
 

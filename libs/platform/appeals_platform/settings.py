@@ -66,10 +66,10 @@ class ServiceSettings(BaseSettings):
     # How long the broker may hold a fetch of a consumer off an appeal's way to its agency
     # (intake's timeline, deadlines' clocks) to gather a batch (`Subscription.gather_ms`):
     # a batch per gather instead of one per record, which leaves shared cores to the appeals
-    # on their way (docs/benchmarks.md, "7 Dec 2026, morning"). Off by default: those
-    # effects come up to this much later, and an agency's system that answers or confirms
-    # within that time of its assignment is refused until intake and deadlines know of it.
-    consumer_gather_ms: int = Field(default=0, ge=0, le=5_000)
+    # on their way (docs/benchmarks.md, "7 Dec 2026"). Those effects come up to this much
+    # later: an agency that answers or confirms within that time of reading its assignment
+    # is asked to retry (`NotYet`: HTTP with Retry-After; a Kafka command is tried again).
+    consumer_gather_ms: int = Field(default=200, ge=0, le=5_000)
     # Bearer tokens: the public keys that verify (a JWKS file, several keys during a rotation),
     # the revoked jtis (default: revoked.json beside the JWKS), what iss and aud must say, and
     # how often both files are looked at for changes (a revocation takes effect within it).

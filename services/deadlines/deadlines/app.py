@@ -63,8 +63,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             handle=inputs.clocks_handler(ctx),
             event_id=lambda item: item.event_id,
             offset_reset=settings.consumer_offset_reset,
-            # May gather (off by default: a receipt confirmed right after the assignment
-            # would find no clock yet).
+            # Off the appeal's way to its agency: gathers (a receipt confirmed before the
+            # clock is open is asked to retry: extensions.held_clock, NotYet).
             gather_ms=settings.consumer_gather_ms,
         ),
         CloudEvent[AppealAssigned | AppealRedirected | AnswerGiven],

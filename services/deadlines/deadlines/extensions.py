@@ -18,7 +18,13 @@ from appeals_contracts.submission import Day, Text
 from appeals_law.calendar import ALMATY
 from appeals_law.due import check_extension, working_days_late
 from appeals_platform import outbox
-from appeals_platform.problems import BODY_FIELD, FieldProblem, Refused, validation_problems
+from appeals_platform.problems import (
+    BODY_FIELD,
+    FieldProblem,
+    NotYet,
+    Refused,
+    validation_problems,
+)
 from deadlines import db
 from deadlines.alerts import SOURCE
 from deadlines.context import Context, refresh_calendar
@@ -75,7 +81,11 @@ async def held_clock(conn: asyncpg.Connection, appeal_id: uuid.UUID, agency: str
     clock is (an extension, a receipt confirmation)."""
     clocks = await db.lock_clocks(conn, appeal_id)
     if not clocks:
-        raise Refused(404, "no clock for this appeal")
+        # Unknown here, or assigned a moment ago: the clock opens when deadlines follows the
+        # assignment, up to its consumer's gathering wait after the agency could read it.
+        raise NotYet(
+            404, "no clock for this appeal", "an appeal assigned a moment ago: try again shortly"
+        )
     mine = [c for c in clocks if c["agency"] == agency]
     if not mine:
         raise Refused(403, "the appeal is not assigned to your agency")

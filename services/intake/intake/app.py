@@ -284,8 +284,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             handle=handlers.apply_foreign_events,
             event_id=lambda event: event.id,
             offset_reset=settings.consumer_offset_reset,
-            # Off the appeal's way to its agency: may gather (off by default: an agency
-            # answering right after its assignment would meet an appeal not yet its own).
+            # Off the appeal's way to its agency: gathers (an agency answering before the
+            # assignment is followed here is asked to retry: handlers.answer, NotYet).
             gather_ms=settings.consumer_gather_ms,
         ),
         CloudEvent[dict[str, Any]],

@@ -27,7 +27,7 @@ from appeals_law.calendar import ALMATY, WorkingCalendar
 from appeals_law.due import compute_due
 from appeals_law.rules import RuleSet
 from appeals_platform import outbox
-from appeals_platform.problems import Refused, validation_problems
+from appeals_platform.problems import NotYet, Refused, validation_problems
 from intake import db, updates
 
 SOURCE = "/appeals/intake"
@@ -285,6 +285,14 @@ async def answer(
     appeal = await db.lock_appeal(conn, appeal_id)
     if appeal is None:
         raise Refused(404, "no such appeal")
+    if appeal["agency"] is None and appeal["status"] in ("registered", "redirected"):
+        # Routing has not decided (again) yet, or its decision is still on its way to us: an
+        # agency answering the moment it reads its topic can be here first.
+        raise NotYet(
+            409,
+            "the appeal's assignment has not reached the registry yet",
+            "try again in a moment",
+        )
     if appeal["agency"] != agency:
         raise Refused(403, "the appeal is not assigned to your agency")
     if appeal["answered_at"] is not None:
