@@ -377,8 +377,8 @@ async def test_an_agency_ahead_of_the_registry_is_asked_to_retry_and_its_command
         "text": "Разъяснено: ремонт запланирован на май.",
         "signed_at": "2026-03-10T12:00:00+05:00",
     }
-    early, never = [
-        (await intake.post(fresh(dev_submissions()[n]))).json()["appeal_id"] for n in (8, 9)
+    early, never, nor = [
+        (await intake.post(fresh(dev_submissions()[n]))).json()["appeal_id"] for n in (8, 9, 10)
     ]
     headers = intake.auth(Role.AGENCY, agency=agency)
     too_soon = await intake.client.post(f"/v1/appeals/{early}/answer", json=answer, headers=headers)
@@ -391,7 +391,9 @@ async def test_an_agency_ahead_of_the_registry_is_asked_to_retry_and_its_command
     try:
         async with probe(topics.agency_results_topic(agency)) as results:
             commands = {}
-            for appeal_id in (early, never):
+            # Two that never come: the second waits only what the first left of the batch's
+            # patience (or all of it, in a batch of its own). Both are refused, none is lost.
+            for appeal_id in (early, never, nor):
                 command_id = str(uuid.uuid4())
                 commands[appeal_id] = command_id
                 value = envelope(
@@ -410,9 +412,11 @@ async def test_an_agency_ahead_of_the_registry_is_asked_to_retry_and_its_command
             await publish(stack, topics.APPEAL_ASSIGNED, early, assigned_event(early, agency))
             applied = await results.wait_for(lambda e: e["data"]["action_id"] == commands[early])
             refused = await results.wait_for(lambda e: e["data"]["action_id"] == commands[never])
+            also = await results.wait_for(lambda e: e["data"]["action_id"] == commands[nor])
     finally:
         await producer.stop()
     assert (applied["data"]["outcome"], applied["data"]["status"]) == ("accepted", 201)
     assert (refused["data"]["outcome"], refused["data"]["status"]) == ("refused", 409)
+    assert (also["data"]["outcome"], also["data"]["status"]) == ("refused", 409)
     view = await wait_for_status(intake, early, "answered")
     assert view["agency"] == agency

@@ -161,7 +161,9 @@ def parser(owned: Collection[str], *, answers_the_rest: bool) -> Callable[[Recor
 
 
 # How long a command that came before what it needs (`NotYet`) is tried again, in seconds:
-# 3.1 s in all, then it is refused with 409 like the HTTP request. The partition waits.
+# 3.1 s in all, then it is refused with the HTTP request's status. The partition waits, so a
+# batch waits at most that long in all: commands of appeals nobody knows (a client's bug, or
+# a flood of them) must not hold the consumer's transaction, or its poll, for minutes.
 NOT_YET_WAITS = (0.1, 0.2, 0.4, 0.8, 1.6)
 
 
@@ -187,6 +189,7 @@ def handler(
 
     async def handle(conn: asyncpg.Connection, actions: list[Action]) -> None:
         results: list[outbox.Event] = []
+        patience = sum(NOT_YET_WAITS)  # what this batch may still wait for, in seconds
         for action in actions:
             at = now()
             accepted: Mapping[str, Any] | None = None
@@ -202,7 +205,8 @@ def handler(
                         # Rolled back to the savepoint, so no lock of ours is in the way of
                         # the consumer that brings what is missing; each try reads afresh.
                         refused = exc
-                        if wait is not None:
+                        if wait is not None and patience >= wait:
+                            patience -= wait
                             await asyncio.sleep(wait)
                             at = now()
                             continue
