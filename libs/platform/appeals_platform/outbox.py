@@ -38,7 +38,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel
 
-from appeals_platform import lease, partitioning
+from appeals_platform import lease, partitioning, sql
 from appeals_platform.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -122,12 +122,12 @@ def event(
 _INSERT = """
 INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
 SELECT i, t, k, y, convert_from(p, 'UTF8')
-FROM unnest(${0}::uuid[], ${1}::text[], ${2}::text[], ${3}::text[], ${4}::bytea[])
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[])
     WITH ORDINALITY AS x(i, t, k, y, p, n){where}
 ORDER BY n
 ON CONFLICT (id) DO NOTHING
 """
-INSERT_SQL = _INSERT.format(1, 2, 3, 4, 5, where="")
+INSERT_SQL = _INSERT.format(where="")
 
 
 def columns(events: Sequence[Event]) -> list[list[Any]]:
@@ -151,7 +151,7 @@ def insert_part(first: int, *, keys_in: str) -> str:
     the outbox's own INSERT. Each of those round trips waits for a core on a busy machine.
     """
     where = f"\nWHERE k IN (SELECT id::text FROM {keys_in})"
-    return _INSERT.format(first, first + 1, first + 2, first + 3, first + 4, where=where)
+    return sql.numbered(_INSERT.format(where=where), first)
 
 
 async def add(conn: asyncpg.Connection, events: Sequence[Event]) -> None:

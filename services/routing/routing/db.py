@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from appeals_platform import outbox
+from appeals_platform import outbox, sql
 
 # ----------------------------------------------------------------------------- reference data
 
@@ -112,12 +111,6 @@ class NewAppeal:
     registered_at: datetime
     appeal_type: str
     received: dict[str, Any] | orjson.Fragment  # the AppealReceived payload (JSON, or dumped)
-
-
-def _numbered(sql: str, first: int) -> str:
-    """`sql` with its parameters $1, $2, ... numbered from `first`: a statement's text reused
-    as a part of a larger one."""
-    return re.sub(r"\$(\d+)", lambda m: f"${int(m.group(1)) + first - 1}", sql)
 
 
 INSERT_APPEALS = """
@@ -353,10 +346,10 @@ RECORD_FIRST_HOPS = (
     "WITH new AS (\n"
     + INSERT_APPEALS.strip()
     + "\n), assigned AS (\n"
-    + _numbered(INSERT_ASSIGNMENTS.strip(), 6)
+    + sql.numbered(INSERT_ASSIGNMENTS.strip(), 6)
     + _NEW
     + "\n), triaged AS (\n"
-    + _numbered(INSERT_TRIAGE.strip(), 20)
+    + sql.numbered(INSERT_TRIAGE.strip(), 20)
     + _NEW
     + "\n), events AS ("
     + outbox.insert_part(31, keys_in="new")
