@@ -115,13 +115,15 @@ async def consuming(
     parse: Callable[[Record], Note | None] = parse,
     gather_ms: int = 0,
     transaction: bool = True,
+    group: str | None = None,
+    policy: Policy = FAST,
 ) -> AsyncIterator[Consumer[Note]]:
     pool = await create_pool(dsn or bench.dsn, SCHEMA, min_size=1, max_size=2)
     consumer = Consumer(
         Subscription(
             name="notes",
             topics=(bench.topic,),
-            group=f"test-{uuid.uuid4().hex[:8]}",
+            group=group or f"test-{uuid.uuid4().hex[:8]}",
             parse=parse,
             handle=handle or store,
             event_id=(lambda note: str(note.n)) if transaction else None,
@@ -131,7 +133,7 @@ async def consuming(
         pool=pool,
         kafka_options=stack.options(),
         source="/appeals/test",
-        policy=FAST,
+        policy=policy,
     )
     task = asyncio.create_task(consumer.run())
     try:
@@ -212,6 +214,55 @@ async def test_a_handler_writing_with_one_statement_runs_without_a_transaction(
     assert [r["n"] for r in rows] == [1, 2]
     assert orjson.loads(letters[0]["payload"])["data"]["offset"] == 1
     assert in_transaction and not any(in_transaction)
+
+
+async def test_handled_offsets_wait_for_the_interval_and_none_is_lost_to_the_next_reader(
+    stack: Stack, bench: Bench
+) -> None:
+    """Offsets are committed once per `commit_interval`, not after every batch (a request to
+    the group coordinator and a write to `__consumer_offsets` each). What was handled is
+    still committed before anyone else reads it: a rebalance commits what was handled of the
+    partitions it takes away, and a stop commits the rest. A partition's first batch is
+    committed at once. (Polls of a minute here, so the commit a consumer makes when it goes
+    idle does not come in between.)"""
+    group = f"test-{uuid.uuid4().hex[:8]}"
+    patient = Policy(
+        max_attempts=3, backoff_initial=0.05, poll_timeout_ms=60_000, commit_interval=3600
+    )
+    admin = AIOKafkaAdminClient(**stack.options())
+    await admin.start()
+
+    async def committed() -> int:
+        offsets = await admin.list_consumer_group_offsets(group)
+        return sum(max(0, meta.offset) for meta in offsets.values())
+
+    async def committed_reaches(total: int) -> None:
+        for _ in range(600):  # half a minute at most
+            if await committed() == total:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"committed {await committed()} of {total}")
+
+    try:
+        for n in range(1, 3):
+            await bench.produce(note(n), partition=n % 2)
+        async with consuming(stack, bench, group=group, policy=patient):
+            await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 2)
+            # A partition's first batch is committed at once: until then a replica taking
+            # it over would start from the group's reset position.
+            await committed_reaches(2)
+            for n in range(3, 6):
+                await bench.produce(note(n), partition=n % 2)
+            await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 5)
+            assert await committed() == 2  # the rest waits for the interval
+            async with consuming(stack, bench, group=group, policy=patient):
+                await committed_reaches(5)  # the rebalance took them: committed first
+                for n in range(6, 8):
+                    await bench.produce(note(n), partition=n % 2)
+                await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 7)
+        await committed_reaches(7)  # both stopped
+    finally:
+        await admin.close()
 
 
 def test_an_inbox_needs_the_transaction() -> None:

@@ -12,7 +12,8 @@ how a record becomes a typed item (`parse`), and what a batch of items does to i
   platform knows: a record of a type nobody writes is a dead letter too, never passed by;
 - the handler's effect, the inbox rows and the dead letters' outbox rows are written in one
   transaction (or, for a handler that writes with single statements and no inbox, without
-  one), and the offsets are committed after it;
+  one), and the offsets are committed after it: at most once per `Policy.commit_interval`
+  (and when the consumer goes idle, loses partitions or stops), not after every batch;
 - a batch whose handler fails is taken again record by record, so the records around a bad
   one are stored; a record that still fails after `max_attempts` tries, with backoff, goes to
   `<topic>.dlq` with its coordinates, headers, the error and the attempt count, and its
@@ -36,7 +37,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
@@ -157,12 +158,21 @@ def topic_regex(pattern: str, prefix: str = "") -> str:
 
 @dataclass(frozen=True)
 class Policy:
-    """Attempts and waits; tests shorten them."""
+    """Attempts and waits; tests shorten them.
+
+    `commit_interval` is how long handled offsets may wait before they are committed. A
+    commit after every batch was a request to the group coordinator and a write to
+    `__consumer_offsets` per batch: under light traffic, when a batch is one or two records,
+    about one per appeal on routing's way, each waiting for a core on a busy machine. A
+    deferred commit only widens what a crash hands to the next reader, and every handler
+    already takes a record again safely (its inbox, or an effect keyed by the appeal).
+    """
 
     max_attempts: int = 3
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     poll_timeout_ms: int = 500
+    commit_interval: float = 1.0
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_initial * 2 ** max(0, attempt - 1)))
@@ -179,6 +189,26 @@ class _Retry:
         tp = TopicPartition(record.topic, record.partition)
         self.offsets.setdefault(tp, record.offset)
         self.wait = max(self.wait, wait)
+
+
+# How long a stopping consumer waits to commit what it handled.
+FLUSH_TIMEOUT = 5.0
+
+
+class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits what was handled of the partitions a rebalance takes away, before they go,
+    so the replica that gets them does not read those records again."""
+
+    def __init__(self, owner: Consumer[Any], consumer: AIOKafkaConsumer) -> None:
+        self._owner = owner
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._owner._flush(self._consumer, revoked)
+        self._owner._committed.difference_update(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
 
 
 class Consumer(Generic[T]):
@@ -209,6 +239,11 @@ class Consumer(Generic[T]):
         self._lag_at = 0.0
         self._lag_labels: set[tuple[str, str, str]] = set()
         self._stopping = False
+        # Handled and not yet committed: the next offset of each partition.
+        self._pending: dict[TopicPartition, int] = {}
+        self._committed_at = time.monotonic()
+        # The partitions this consumer has committed on since it was given them.
+        self._committed: set[TopicPartition] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -246,6 +281,7 @@ class Consumer(Generic[T]):
 
     async def _run_once(self) -> None:
         sub = self.subscription
+        self._committed.clear()
         consumer = AIOKafkaConsumer(
             **self._kafka_options,
             group_id=sub.group,
@@ -255,10 +291,11 @@ class Consumer(Generic[T]):
             max_poll_records=sub.max_records,
             **fetch_options(sub),
         )
+        listener = _Handover(self, consumer)
         if sub.pattern is not None:
-            consumer.subscribe(pattern=topic_regex(sub.pattern, self._prefix))
+            consumer.subscribe(pattern=topic_regex(sub.pattern, self._prefix), listener=listener)
         else:
-            consumer.subscribe([self._prefix + t for t in sub.topics])
+            consumer.subscribe([self._prefix + t for t in sub.topics], listener=listener)
         try:
             # Inside the try: a stop that cancels this task while the consumer starts (joining
             # its group can take a while) must still stop it, or its coordinator and metadata
@@ -272,6 +309,8 @@ class Consumer(Generic[T]):
                 records = [self._record(r) for rs in batch.values() for r in rs]
                 if records:
                     await self._consume(consumer, records)
+                elif self._pending:
+                    await self._flush(consumer)  # idle: nothing to gain by waiting
                 await self._report_lag(consumer)
                 if not self._stopping and (failure := fetcher_failure(consumer)) is not None:
                     # Start again (run's loop): a new consumer rejoins the group and reads
@@ -280,6 +319,9 @@ class Consumer(Generic[T]):
         finally:
             self._consumer = None
             self._forget_lag(set())
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._flush(consumer), FLUSH_TIMEOUT)
+            self._pending.clear()
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
@@ -505,15 +547,44 @@ class Consumer(Generic[T]):
         self._outages = 0
 
     async def _commit(self, consumer: AIOKafkaConsumer, done: list[Record]) -> None:
+        """Note the handled records' offsets; commit them once `commit_interval` has passed."""
         if not done or self.subscription.group is None:
             return
-        offsets: dict[TopicPartition, int] = {}
         for record in done:
-            offsets[TopicPartition(self._prefix + record.topic, record.partition)] = (
-                record.offset + 1
-            )
+            tp = TopicPartition(self._prefix + record.topic, record.partition)
+            self._pending[tp] = record.offset + 1
+        # A partition's first batch is committed at once: until something is committed on
+        # it, a replica that takes it over (this one killed) would start from the group's
+        # reset position, the topic's end ("latest": what this one had not handled would be
+        # skipped) or its beginning ("earliest": all of it read again).
+        first = not self._committed.issuperset(self._pending)
+        if first or time.monotonic() - self._committed_at >= self._policy.commit_interval:
+            await self._flush(consumer)
+
+    async def _flush(
+        self, consumer: AIOKafkaConsumer, partitions: Collection[TopicPartition] | None = None
+    ) -> None:
+        """Commit the pending offsets (of `partitions` only, when given) this consumer holds.
+
+        A failed commit is not retried: the effects are stored, so whoever reads those
+        records again (this consumer after a restart, or another replica) drops or repeats
+        them harmlessly. The same goes for a partition already handed to another replica.
+        """
+        held = consumer.assignment()
+        offsets = {
+            tp: offset
+            for tp, offset in self._pending.items()
+            if tp in held and (partitions is None or tp in partitions)
+        }
+        for tp in list(self._pending):
+            if partitions is None or tp in partitions:
+                del self._pending[tp]
+        self._committed_at = time.monotonic()
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
+            self._committed.update(offsets)
         except KafkaError as exc:
             # Rebalanced away, or the coordinator is gone: the effects are committed, so a
             # redelivery to whoever reads next is dropped by the inbox.

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -202,7 +202,9 @@ class Runtime:
                 topic_prefix=s.topic_prefix,
                 client_id=self.name,
                 on_commit=self.relay.wake,
-                policy=self.consumer_policy,
+                policy=replace(
+                    self.consumer_policy, commit_interval=s.consumer_commit_interval_ms / 1000
+                ),
             )
             self.consumers.append(consumer)
             self.tasks.append(

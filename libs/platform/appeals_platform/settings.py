@@ -70,6 +70,11 @@ class ServiceSettings(BaseSettings):
     # later: an agency that answers or confirms within that time of reading its assignment
     # is asked to retry (`NotYet`: HTTP with Retry-After; a Kafka command is tried again).
     consumer_gather_ms: int = Field(default=200, ge=0, le=5_000)
+    # How long handled offsets may wait to be committed (`consumer.Policy.commit_interval`):
+    # one commit per interval instead of one per batch. A crash hands at most this much of
+    # handled records to the next reader again, which drops them (inbox) or repeats them
+    # harmlessly (an effect keyed by the appeal).
+    consumer_commit_interval_ms: int = Field(default=1_000, ge=0, le=60_000)
     # Bearer tokens: the public keys that verify (a JWKS file, several keys during a rotation),
     # the revoked jtis (default: revoked.json beside the JWKS), what iss and aud must say, and
     # how often both files are looked at for changes (a revocation takes effect within it).
