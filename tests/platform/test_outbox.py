@@ -308,7 +308,58 @@ async def test_the_leaders_read_takes_the_oldest_rows_by_the_primary_key_however
         await conn.execute(outbox.SESSION_SQL.format(ms=10_000))
         try:
             plan = json.dumps(await conn.fetchval(explain, 500, []))
+            # The round's settling statement reads the next rows the same way.
+            settle = await conn.fetchval(
+                "EXPLAIN (FORMAT JSON) " + outbox.SETTLE_UNFENCED_SQL, [], [], [], None, 0, 500, []
+            )
         finally:
             await conn.execute(outbox.SESSION_RESET_SQL)
     assert "Seq Scan" not in plan
     assert '"Index Name": "outbox_pkey"' in plan
+    assert "outbox" not in scanned_in_full(settle)
+    assert '"Index Name": "outbox_pkey"' in json.dumps(settle)
+
+
+def scanned_in_full(plan: Any) -> set[str]:
+    """The relations a JSON plan reads by a sequential scan."""
+    if isinstance(plan, list):
+        return set().union(*(scanned_in_full(p) for p in plan))
+    if not isinstance(plan, dict):
+        return set()
+    found = {plan["Relation Name"]} if plan.get("Node Type") == "Seq Scan" else set()
+    return found.union(*(scanned_in_full(v) for v in plan.values() if isinstance(v, list | dict)))
+
+
+async def test_a_round_reads_the_rows_that_came_meanwhile_as_it_settles(
+    relaying: Relaying, topic: Callable[..., Any], probe: Callable[[str], EventProbe]
+) -> None:
+    """Under traffic rows come while a round waits for Kafka. The statement that settles the
+    round reads them too, so the next round sends them without a read of its own: one round
+    trip less per round, on every appeal's way through both relays."""
+    topic_name = await topic("outbox-next")
+    messages = outbox_rows(topic_name, 5, keys=5)
+    relay = relaying.relay(batch_size=3)
+    statements: list[str] = []
+
+    def logged(record: Any) -> None:
+        if "outbox" in record.query:  # not asyncpg's own (it learns a new statement's types)
+            statements.append(record.query)
+
+    async with probe(topic_name) as events, relaying.pool.acquire() as conn:
+        while await relaying.relay(batch_size=500).publish_batch(conn):
+            pass  # rows other tests left behind: not counted
+        await fill(relaying.pool, messages)
+        conn.add_query_logger(logged)
+        assert await relay.publish_batch(conn) == 3  # read 3; settle them and read 2 more
+        assert await relay.publish_batch(conn) == 2  # those 2, with no read
+        assert await relay.publish_batch(conn) == 0  # nothing left: a read finds nothing
+        conn.remove_query_logger(logged)
+        seen = await events.collect(5, timeout=30)
+        assert await outbox.pending(conn) == 0
+    assert statements == [
+        outbox.READ_SQL,
+        outbox.SETTLE_UNFENCED_SQL,
+        outbox.SETTLE_UNFENCED_SQL,
+        outbox.READ_SQL,
+    ]
+    assert sorted(e["id"] for e in seen) == sorted(m.id for m in messages)

@@ -168,16 +168,21 @@ async def add(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
 # The relay's read: the oldest rows in `seq` order, past the topics it is waiting for (their
 # rows stay where they are, in order, until the topic exists); `behind` marks a row whose
 # topic and key already have a parked row, which must not overtake it.
-READ_SQL = """
+_NEXT = """
 SELECT seq, id::text AS id, aggregatetype, aggregateid, type,
        convert_to(payload, 'UTF8') AS payload,
        (aggregatetype, aggregateid) IN (SELECT aggregatetype, aggregateid FROM outbox_parked)
            AS behind
-FROM outbox WHERE aggregatetype <> ALL($2::text[]) ORDER BY seq LIMIT $1
+FROM outbox WHERE aggregatetype <> ALL(${topics}::text[]){past} ORDER BY seq LIMIT ${limit}
 """
+READ_SQL = _NEXT.format(limit=1, topics=2, past="")
 # The end of a round, one statement (so one short transaction): renew the lease and, only if
 # it was still held, delete what Kafka acknowledged and move what it refused to the parked
 # table. The lease row stays locked until the commit: a relay taking over waits for it.
+# The same statement reads the rows to send next (`next`, the relay's read): under traffic
+# rows came while Kafka was waited for, and reading them here saves the read's round trip
+# in each round. Its snapshot still holds the rows this statement deletes: left out by seq.
+# (It cannot see what this statement parks either: a round that parks reads again.)
 _SETTLE = """
 WITH held AS ({held}),
 gone AS (DELETE FROM outbox WHERE seq = ANY($1::bigint[]) AND EXISTS (SELECT FROM held)),
@@ -196,17 +201,27 @@ parked AS (
     SELECT seq, id, aggregatetype, aggregateid, type, payload, created_at, error FROM moved
     ON CONFLICT (seq) DO NOTHING
     RETURNING aggregatetype
-)
-SELECT EXISTS (SELECT FROM held) AS held,
-       coalesce((SELECT array_agg(aggregatetype) FROM parked), '{{}}') AS parked
+),
+status AS (
+    SELECT EXISTS (SELECT FROM held) AS held,
+           coalesce((SELECT array_agg(aggregatetype) FROM parked), '{{}}') AS parked
+),
+next AS ({next})
+SELECT status.held, status.parked, next.* FROM status LEFT JOIN next ON true ORDER BY next.seq
 """
+_SETTLE_NEXT = _NEXT.format(
+    limit=6, topics=7, past=" AND seq <> ALL($1::bigint[]) AND seq <> ALL($2::bigint[])"
+)
 SETTLE_SQL = _SETTLE.format(
     held="UPDATE outbox_lease SET expires_at = now() + make_interval(secs => $5), "
     "backend_pid = pg_backend_pid() "
-    "WHERE name = 'outbox' AND holder = $4 AND expires_at > now() RETURNING 1"
+    "WHERE name = 'outbox' AND holder = $4 AND expires_at > now() RETURNING 1",
+    next=_SETTLE_NEXT,
 )
 # A relay that does not lead (a benchmark, a test calling publish_batch) settles unfenced.
-SETTLE_UNFENCED_SQL = _SETTLE.format(held="SELECT WHERE $4::text IS NULL OR $5::float8 > 0")
+SETTLE_UNFENCED_SQL = _SETTLE.format(
+    held="SELECT WHERE $4::text IS NULL OR $5::float8 > 0", next=_SETTLE_NEXT
+)
 MEASURE_SQL = """
 SELECT (SELECT count(*) FROM outbox) AS depth,
        (SELECT extract(epoch FROM now() - created_at) FROM outbox ORDER BY seq LIMIT 1) AS age
@@ -354,6 +369,8 @@ class OutboxRelay:
         self._next_lookup = 0.0
         self._isolate: set[int] = set()  # rows of a refused batch: next time each alone
         self._pending: tuple[asyncio.Future[Any], Outcome] | None = None
+        # The rows the last round's settling read: the next round sends them without a read.
+        self._next: list[asyncpg.Record] = []
         self._backoff = 0.0
         self._failing_since: float | None = None
         self._measured = 0.0
@@ -428,10 +445,15 @@ class OutboxRelay:
         else:
             if self._missing and time.monotonic() >= self._next_lookup:
                 await self._partitions(set(), Outcome())  # has a waited-for topic come?
-            async with self._conn_lock:
-                rows = await conn.fetch(
-                    READ_SQL, self._batch_size, self._waiting(), timeout=self._statement_timeout
-                )
+            rows, self._next = self._next, []
+            if not rows:
+                async with self._conn_lock:
+                    rows = await conn.fetch(
+                        READ_SQL,
+                        self._batch_size,
+                        self._waiting(),
+                        timeout=self._statement_timeout,
+                    )
             if not rows or (fenced and not self._lease.held):
                 return 0
             read = len(rows)
@@ -476,21 +498,29 @@ class OutboxRelay:
         parked = sorted(outcome.parked)
         started = time.monotonic()
         async with self._conn_lock:
-            row = await conn.fetchrow(
+            # What commits from here on is not in this statement's read: its notice (or the
+            # wake of a consumer in this process) must wake the relay again.
+            self._wake.clear()
+            rows = await conn.fetch(
                 SETTLE_SQL if fenced else SETTLE_UNFENCED_SQL,
                 outcome.delivered,
                 parked,
                 [outcome.parked[seq] for seq in parked],
                 self._lease.holder if fenced else None,
                 self._lease.seconds if fenced else 0.0,
+                self._batch_size,
+                self._waiting(),
                 timeout=self._statement_timeout,
             )
+        row = rows[0]
         if fenced:
             self._lease.confirm(started, row["held"])
             if not row["held"]:
                 log.warning("outbox relay of %s lost its lease; it stops relaying", self._schema)
                 self.is_leader = False
                 return
+        if not parked:
+            self._next = [r for r in rows if r["seq"] is not None]
         self._isolate.difference_update(outcome.delivered)
         self._isolate.difference_update(parked)
         self.published += len(outcome.delivered)
@@ -717,10 +747,11 @@ class OutboxRelay:
                 read = await self.publish_batch(conn)
                 if self._backoff:
                     await self._pause(self._backoff)
-                elif read < self._batch_size:
+                elif read < self._batch_size and not self._next:
                     await self._sleep()
         finally:
             self.is_leader = False
+            self._next = []
             self._drop_pending()
             if not self._stopping:
                 log.warning(
