@@ -197,15 +197,25 @@ FLUSH_TIMEOUT = 5.0
 
 class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
     """Commits what was handled of the partitions a rebalance takes away, before they go,
-    so the replica that gets them does not read those records again."""
+    so the replica that gets them does not read those records again.
+
+    Within a bound: this runs in aiokafka's coordination task, whose commit retries for as
+    long as the coordinator is away, and the rebalance (or the consumer's stop) waits for
+    it. (A `pattern` subscription loses its assignment as soon as a new topic of its pattern
+    appears, before this runs: what it handled of the last interval is read again by
+    whoever gets those partitions, and dropped by the inbox.)
+    """
 
     def __init__(self, owner: Consumer[Any], consumer: AIOKafkaConsumer) -> None:
         self._owner = owner
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._owner._flush(self._consumer, revoked)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._owner._flush(self._consumer, revoked), FLUSH_TIMEOUT)
         self._owner._committed.difference_update(revoked)
+        for tp in revoked:  # not ours to commit any more
+            self._owner._pending.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
@@ -319,11 +329,13 @@ class Consumer(Generic[T]):
         finally:
             self._consumer = None
             self._forget_lag(set())
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._flush(consumer), FLUSH_TIMEOUT)
-            self._pending.clear()
-            with contextlib.suppress(Exception):
-                await consumer.stop()
+            try:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._flush(consumer), FLUSH_TIMEOUT)
+            finally:  # also when the flush itself is cancelled: the consumer must stop
+                self._pending.clear()
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
 
     def _record(self, r: ConsumerRecord[bytes, bytes]) -> Record:
         topic = r.topic[len(self._prefix) :] if r.topic.startswith(self._prefix) else r.topic
@@ -547,12 +559,15 @@ class Consumer(Generic[T]):
         self._outages = 0
 
     async def _commit(self, consumer: AIOKafkaConsumer, done: list[Record]) -> None:
-        """Note the handled records' offsets; commit them once `commit_interval` has passed."""
-        if not done or self.subscription.group is None:
+        """Note the handled records' offsets; commit them once `commit_interval` has passed
+        (also after a batch of which nothing was done: PostgreSQL away, say)."""
+        if self.subscription.group is None:
             return
         for record in done:
             tp = TopicPartition(self._prefix + record.topic, record.partition)
             self._pending[tp] = record.offset + 1
+        if not self._pending:
+            return
         # A partition's first batch is committed at once: until something is committed on
         # it, a replica that takes it over (this one killed) would start from the group's
         # reset position, the topic's end ("latest": what this one had not handled would be
@@ -566,29 +581,33 @@ class Consumer(Generic[T]):
     ) -> None:
         """Commit the pending offsets (of `partitions` only, when given) this consumer holds.
 
-        A failed commit is not retried: the effects are stored, so whoever reads those
-        records again (this consumer after a restart, or another replica) drops or repeats
-        them harmlessly. The same goes for a partition already handed to another replica.
+        Offsets of partitions it no longer holds are forgotten, and so are those committed
+        (unless newer ones came meanwhile); a failed commit is tried again at the next flush.
+        Either way nothing is lost: the effects are stored, so whoever reads those records
+        again (this consumer after a restart, or another replica) drops or repeats them
+        harmlessly.
         """
         held = consumer.assignment()
-        offsets = {
+        chosen = {
             tp: offset
             for tp, offset in self._pending.items()
-            if tp in held and (partitions is None or tp in partitions)
+            if partitions is None or tp in partitions
         }
-        for tp in list(self._pending):
-            if partitions is None or tp in partitions:
-                del self._pending[tp]
+        offsets = {tp: offset for tp, offset in chosen.items() if tp in held}
         self._committed_at = time.monotonic()
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-            self._committed.update(offsets)
-        except KafkaError as exc:
-            # Rebalanced away, or the coordinator is gone: the effects are committed, so a
-            # redelivery to whoever reads next is dropped by the inbox.
-            log.warning("consumer %s: commit failed: %s", self.subscription.name, exc)
+        forget = {tp: offset for tp, offset in chosen.items() if tp not in held}
+        if offsets:
+            try:
+                await consumer.commit(offsets)
+                self._committed.update(offsets)
+                forget.update(offsets)
+            except KafkaError as exc:
+                # Rebalanced away, or the coordinator is gone: tried again at the next flush
+                # (if this consumer still holds them then).
+                log.warning("consumer %s: commit failed: %s", self.subscription.name, exc)
+        for tp, offset in forget.items():
+            if self._pending.get(tp) == offset:
+                del self._pending[tp]
 
     async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         now = time.monotonic()

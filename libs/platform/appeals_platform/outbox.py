@@ -499,8 +499,10 @@ class OutboxRelay:
         started = time.monotonic()
         async with self._conn_lock:
             # What commits from here on is not in this statement's read: its notice (or the
-            # wake of a consumer in this process) must wake the relay again.
-            self._wake.clear()
+            # wake of a consumer in this process) must wake the relay again. (A round that
+            # parks rows reads again, so what woke it so far still counts.)
+            if not parked:
+                self._wake.clear()
             rows = await conn.fetch(
                 SETTLE_SQL if fenced else SETTLE_UNFENCED_SQL,
                 outcome.delivered,
