@@ -1,0 +1,82 @@
+"""A test run stopped with SIGTERM still tears its fixtures down (tests/interrupt.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHILD_TEST = """
+import subprocess, time
+from pathlib import Path
+import pytest
+
+@pytest.fixture
+def service(tmp_path_factory):
+    # Like the stack's services: a session of its own, so signals to the run do not reach it.
+    process = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    Path(r"{pid_file}").write_text(str(process.pid))
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+def test_waits(service):
+    time.sleep(300)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_run_stopped_with_sigterm_stops_what_its_fixtures_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "service.pid"
+    (tmp_path / "test_child.py").write_text(CHILD_TEST.format(pid_file=pid_file))
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.interrupt",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-c",
+            os.devnull,
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_child.py"),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(600):  # a minute at most: the machine is shared
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.1)
+        service = int(pid_file.read_text())
+        assert alive(service)
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    for _ in range(100):
+        if not alive(service):
+            break
+        time.sleep(0.1)
+    assert not alive(service), run.stdout.read().decode() if run.stdout else ""
