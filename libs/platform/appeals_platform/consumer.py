@@ -191,7 +191,7 @@ class _Retry:
         self.wait = max(self.wait, wait)
 
 
-# How long a stopping consumer waits to commit what it handled.
+# How long a consumer that stops, or gives partitions up, waits to commit what it handled.
 FLUSH_TIMEOUT = 5.0
 
 
@@ -211,11 +211,7 @@ class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._owner._flush(self._consumer, revoked), FLUSH_TIMEOUT)
-        self._owner._committed.difference_update(revoked)
-        for tp in revoked:  # not ours to commit any more
-            self._owner._pending.pop(tp, None)
+        await self._owner.give_up(self._consumer, revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
@@ -575,6 +571,15 @@ class Consumer(Generic[T]):
         first = not self._committed.issuperset(self._pending)
         if first or time.monotonic() - self._committed_at >= self._policy.commit_interval:
             await self._flush(consumer)
+
+    async def give_up(self, consumer: AIOKafkaConsumer, revoked: list[TopicPartition]) -> None:
+        """Commit what was handled of partitions a rebalance takes away, then forget them:
+        whatever of them is still pending is not this consumer's to commit any more."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flush(consumer, revoked), FLUSH_TIMEOUT)
+        self._committed.difference_update(revoked)
+        for tp in revoked:
+            self._pending.pop(tp, None)
 
     async def _flush(
         self, consumer: AIOKafkaConsumer, partitions: Collection[TopicPartition] | None = None
