@@ -1,10 +1,11 @@
 """bench-pipeline: end-to-end latency of the running stack under steady load, hop by hop.
 
 The load comes from bench/pipeline (Go, built by the Makefile into .local/loadgen): compiled,
-so it takes no Python time from the services. It posts intake's demo submissions to
-POST /v1/appeals of the stack `make up` runs (this checkout's ports), first as fast as 64
-connections allow for BENCH_PIPELINE_MAX_SECONDS (the maximum), then open loop at fixed
-rates: 25 %, 50 % and 75 % of that maximum, BENCH_PIPELINE_SECONDS each, and, as the
+so it takes no Python time from the services, and on one thread; each phase's line prints the
+CPU it took itself (the services share the machine's cores with it). It posts intake's demo
+submissions to POST /v1/appeals of the stack `make up` runs (this checkout's ports), first as
+fast as 64 connections allow for BENCH_PIPELINE_MAX_SECONDS (the maximum), then open loop at
+fixed rates: 25 %, 50 % and 75 % of that maximum, BENCH_PIPELINE_SECONDS each, and, as the
 baseline, 2 appeals/s (an idle pipeline). Once each phase is over (nothing is read while the
 load runs), this process reads the Kafka record timestamps of every appeal's events and the
 commit time of each appeal's clock:
@@ -276,6 +277,16 @@ def report(run: Run, observer: Observer) -> dict[str, tuple[float, float, float,
     }
 
 
+def generator_share(run: Run) -> str:
+    """What the load generator itself took of the machine the services share."""
+    cpu = float(run.summary.get("cpu_seconds", 0.0))
+    cores = os.cpu_count() or 1
+    return (
+        f"load generator {cpu * 1000 / max(run.sent, 1):.2f} ms of CPU per request, "
+        f"{cpu / max(run.seconds, 1e-3) / cores:.0%} of {cores} cores"
+    )
+
+
 def hop_rates(run: Run, observer: Observer) -> str:
     """Events/s reaching each topic and clocks over the run's appeals (first to last)."""
     parts = []
@@ -327,7 +338,8 @@ async def measure(observer: Observer, keys: Path) -> tuple[Run, list[Run]]:
         maximum = len(max_run.requests) / max_run.seconds
         say(
             f"  maximum: {maximum:,.0f} appeals/s accepted over {max_run.seconds:.0f} s at 64 "
-            f"connections ({max_run.summary}); downstream: {hop_rates(max_run, observer)}"
+            f"connections ({max_run.summary}); downstream: {hop_rates(max_run, observer)}; "
+            f"{generator_share(max_run)}"
             + ("" if all_clocked else " (not every clock opened in time)")
         )
         runs = []
@@ -343,7 +355,7 @@ async def measure(observer: Observer, keys: Path) -> tuple[Run, list[Run]]:
                 f"  {label:>4} offered {rate:,.1f}/s: "
                 f"accepted {len(run.requests) / run.seconds:,.1f}/s "
                 f"of {run.sent:,} sent (skipped {run.summary['skipped']}); "
-                f"{hop_rates(run, observer)}"
+                f"{hop_rates(run, observer)}; {generator_share(run)}"
                 + ("" if clocked else "; NOT every clock opened within 90 s")
             )
     return max_run, runs

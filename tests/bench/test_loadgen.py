@@ -75,6 +75,9 @@ def test_the_load_generator_posts_unique_appeals_at_its_rate_and_records_each(
     lines = [line.split(",") for line in out.read_text().splitlines()]
     assert summary["sent"] == summary["ok"] == len(lines) == 50
     assert summary["skipped"] == summary["failed"] == 0
+    # Its own CPU time, which bench-pipeline prints beside each phase: some, and less than the
+    # whole second of sending on one thread (it runs on one by default).
+    assert 0 < summary["cpu_seconds"] < 1.5
     ids = [body["external_id"] for _, body in Intake.seen]
     assert sorted(ids) == sorted(line[0] for line in lines)
     assert len(set(ids)) == 50 and all(i.startswith("t-") for i in ids)
