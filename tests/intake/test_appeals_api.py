@@ -34,6 +34,7 @@ async def test_valid_submission_is_registered_and_announced_as_a_cloudevent(
         event = await received.wait_for_subject(created["appeal_id"])
     assert created["registration_number"].startswith(f"KRG-{datetime.now(UTC).year}-")
     assert created["status"] == "registered"
+    assert uuid.UUID(created["appeal_id"]).version == 7  # time-ordered: see intake.ids
     assert response.headers["location"] == f"/v1/appeals/{created['appeal_id']}"
     assert event["_key"] == created["appeal_id"]
     parsed = from_structured(KafkaMessage(headers={}, key=event["_key"], value=event["_raw"]))

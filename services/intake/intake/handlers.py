@@ -29,6 +29,7 @@ from appeals_law.rules import RuleSet
 from appeals_platform import outbox
 from appeals_platform.problems import NotYet, Refused, validation_problems
 from intake import db, updates
+from intake.ids import new_appeal_id
 
 SOURCE = "/appeals/intake"
 
@@ -168,7 +169,7 @@ async def register_many(
     events: dict[uuid.UUID, outbox.Event] = {}
     for application in applications:
         submission, received_at = application.submission, application.received_at
-        appeal_id = uuid.uuid4()
+        appeal_id = new_appeal_id()
         due_at = law.due_at(submission.type.value, received_at)
         number = await numbers.next(conn, received_at)
         received = received_event(
