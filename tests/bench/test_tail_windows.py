@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench.scripts import load
 
 
 @pytest.fixture
-def pipeline_latency(monkeypatch: pytest.MonkeyPatch) -> object:
-    monkeypatch.syspath_prepend(str(BENCH))
-    sys.modules.pop("pipeline_latency", None)
-    return importlib.import_module("pipeline_latency")
+def pipeline_latency(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return load("pipeline_latency.py", monkeypatch)
 
 
 def test_a_stall_puts_the_slowest_in_few_windows_and_a_busy_machine_in_many(
-    pipeline_latency: object,
+    pipeline_latency: ModuleType,
 ) -> None:
-    tail_windows = pipeline_latency.tail_windows  # type: ignore[attr-defined]
+    tail_windows = pipeline_latency.tail_windows
     # 20 s at 100 appeals/s, 20 ms each, starting at t = 1000 s.
     steady = [(1000 + i / 100, 20.0) for i in range(2000)]
     # A stall at 7.2 s: the 20 appeals sent in the next 0.2 s waited 300 ms.
