@@ -6,9 +6,15 @@ CPU it took itself (the services share the machine's cores with it). It posts in
 submissions to POST /v1/appeals of the stack `make up` runs (this checkout's ports), first as
 fast as 64 connections allow for BENCH_PIPELINE_MAX_SECONDS (the maximum), then open loop at
 fixed rates: 25 %, 50 % and 75 % of that maximum, BENCH_PIPELINE_SECONDS each, and, as the
-baseline, 2 appeals/s (an idle pipeline). Once each phase is over (nothing is read while the
-load runs), this process reads the Kafka record timestamps of every appeal's events and the
-commit time of each appeal's clock:
+baseline, 2 appeals/s (an idle pipeline). Before all of them it warms the stack for
+BENCH_PIPELINE_WARM_SECONDS: half closed loop, half open loop at half the rate that reached.
+The broker is a JVM: in its first minutes under load its JIT compiler threads took 0.26-0.30 of
+a core, and about 0.1 again when the load changed from closed to open loop, 17 s of CPU in
+all (7 Dec 2026), on the two cores the services share. Measured cold, the phases measured
+the broker's start-up; each phase's line prints what the compiler took in it.
+
+Once each phase is over (nothing is read while the load runs), this process reads the Kafka
+record timestamps of every appeal's events and the commit time of each appeal's clock:
 
   POST sent → HTTP answer (201)
             → intake.appeal-received        (intake's relay published AppealReceived)
@@ -42,11 +48,12 @@ from appeals_platform.auth import Role
 from appeals_reference import load_reference
 from appeals_tools.demo import demo_submissions
 from appeals_tools.stack.kafka import admin_options
-from appeals_tools.stack.layout import Layout, project_root
+from appeals_tools.stack.layout import Layout, project_root, read_pid
 from appeals_tools.stack.postgres import database_url
 from appeals_tools.stack.services import service_port, service_ready
 from appeals_tools.tokens import ensure_keys, issue_token, signing_key
 
+WARM_SECONDS = float(os.environ.get("BENCH_PIPELINE_WARM_SECONDS", "60"))
 MAX_SECONDS = float(os.environ.get("BENCH_PIPELINE_MAX_SECONDS", "10"))
 SECONDS = float(os.environ.get("BENCH_PIPELINE_SECONDS", "20"))
 FRACTIONS = (0.25, 0.5, 0.75)
@@ -213,6 +220,7 @@ class Run:
     sent: int
     requests: list[Request]
     summary: dict[str, float]
+    compiler: float | None = None  # CPU seconds of the broker's JIT compiler threads in it
 
 
 def bodies_file(folder: Path, count: int) -> Path:
@@ -311,6 +319,29 @@ def generator_share(run: Run) -> str:
     )
 
 
+def compiler_seconds() -> float | None:
+    """CPU seconds the broker's JIT compiler threads (HotSpot's C1 and C2) have taken so far;
+    None without the broker's pid file or /proc (one broker: `make up`)."""
+    pid = read_pid(Layout(project_root()).pid_file("kafka"))
+    if pid is None:
+        return None
+    ticks = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            if (task / "comm").read_text().startswith(("C1 ", "C2 ")):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    except OSError:
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def compiler_share(run: Run) -> str:
+    if run.compiler is None:
+        return "broker JIT not measured"
+    return f"broker JIT {run.compiler / max(run.seconds, 1e-3):.0%} of a core"
+
+
 def hop_rates(run: Run, observer: Observer) -> str:
     """Events/s reaching each topic and clocks over the run's appeals (first to last)."""
     parts = []
@@ -330,6 +361,7 @@ async def phase(
 ) -> tuple[Run, bool]:
     """One load of the generator, then the moments of the appeals it had accepted."""
     since = await observer.mark()
+    compiled = compiler_seconds()
     summary, requests = await load(
         folder,
         folder / "token",
@@ -341,7 +373,26 @@ async def phase(
     )
     seconds_taken = float(summary["seconds"])
     run = Run(label, rate, seconds_taken, int(summary["sent"]), requests, summary)
+    now = compiler_seconds()
+    if compiled is not None and now is not None:
+        run.compiler = now - compiled
     return run, await observer.collect(since, requests)
+
+
+async def warm_up(observer: Observer, folder: Path) -> None:
+    """Load the stack until its JIT has compiled what the measured phases run: closed loop,
+    then open loop at half of what that reached (the two take different paths: batches of
+    every size)."""
+    closed, _ = await phase(observer, folder, "warm", mode="max", rate=0, seconds=WARM_SECONDS / 2)
+    rate = round(len(closed.requests) / closed.seconds / 2, 1)
+    opened, _ = await phase(
+        observer, folder, "warm-open", mode="rate", rate=rate, seconds=WARM_SECONDS / 2
+    )
+    say(
+        f"  warmed up: {closed.seconds:.0f} s closed loop "
+        f"({len(closed.requests) / closed.seconds:,.0f}/s; {compiler_share(closed)}), "
+        f"{opened.seconds:.0f} s at {rate:,.0f}/s ({compiler_share(opened)})"
+    )
 
 
 async def measure(observer: Observer, keys: Path) -> tuple[Run, list[Run]]:
@@ -355,7 +406,7 @@ async def measure(observer: Observer, keys: Path) -> tuple[Run, list[Run]]:
             f"bench-pipeline: intake on :{service_port('intake')}, {os.cpu_count()} CPUs, "
             f"load average {os.getloadavg()[0]:.1f}; warming up ..."
         )
-        await phase(observer, folder, "warm", mode="rate", rate=20, seconds=3)
+        await warm_up(observer, folder)
         max_run, all_clocked = await phase(
             observer, folder, "max", mode="max", rate=0, seconds=MAX_SECONDS
         )
@@ -363,7 +414,7 @@ async def measure(observer: Observer, keys: Path) -> tuple[Run, list[Run]]:
         say(
             f"  maximum: {maximum:,.0f} appeals/s accepted over {max_run.seconds:.0f} s at 64 "
             f"connections ({max_run.summary}); downstream: {hop_rates(max_run, observer)}; "
-            f"{generator_share(max_run)}"
+            f"{generator_share(max_run)}; {compiler_share(max_run)}"
             + ("" if all_clocked else " (not every clock opened in time)")
         )
         runs = []
@@ -379,7 +430,7 @@ async def measure(observer: Observer, keys: Path) -> tuple[Run, list[Run]]:
                 f"  {label:>4} offered {rate:,.1f}/s: "
                 f"accepted {len(run.requests) / run.seconds:,.1f}/s "
                 f"of {run.sent:,} sent (skipped {run.summary['skipped']}); "
-                f"{hop_rates(run, observer)}; {generator_share(run)}"
+                f"{hop_rates(run, observer)}; {generator_share(run)}; {compiler_share(run)}"
                 + ("" if clocked else "; NOT every clock opened within 90 s")
             )
     return max_run, runs
