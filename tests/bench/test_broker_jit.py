@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -20,20 +23,48 @@ def pipeline_latency(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_the_running_broker_has_spent_cpu_in_its_compiler_threads(
     pipeline_latency: ModuleType, stack: Stack
 ) -> None:
-    seconds = pipeline_latency.compiler_seconds()
+    threads = pipeline_latency.compiler_threads()
     # HotSpot compiles from its first seconds: the broker's start-up alone takes some.
-    assert seconds is not None and seconds > 0
+    assert threads is not None and sum(threads.values()) > 0
+    assert pipeline_latency.compiled_since({}) == pytest.approx(sum(threads.values()), abs=1)
 
 
-def test_only_compiler_threads_count_and_no_broker_is_none(
+def test_compiler_threads_are_found_by_name_and_counted_from_their_own_reading(
     pipeline_latency: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # This Python process has threads, none of them C1 or C2.
     monkeypatch.setattr(pipeline_latency, "read_pid", lambda _: os.getpid())
-    assert pipeline_latency.compiler_seconds() == 0.0
+    assert pipeline_latency.compiler_threads() == {}  # no thread of pytest is named C1 or C2
+    named, finish = threading.Event(), threading.Event()
+    tid = ""
+
+    def compiler() -> None:
+        nonlocal tid
+        tid = str(threading.get_native_id())
+        Path("/proc/thread-self/comm").write_text("C2 test")
+        while time.thread_time() < 0.3:  # CPU for the kernel to count in ticks
+            pass
+        named.set()
+        finish.wait()
+
+    thread = threading.Thread(target=compiler)
+    thread.start()
+    try:
+        assert named.wait(60)
+        threads = pipeline_latency.compiler_threads()
+        assert list(threads) == [tid] and threads[tid] > 0
+        assert pipeline_latency.compiled_since({}) > 0  # a thread new since the reading
+        # A reading above the thread's own (another thread of that id, since ended): 0, not less.
+        assert pipeline_latency.compiled_since({tid: threads[tid] + 100}) == 0.0
+    finally:
+        finish.set()
+        thread.join()
     monkeypatch.setattr(pipeline_latency, "read_pid", lambda _: None)
-    assert pipeline_latency.compiler_seconds() is None
+    assert pipeline_latency.compiler_threads() is None
+    assert pipeline_latency.compiled_since({}) is None
+
+
+def test_the_share_of_a_core_is_printed_or_said_missing(pipeline_latency: ModuleType) -> None:
     run = pipeline_latency.Run("50%", 400.0, 20.0, 8000, [], {})
     assert pipeline_latency.compiler_share(run) == "broker JIT not measured"
-    run.compiler = 5.0
+    run.compiler = 0.25
     assert pipeline_latency.compiler_share(run) == "broker JIT 25% of a core"

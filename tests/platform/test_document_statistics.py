@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncpg
 import orjson
+import pytest
 
 from tests.conftest import SERVICE_SCHEMAS
+
+pytestmark = pytest.mark.infra
 
 DOCUMENTS_SQL = """
 SELECT c.relnamespace::regnamespace::text AS schema, c.relname AS table, a.attname AS column,
