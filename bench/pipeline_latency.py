@@ -407,13 +407,14 @@ async def warm_up(observer: Observer, folder: Path) -> None:
     )
     if not closed.requests:
         raise SystemExit(f"the warm-up got no appeal accepted ({closed.summary})")
-    rate = round(len(closed.requests) / closed.seconds / 2, 1)
+    reached = len(closed.requests) / closed.seconds
+    rate = round(reached / 2, 1)
     opened, drained_open = await phase(
         observer, folder, "warm-open", mode="rate", rate=rate, seconds=WARM_SECONDS / 2
     )
     say(
         f"  warmed up: {closed.seconds:.0f} s closed loop "
-        f"({len(closed.requests) / closed.seconds:,.0f}/s; {compiler_share(closed)}), "
+        f"({reached:,.0f}/s; {compiler_share(closed)}), "
         f"{opened.seconds:.0f} s at {rate:,.0f}/s ({compiler_share(opened)})"
         + ("" if drained and drained_open else "; NOT every clock opened in time")
     )

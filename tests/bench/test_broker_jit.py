@@ -10,13 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.bench.scripts import load
 from tests.conftest import Stack
-
-
-@pytest.fixture
-def pipeline_latency(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    return load("pipeline_latency.py", monkeypatch)
 
 
 @pytest.mark.infra

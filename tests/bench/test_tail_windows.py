@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-import pytest
-
-from tests.bench.scripts import load
-
-
-@pytest.fixture
-def pipeline_latency(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    return load("pipeline_latency.py", monkeypatch)
-
 
 def test_a_stall_puts_the_slowest_in_few_windows_and_a_busy_machine_in_many(
     pipeline_latency: ModuleType,
