@@ -41,9 +41,11 @@ from appeals_contracts.submission import AppealSubmission
 from appeals_contracts.topics import all_topic_specs
 from appeals_platform.records import Record
 from appeals_reference import load_reference
+from appeals_tools import procfs
+from appeals_tools.stack import usage
 from appeals_tools.stack.kafka import admin_access, admin_options, settings_of
-from appeals_tools.stack.layout import Layout, project_root, read_pid
-from appeals_tools.stack.postgres import database_url, postmaster_pid, prepare_database
+from appeals_tools.stack.layout import Layout, project_root
+from appeals_tools.stack.postgres import database_url, prepare_database
 from appeals_tools.tokens import ensure_keys
 
 # 60,000: about ten seconds of routing, long enough for the host's moods to average out.
@@ -60,67 +62,6 @@ DEV_SET = project_root() / "examples" / "appeals-dev.jsonl"
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def busy_cpu_seconds() -> float:
-    """CPU time the whole machine has spent working (all processes, all cores) since boot.
-
-    The rate depends on how the two cores are shared out moment to moment, and on the host:
-    time the hypervisor gave to other guests (steal) is not counted. CPU time per appeal,
-    across routing, PostgreSQL and the broker, is the steadier figure to compare.
-    """
-    with open("/proc/stat") as stat:
-        user, nice, system, _idle, _iowait, irq, softirq = map(int, stat.readline().split()[1:8])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
-
-
-def stack_pids() -> tuple[int | None, set[int]]:
-    """This checkout's PostgreSQL postmaster and Kafka broker(s): other stacks run their own
-    on the same machine (other checkouts' test suites), and counting every `postgres` and
-    `java` process charged their work to this bench."""
-    layout = Layout(project_root())
-    brokers = {pid for path in layout.run.glob("kafka*.pid") if (pid := read_pid(path)) is not None}
-    return postmaster_pid(layout), brokers
-
-
-def cpu_by_process(routing: set[int]) -> dict[int, tuple[str, float]]:
-    """CPU seconds each process has spent so far, with its owner: the routing processes (by
-    pid), this stack's PostgreSQL (the postmaster and its children) and Kafka broker, and
-    everything else (this bench, other stacks). Their shares per appeal are the profile that
-    says where a rise of the machine's CPU went."""
-    spent: dict[int, tuple[str, float]] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    postmaster, brokers = stack_pids()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                text = stat.read()
-        except OSError:
-            continue  # gone meanwhile
-        fields = text[text.rindex(")") + 2 :].split()
-        pid, parent = int(entry.name), int(fields[1])
-        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        if pid in routing:
-            spent[pid] = ("routing", seconds)
-        elif postmaster is not None and postmaster in (pid, parent):
-            spent[pid] = ("postgres", seconds)
-        elif pid in brokers:
-            spent[pid] = ("kafka", seconds)
-        else:
-            spent[pid] = ("other", seconds)
-    return spent
-
-
-def cpu_since(before: dict[int, tuple[str, float]], routing: set[int]) -> dict[str, float]:
-    """CPU seconds by owner since `before`, over the processes alive now (one that started
-    meanwhile counts from nothing; one that ended is left out, rather than subtracted)."""
-    spent = {"routing": 0.0, "postgres": 0.0, "kafka": 0.0, "other": 0.0}
-    for pid, (owner, seconds) in cpu_by_process(routing).items():
-        earlier = before.get(pid)
-        spent[owner] += seconds - (earlier[1] if earlier and earlier[0] == owner else 0.0)
-    return spent
 
 
 def submissions(count: int) -> list[AppealSubmission]:
@@ -379,8 +320,11 @@ async def routing_rate(
     try:
         for process in processes:
             process.start()
+        owner = usage.owner(
+            Layout(project_root()), {p.pid: "routing" for p in processes if p.pid is not None}
+        )
         first: tuple[float, int, float] | None = None
-        owners: dict[int, tuple[str, float]] = {}
+        owners: procfs.Spent = {}
         done = 0
         last_report = 0.0
         while done < count:
@@ -398,8 +342,8 @@ async def routing_rate(
             held = [int(partitions[n]) for n in range(PROCESSES)]
             stable = all(held) and sum(held) == PARTITIONS
             if first is None and stable:
-                first = (now, done, busy_cpu_seconds())
-                owners = cpu_by_process({p.pid for p in processes if p.pid is not None})
+                first = (now, done, procfs.machine_busy_seconds())
+                owners = procfs.spent(owner)
             if now - last_report >= 2:
                 say(f"  routed {done:,}/{count:,}")
                 last_report = now
@@ -410,14 +354,12 @@ async def routing_rate(
         while await watcher.fetchval("SELECT seq FROM routing.outbox ORDER BY seq LIMIT 1"):
             await asyncio.sleep(0.2)
         drained = time.perf_counter()
-        cpu_ms = (busy_cpu_seconds() - first[2]) * 1000 / max(count - first[1], 1)
+        cpu_ms = (procfs.machine_busy_seconds() - first[2]) * 1000 / max(count - first[1], 1)
         rate = (count - first[1]) / max(finished - first[0], 1e-9)
         n = max(spent[0], 1)
-        spent_since = cpu_since(owners, {p.pid for p in processes if p.pid is not None})
-        machine = {
-            owner: seconds * 1e6 / max(count - first[1], 1)
-            for owner, seconds in spent_since.items()
-        }
+        machine = {"routing": 0.0, "postgres": 0.0, "kafka": 0.0, "other": 0.0}
+        for name, seconds in procfs.spent_since(owners, owner).items():
+            machine[name] = seconds * 1e6 / max(count - first[1], 1)
         inside = Inside(*(spent[k] * 1e6 / n for k in range(1, 5)), machine=machine)
         return rate, finished - first[0], drained - first[0], cpu_ms, inside
     finally:

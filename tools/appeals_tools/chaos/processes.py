@@ -14,21 +14,13 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-
-def parent_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may itself hold spaces or parentheses.
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+from appeals_tools import procfs
 
 
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (parent := parent_of(int(entry.name))) is not None:
-            children.setdefault(parent, []).append(int(entry.name))
+    for process in procfs.processes():
+        children.setdefault(process.parent, []).append(process.pid)
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -38,11 +30,7 @@ def descendants(pid: int) -> list[int]:
 
 
 def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2] != "Z"
+    return (process := procfs.stat(pid)) is not None and process.state != "Z"
 
 
 def wait_gone(pids: Iterable[int], timeout: float = 10) -> bool:

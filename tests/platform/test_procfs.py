@@ -1,0 +1,160 @@
+"""/proc read one way: what the benches say of the machine's CPU and what the chaos suite
+signals rest on the same fields of /proc/<pid>/stat."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appeals_tools import procfs
+from appeals_tools.chaos import processes
+from appeals_tools.stack import usage
+from appeals_tools.stack.layout import Layout
+
+BURN = "import time\nwhile time.process_time() < 0.3: pass\ntime.sleep(60)"
+
+
+@pytest.fixture
+def burner() -> Iterator[subprocess.Popen[bytes]]:
+    """A child that spends 0.3 s of CPU, then sleeps."""
+    child = subprocess.Popen([sys.executable, "-c", BURN])
+    try:
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def burned(pid: int) -> float:
+    deadline = time.monotonic() + 30
+    while (found := procfs.stat(pid)) is not None and found.cpu_seconds < 0.25:
+        assert time.monotonic() < deadline, "the child did not spend its CPU"
+        time.sleep(0.05)
+    assert found is not None
+    return found.cpu_seconds
+
+
+def test_a_process_is_read_with_its_parent_state_and_cpu(
+    burner: subprocess.Popen[bytes],
+) -> None:
+    assert burned(burner.pid) >= 0.25
+    child = procfs.stat(burner.pid)
+    assert child is not None and child.parent == os.getpid() and child.state in ("R", "S")
+    assert child.name.startswith("python")
+    mine = procfs.stat(os.getpid())
+    assert mine is not None and mine.state == "R" and mine.parent == os.getppid()
+    listed = {p.pid: p for p in procfs.processes()}
+    assert listed[burner.pid].parent == os.getpid()
+
+
+def test_a_thread_named_with_parentheses_and_spaces_is_read_right() -> None:
+    named, finish = threading.Event(), threading.Event()
+    tid = 0
+
+    def work() -> None:
+        nonlocal tid
+        tid = threading.get_native_id()
+        # The kernel keeps 15 characters; the fields after the name must still be found.
+        Path("/proc/thread-self/comm").write_text("C2 x) (y z")
+        while time.thread_time() < 0.2:
+            pass
+        named.set()
+        finish.wait()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        assert named.wait(60)
+        found = {t.pid: t for t in procfs.threads(os.getpid())}[tid]
+        assert found.name == "C2 x) (y z" and found.parent == os.getppid()
+        assert found.state == "S" and found.cpu_seconds > 0.1  # waiting for `finish`
+    finally:
+        finish.set()
+        thread.join()
+
+
+def test_a_zombie_is_not_alive_and_a_reaped_process_is_gone() -> None:
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 30
+    while (found := procfs.stat(child.pid)) is not None and found.state != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert found is not None and not processes.alive(child.pid)
+    child.wait()
+    assert procfs.stat(child.pid) is None and not processes.alive(child.pid)
+    assert list(procfs.threads(child.pid)) == []
+
+
+def test_descendants_are_found_through_the_parents() -> None:
+    shell = subprocess.Popen(["sh", "-c", "sleep 60 & wait"])
+    try:
+        deadline = time.monotonic() + 30
+        while not processes.descendants(shell.pid):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (sleeper,) = processes.descendants(shell.pid)
+        found = procfs.stat(sleeper)
+        assert found is not None and found.parent == shell.pid and found.name == "sleep"
+        assert shell.pid in processes.descendants(os.getpid())
+    finally:
+        for pid in processes.descendants(shell.pid):
+            os.kill(pid, 9)
+        shell.kill()
+        shell.wait()
+
+
+def test_cpu_is_counted_by_owner_since_a_reading(burner: subprocess.Popen[bytes]) -> None:
+    def owner(process: procfs.Stat) -> str:
+        return "child" if process.pid == burner.pid else "other"
+
+    busy = procfs.machine_busy_seconds()
+    before = procfs.spent(owner)
+    spent = burned(burner.pid) - before.get(burner.pid, ("child", 0.0))[1]
+    since = procfs.spent_since(before, owner)
+    assert since["child"] == pytest.approx(spent, abs=0.05) and since["child"] > 0
+    assert procfs.machine_busy_seconds() - busy >= since["child"] - 0.05
+    # A pid that ended is left out, not subtracted; one now of another owner counts from
+    # nothing (the pid was reused), never below nothing.
+    gone = max(p.pid for p in procfs.processes()) + 1_000_000
+    stale = {gone: ("child", 1e9), burner.pid: ("other", 1e9)}
+    assert procfs.spent_since(stale, owner)["child"] == pytest.approx(burned(burner.pid), abs=0.05)
+    assert procfs.spent_since({burner.pid: ("child", 1e9)}, owner)["child"] == 0.0
+
+
+def test_the_stack_owns_its_pid_files_postgres_children_and_brokers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = Layout(tmp_path, home=tmp_path / "state")
+    layout.run.mkdir(parents=True)
+    children = [subprocess.Popen(["sleep", "60"]) for _ in range(5)]
+    try:
+        intake, intake_2, broker, postmaster, provisioner = (c.pid for c in children)
+        for name, pid in [
+            ("intake", intake),
+            ("intake-2", intake_2),
+            ("kafka", broker),
+            ("provisioner", provisioner),
+        ]:
+            layout.pid_file(name).write_text(str(pid))
+        layout.pid_file("routing").write_text("999999999")  # stale: no such process
+        named = usage.service_pids(layout)
+        assert named == {intake: "intake", intake_2: "intake", provisioner: "provisioner"}
+        monkeypatch.setattr(usage, "postmaster_pid", lambda _: postmaster)
+        owner = usage.owner(layout, {**named, provisioner: "bench"})
+        owners = {p.pid: owner(p) for p in procfs.processes()}
+        assert owners[intake] == owners[intake_2] == "intake"
+        assert owners[broker] == "kafka" and owners[postmaster] == "postgres"
+        assert owners[provisioner] == "bench" and owners[os.getpid()] == "other"
+        backend = procfs.Stat(pid=1, name="postgres", state="S", parent=postmaster, cpu_seconds=0)
+        assert owner(backend) == "postgres"
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
