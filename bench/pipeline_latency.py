@@ -328,11 +328,14 @@ def compiler_threads() -> dict[str, float] | None:
     """CPU seconds each of the broker's JIT compiler threads (HotSpot's C1 and C2) has taken,
     by thread id; None without the broker's pid file or its process (one broker: `make up`)."""
     pid = read_pid(Layout(project_root()).pid_file("kafka"))
-    if pid is None or procfs.stat(pid) is None:
+    if pid is None:
+        return None
+    threads = list(procfs.threads(pid))
+    if not threads:  # a process has a thread while it lives: the broker has gone
         return None
     return {
         str(thread.pid): thread.cpu_seconds
-        for thread in procfs.threads(pid)
+        for thread in threads
         if thread.name.startswith(("C1 ", "C2 "))
     }
 
@@ -353,7 +356,9 @@ def machine_share(run: Run) -> str:
         return "cores not measured"
     shown = sorted(((c, n) for n, c in run.cores.items() if c >= 0.01), reverse=True)
     owners = ", ".join(f"{name} {cores:.2f}" for cores, name in shown)
-    return f"cores busy {run.busy:.2f} of {os.cpu_count() or 1} ({owners})"
+    return f"cores busy {run.busy:.2f} of {os.cpu_count() or 1}" + (
+        f" ({owners})" if owners else ""
+    )
 
 
 def compiler_share(run: Run) -> str:
@@ -381,7 +386,8 @@ async def phase(
 ) -> tuple[Run, bool]:
     """One load of the generator, then the moments of the appeals it had accepted."""
     since = await observer.mark()
-    owner = usage.owner(Layout(project_root()), usage.service_pids(Layout(project_root())))
+    layout = Layout(project_root())
+    owner = usage.owner(layout, usage.service_pids(layout))
     spent, busy = procfs.spent(owner), procfs.machine_busy_seconds()
     compiled, started = compiler_threads(), time.monotonic()
     summary, requests = await load(

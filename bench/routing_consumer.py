@@ -324,7 +324,7 @@ async def routing_rate(
             Layout(project_root()), {p.pid: "routing" for p in processes if p.pid is not None}
         )
         first: tuple[float, int, float] | None = None
-        owners: procfs.Spent = {}
+        reading: procfs.Reading = {}
         done = 0
         last_report = 0.0
         while done < count:
@@ -343,7 +343,7 @@ async def routing_rate(
             stable = all(held) and sum(held) == PARTITIONS
             if first is None and stable:
                 first = (now, done, procfs.machine_busy_seconds())
-                owners = procfs.spent(owner)
+                reading = procfs.spent(owner)
             if now - last_report >= 2:
                 say(f"  routed {done:,}/{count:,}")
                 last_report = now
@@ -358,7 +358,7 @@ async def routing_rate(
         rate = (count - first[1]) / max(finished - first[0], 1e-9)
         n = max(spent[0], 1)
         machine = {"routing": 0.0, "postgres": 0.0, "kafka": 0.0, "other": 0.0}
-        for name, seconds in procfs.spent_since(owners, owner).items():
+        for name, seconds in procfs.spent_since(reading, owner).items():
             machine[name] = seconds * 1e6 / max(count - first[1], 1)
         inside = Inside(*(spent[k] * 1e6 / n for k in range(1, 5)), machine=machine)
         return rate, finished - first[0], drained - first[0], cpu_ms, inside

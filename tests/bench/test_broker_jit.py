@@ -62,3 +62,15 @@ def test_the_share_of_a_core_is_printed_or_said_missing(pipeline_latency: Module
     assert pipeline_latency.compiler_share(run) == "broker JIT not measured"
     run.compiler = 0.25
     assert pipeline_latency.compiler_share(run) == "broker JIT 25% of a core"
+
+
+def test_the_cores_are_printed_by_owner_most_first(pipeline_latency: ModuleType) -> None:
+    run = pipeline_latency.Run("50%", 400.0, 20.0, 8000, [], {})
+    assert pipeline_latency.machine_share(run) == "cores not measured"
+    run.busy, run.cores = 0.004, {"intake": 0.001}
+    cores = os.cpu_count() or 1
+    assert pipeline_latency.machine_share(run) == f"cores busy 0.00 of {cores}"
+    run.busy, run.cores = 1.84, {"routing": 0.3, "intake": 0.66, "other": 0.004, "kafka": 0.17}
+    assert pipeline_latency.machine_share(run) == (
+        f"cores busy 1.84 of {cores} (intake 0.66, routing 0.30, kafka 0.17)"
+    )

@@ -8,7 +8,6 @@ A Kafka of its own (ports base+200..205), so it runs beside the suite's one-brok
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from appeals_contracts.topics import APPEAL_ASSIGNED, agency_topic
 from appeals_platform.kafka import client_options
+from appeals_tools.chaos.processes import alive
 from appeals_tools.stack import kafka
 from appeals_tools.stack.layout import Layout
 from tests.kafka_modes.conftest import own_kafka
@@ -65,8 +65,4 @@ async def test_three_brokers_come_up_and_the_topics_have_three_replicas(cluster:
     pids = [kafka.read_pid(cluster.pid_file(f"kafka-{i}")) for i in (1, 2, 3)]
     assert all(pids)
     await asyncio.to_thread(kafka.stop_kafka, cluster)
-    assert not any(running(pid) for pid in pids if pid)
-
-
-def running(pid: int) -> bool:
-    return os.path.exists(f"/proc/{pid}")
+    assert not any(alive(pid) for pid in pids if pid)

@@ -9,9 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+from appeals_tools.chaos.processes import alive
+
 CHILD_TEST = """
 import subprocess, time
 from pathlib import Path
+
+from appeals_tools.chaos.processes import alive
 import pytest
 
 @pytest.fixture
@@ -28,16 +32,6 @@ def service(tmp_path_factory):
 def test_waits(service):
     time.sleep(300)
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by its parent) counts as gone.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_run_stopped_with_sigterm_stops_what_its_fixtures_started(tmp_path: Path) -> None:

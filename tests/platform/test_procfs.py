@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +18,19 @@ from appeals_tools.chaos import processes
 from appeals_tools.stack import usage
 from appeals_tools.stack.layout import Layout
 
-BURN = "import time\nwhile time.process_time() < 0.3: pass\ntime.sleep(60)"
+BURN = """
+import time
+while time.process_time() < 0.3:
+    pass
+print("burned", flush=True)
+time.sleep(60)
+"""
 
 
 @pytest.fixture
 def burner() -> Iterator[subprocess.Popen[bytes]]:
-    """A child that spends 0.3 s of CPU, then sleeps."""
-    child = subprocess.Popen([sys.executable, "-c", BURN])
+    """A child that spends 0.3 s of CPU, says so, then sleeps."""
+    child = subprocess.Popen([sys.executable, "-c", BURN], stdout=subprocess.PIPE)
     try:
         yield child
     finally:
@@ -32,19 +38,25 @@ def burner() -> Iterator[subprocess.Popen[bytes]]:
         child.wait()
 
 
-def burned(pid: int) -> float:
-    deadline = time.monotonic() + 30
-    while (found := procfs.stat(pid)) is not None and found.cpu_seconds < 0.25:
-        assert time.monotonic() < deadline, "the child did not spend its CPU"
-        time.sleep(0.05)
+def burned(child: subprocess.Popen[bytes]) -> float:
+    """The child's CPU seconds once it has spent them all (it sleeps from then on)."""
+    assert child.stdout is not None and child.stdout.readline() == b"burned\n"
+    found = procfs.stat(child.pid)
     assert found is not None
     return found.cpu_seconds
+
+
+def until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
 
 
 def test_a_process_is_read_with_its_parent_state_and_cpu(
     burner: subprocess.Popen[bytes],
 ) -> None:
-    assert burned(burner.pid) >= 0.25
+    assert burned(burner) >= 0.25  # in ticks of 10 ms, counted a little differently
     child = procfs.stat(burner.pid)
     assert child is not None and child.parent == os.getpid() and child.state in ("R", "S")
     assert child.name.startswith("python")
@@ -72,9 +84,15 @@ def test_a_thread_named_with_parentheses_and_spaces_is_read_right() -> None:
     thread.start()
     try:
         assert named.wait(60)
-        found = {t.pid: t for t in procfs.threads(os.getpid())}[tid]
+
+        def worker() -> procfs.Stat:
+            return {t.pid: t for t in procfs.threads(os.getpid())}[tid]
+
+        # Once it waits for `finish` (it may still be running just after `named`).
+        until(lambda: worker().state == "S", "the thread did not go to sleep")
+        found = worker()
         assert found.name == "C2 x) (y z" and found.parent == os.getppid()
-        assert found.state == "S" and found.cpu_seconds > 0.1  # waiting for `finish`
+        assert found.cpu_seconds > 0.1
     finally:
         finish.set()
         thread.join()
@@ -82,11 +100,8 @@ def test_a_thread_named_with_parentheses_and_spaces_is_read_right() -> None:
 
 def test_a_zombie_is_not_alive_and_a_reaped_process_is_gone() -> None:
     child = subprocess.Popen(["true"])
-    deadline = time.monotonic() + 30
-    while (found := procfs.stat(child.pid)) is not None and found.state != "Z":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    assert found is not None and not processes.alive(child.pid)
+    until(lambda: getattr(procfs.stat(child.pid), "state", None) == "Z", "no zombie")
+    assert not processes.alive(child.pid)
     child.wait()
     assert procfs.stat(child.pid) is None and not processes.alive(child.pid)
     assert list(procfs.threads(child.pid)) == []
@@ -95,13 +110,18 @@ def test_a_zombie_is_not_alive_and_a_reaped_process_is_gone() -> None:
 def test_descendants_are_found_through_the_parents() -> None:
     shell = subprocess.Popen(["sh", "-c", "sleep 60 & wait"])
     try:
-        deadline = time.monotonic() + 30
-        while not processes.descendants(shell.pid):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        (sleeper,) = processes.descendants(shell.pid)
+        # Its child is a copy of sh until it has become `sleep`.
+        def sleepers() -> list[int]:
+            return [
+                pid
+                for pid in processes.descendants(shell.pid)
+                if getattr(procfs.stat(pid), "name", None) == "sleep"
+            ]
+
+        until(lambda: bool(sleepers()), "no sleep under the shell")
+        (sleeper,) = sleepers()
         found = procfs.stat(sleeper)
-        assert found is not None and found.parent == shell.pid and found.name == "sleep"
+        assert found is not None and found.parent == shell.pid
         assert shell.pid in processes.descendants(os.getpid())
     finally:
         for pid in processes.descendants(shell.pid):
@@ -116,16 +136,23 @@ def test_cpu_is_counted_by_owner_since_a_reading(burner: subprocess.Popen[bytes]
 
     busy = procfs.machine_busy_seconds()
     before = procfs.spent(owner)
-    spent = burned(burner.pid) - before.get(burner.pid, ("child", 0.0))[1]
+    child = procfs.stat(burner.pid)
+    assert child is not None
+    key = (child.pid, child.started)
+    spent = burned(burner) - before.get(key, ("child", 0.0))[1]
     since = procfs.spent_since(before, owner)
-    assert since["child"] == pytest.approx(spent, abs=0.05) and since["child"] > 0
-    assert procfs.machine_busy_seconds() - busy >= since["child"] - 0.05
-    # A pid that ended is left out, not subtracted; one now of another owner counts from
-    # nothing (the pid was reused), never below nothing.
-    gone = max(p.pid for p in procfs.processes()) + 1_000_000
-    stale = {gone: ("child", 1e9), burner.pid: ("other", 1e9)}
-    assert procfs.spent_since(stale, owner)["child"] == pytest.approx(burned(burner.pid), abs=0.05)
-    assert procfs.spent_since({burner.pid: ("child", 1e9)}, owner)["child"] == 0.0
+    # Ticks: the two readings of the same counter agree to a tick or two.
+    assert since["child"] == pytest.approx(spent, abs=0.03) and since["child"] > 0
+    assert procfs.machine_busy_seconds() - busy >= since["child"] - 0.03
+    # A process that ended is left out, not subtracted; the same pid started at another time
+    # (a reused pid) counts from nothing.
+    gone = (max(p.pid for p in procfs.processes()) + 1_000_000, 0)
+    reused = (child.pid, child.started - 1)
+    stale = {gone: ("child", 1e9), reused: ("child", 1e9)}
+    total = procfs.stat(burner.pid)
+    assert total is not None
+    assert procfs.spent_since(stale, owner)["child"] == pytest.approx(total.cpu_seconds, abs=0.03)
+    assert procfs.spent_since(procfs.spent(owner), owner)["child"] == pytest.approx(0, abs=0.03)
 
 
 def test_the_stack_owns_its_pid_files_postgres_children_and_brokers(
@@ -152,7 +179,9 @@ def test_the_stack_owns_its_pid_files_postgres_children_and_brokers(
         assert owners[intake] == owners[intake_2] == "intake"
         assert owners[broker] == "kafka" and owners[postmaster] == "postgres"
         assert owners[provisioner] == "bench" and owners[os.getpid()] == "other"
-        backend = procfs.Stat(pid=1, name="postgres", state="S", parent=postmaster, cpu_seconds=0)
+        backend = procfs.Stat(
+            pid=1, name="postgres", state="S", parent=postmaster, cpu_seconds=0, started=0
+        )
         assert owner(backend) == "postgres"
     finally:
         for child in children:

@@ -23,6 +23,9 @@ class Stat:
     state: str  # R running, S sleeping, Z zombie, ...
     parent: int
     cpu_seconds: float  # user and system time so far
+    # When it started, in clock ticks since boot: with the pid, what tells a process from a
+    # later one given the same pid (pids wrap, at 32,768 on a default system).
+    started: int
 
 
 def stat(pid: int, thread: int | None = None) -> Stat | None:
@@ -40,20 +43,23 @@ def stat(pid: int, thread: int | None = None) -> Stat | None:
         state=fields[0],
         parent=int(fields[1]),
         cpu_seconds=(int(fields[11]) + int(fields[12])) / TICK,  # utime, stime
+        started=int(fields[19]),  # starttime
     )
 
 
 def processes() -> Iterator[Stat]:
     """Every process alive now (one that ends while listed is left out)."""
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and (found := stat(int(entry.name))) is not None:
-            yield found
+    with os.scandir("/proc") as entries:
+        for entry in entries:
+            if entry.name.isdigit() and (found := stat(int(entry.name))) is not None:
+                yield found
 
 
 def threads(pid: int) -> Iterator[Stat]:
     """The threads of a process alive now (none when the process is gone)."""
     try:
-        entries = list(os.scandir(f"/proc/{pid}/task"))
+        with os.scandir(f"/proc/{pid}/task") as listing:
+            entries = list(listing)
     except OSError:
         return
     for entry in entries:
@@ -73,21 +79,22 @@ def machine_busy_seconds() -> float:
 
 # Who a process works for ("routing", "postgres", ...), given its stat.
 Owner = Callable[[Stat], str]
-Spent = dict[int, tuple[str, float]]
+# CPU seconds each process (pid, start) had spent at a reading, with its owner.
+Reading = dict[tuple[int, int], tuple[str, float]]
 
 
-def spent(owner: Owner) -> Spent:
+def spent(owner: Owner) -> Reading:
     """CPU seconds each process has spent so far, with its owner."""
-    return {s.pid: (owner(s), s.cpu_seconds) for s in processes()}
+    return {(s.pid, s.started): (owner(s), s.cpu_seconds) for s in processes()}
 
 
-def spent_since(before: Spent, owner: Owner) -> dict[str, float]:
+def spent_since(before: Reading, owner: Owner) -> dict[str, float]:
     """CPU seconds by owner since `before`, over the processes alive now: one that started
-    meanwhile counts from nothing, one that ended is left out rather than subtracted, and a pid
-    reused by another owner counts from nothing."""
+    meanwhile (a new pid, or a pid reused since) counts from nothing, and one that ended is left
+    out rather than subtracted."""
     by_owner: dict[str, float] = {}
-    for pid, (name, seconds) in spent(owner).items():
-        earlier = before.get(pid)
-        since = seconds - (earlier[1] if earlier is not None and earlier[0] == name else 0.0)
-        by_owner[name] = by_owner.get(name, 0.0) + max(0.0, since)
+    for process, (name, seconds) in spent(owner).items():
+        earlier = before.get(process)
+        since = seconds - (earlier[1] if earlier is not None else 0.0)
+        by_owner[name] = by_owner.get(name, 0.0) + since
     return by_owner

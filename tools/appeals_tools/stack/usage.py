@@ -23,7 +23,7 @@ def brokers(layout: Layout) -> set[int]:
 def service_pids(layout: Layout) -> dict[int, str]:
     """The stack's own Python processes by pid (`intake`, `routing`, ...; a replica counts as its
     service), from their pid files; brokers are left to `owner`."""
-    named = {}
+    named: dict[int, str] = {}
     for path in layout.run.glob("*.pid"):
         if not path.stem.startswith("kafka") and (pid := read_pid(path)) is not None:
             named[pid] = _REPLICA.sub("", path.stem)
