@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from tests.conftest import Stack
+from tests.named_thread import named_thread
 
 
 @pytest.mark.infra
@@ -28,30 +26,13 @@ def test_compiler_threads_are_found_by_name_and_counted_from_their_own_reading(
 ) -> None:
     monkeypatch.setattr(pipeline_latency, "read_pid", lambda _: os.getpid())
     assert pipeline_latency.compiler_threads() == {}  # no thread of pytest is named C1 or C2
-    named, finish = threading.Event(), threading.Event()
-    tid = ""
-
-    def compiler() -> None:
-        nonlocal tid
-        tid = str(threading.get_native_id())
-        Path("/proc/thread-self/comm").write_text("C2 test")
-        while time.thread_time() < 0.3:  # CPU for the kernel to count in ticks
-            pass
-        named.set()
-        finish.wait()
-
-    thread = threading.Thread(target=compiler)
-    thread.start()
-    try:
-        assert named.wait(60)
+    with named_thread("C2 test", cpu_seconds=0.3) as native:
+        tid = str(native)
         threads = pipeline_latency.compiler_threads()
         assert list(threads) == [tid] and threads[tid] > 0
         assert pipeline_latency.compiled_since({}) > 0  # a thread new since the reading
         # A reading above the thread's own (another thread of that id, since ended): 0, not less.
         assert pipeline_latency.compiled_since({tid: threads[tid] + 100}) == 0.0
-    finally:
-        finish.set()
-        thread.join()
     monkeypatch.setattr(pipeline_latency, "read_pid", lambda _: None)
     assert pipeline_latency.compiler_threads() is None
     assert pipeline_latency.compiled_since({}) is None

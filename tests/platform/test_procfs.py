@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from appeals_tools import procfs
 from appeals_tools.chaos import processes
 from appeals_tools.stack import usage
 from appeals_tools.stack.layout import Layout
+from tests.named_thread import named_thread
 
 BURN = """
 import time
@@ -67,35 +67,17 @@ def test_a_process_is_read_with_its_parent_state_and_cpu(
 
 
 def test_a_thread_named_with_parentheses_and_spaces_is_read_right() -> None:
-    named, finish = threading.Event(), threading.Event()
-    tid = 0
-
-    def work() -> None:
-        nonlocal tid
-        tid = threading.get_native_id()
-        # The kernel keeps 15 characters; the fields after the name must still be found.
-        Path("/proc/thread-self/comm").write_text("C2 x) (y z")
-        while time.thread_time() < 0.2:
-            pass
-        named.set()
-        finish.wait()
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    try:
-        assert named.wait(60)
+    # The fields after the name must still be found.
+    with named_thread("C2 x) (y z", cpu_seconds=0.2) as tid:
 
         def worker() -> procfs.Stat:
             return {t.pid: t for t in procfs.threads(os.getpid())}[tid]
 
-        # Once it waits for `finish` (it may still be running just after `named`).
+        # Once it waits for the block to end (it may still be running just after its CPU).
         until(lambda: worker().state == "S", "the thread did not go to sleep")
         found = worker()
         assert found.name == "C2 x) (y z" and found.parent == os.getppid()
         assert found.cpu_seconds > 0.1
-    finally:
-        finish.set()
-        thread.join()
 
 
 def test_a_zombie_is_not_alive_and_a_reaped_process_is_gone() -> None:
