@@ -324,30 +324,27 @@ def generator_share(run: Run) -> str:
     )
 
 
-def compiler_threads() -> dict[str, float] | None:
-    """CPU seconds each of the broker's JIT compiler threads (HotSpot's C1 and C2) has taken,
-    by thread id; None without the broker's pid file or its process (one broker: `make up`)."""
+def compiler_threads() -> procfs.Reading | None:
+    """CPU seconds each of the broker's JIT compiler threads (HotSpot's C1 and C2) has taken;
+    None without the broker's pid file or its process (one broker: `make up`). HotSpot starts
+    and stops C2 threads as it needs them: a reading counts each thread apart."""
     pid = read_pid(Layout(project_root()).pid_file("kafka"))
     if pid is None:
         return None
     threads = list(procfs.threads(pid))
     if not threads:  # a process has a thread while it lives: the broker has gone
         return None
-    return {
-        str(thread.pid): thread.cpu_seconds
-        for thread in threads
-        if thread.name.startswith(("C1 ", "C2 "))
-    }
+    compilers = [t for t in threads if t.name.startswith(("C1 ", "C2 "))]
+    return procfs.spent(lambda _: "compiler", compilers)
 
 
-def compiled_since(before: dict[str, float] | None) -> float | None:
-    """CPU seconds the compiler threads took since `before`. HotSpot starts and stops C2
-    threads as it needs them: each thread counts from its own reading (a new one from 0), and
-    what an ended thread took is lost, never subtracted."""
+def compiled_since(before: procfs.Reading | None) -> float | None:
+    """CPU seconds the compiler threads took since `before` (a thread new since then counts
+    from nothing; what an ended one took is lost, never subtracted)."""
     now = compiler_threads()
     if before is None or now is None:
         return None
-    return sum(max(0.0, seconds - before.get(tid, 0.0)) for tid, seconds in now.items())
+    return procfs.since(before, now).get("compiler", 0.0)
 
 
 def machine_share(run: Run) -> str:
@@ -403,7 +400,7 @@ async def phase(
     run = Run(label, rate, seconds_taken, int(summary["sent"]), requests, summary)
     elapsed = max(time.monotonic() - started, 1e-3)
     run.busy = (procfs.machine_busy_seconds() - busy) / elapsed
-    run.cores = {name: s / elapsed for name, s in procfs.spent_since(spent, owner).items()}
+    run.cores = {name: s / elapsed for name, s in procfs.since(spent, procfs.spent(owner)).items()}
     # The generator has ended (an ended process is not counted): its own word for its CPU.
     run.cores["load generator"] = float(summary.get("cpu_seconds", 0.0)) / elapsed
     taken = compiled_since(compiled)

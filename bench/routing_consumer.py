@@ -358,7 +358,7 @@ async def routing_rate(
         rate = (count - first[1]) / max(finished - first[0], 1e-9)
         n = max(spent[0], 1)
         machine = {"routing": 0.0, "postgres": 0.0, "kafka": 0.0, "other": 0.0}
-        for name, seconds in procfs.spent_since(reading, owner).items():
+        for name, seconds in procfs.since(reading, procfs.spent(owner)).items():
             machine[name] = seconds * 1e6 / max(count - first[1], 1)
         inside = Inside(*(spent[k] * 1e6 / n for k in range(1, 5)), machine=machine)
         return rate, finished - first[0], drained - first[0], cpu_ms, inside

@@ -17,8 +17,10 @@ def test_the_running_broker_has_spent_cpu_in_its_compiler_threads(
 ) -> None:
     threads = pipeline_latency.compiler_threads()
     # HotSpot compiles from its first seconds: the broker's start-up alone takes some.
-    assert threads is not None and sum(threads.values()) > 0
-    assert pipeline_latency.compiled_since({}) == pytest.approx(sum(threads.values()), abs=1)
+    assert threads is not None
+    total = sum(seconds for _, seconds in threads.values())
+    assert total > 0 and {owner for owner, _ in threads.values()} == {"compiler"}
+    assert pipeline_latency.compiled_since({}) == pytest.approx(total, abs=1)
 
 
 def test_compiler_threads_are_found_by_name_and_counted_from_their_own_reading(
@@ -26,13 +28,16 @@ def test_compiler_threads_are_found_by_name_and_counted_from_their_own_reading(
 ) -> None:
     monkeypatch.setattr(pipeline_latency, "read_pid", lambda _: os.getpid())
     assert pipeline_latency.compiler_threads() == {}  # no thread of pytest is named C1 or C2
-    with named_thread("C2 test", cpu_seconds=0.3) as native:
-        tid = str(native)
+    with named_thread("C2 test", cpu_seconds=0.3) as tid:
         threads = pipeline_latency.compiler_threads()
-        assert list(threads) == [tid] and threads[tid] > 0
+        [(found, started)] = threads
+        seconds = threads[found, started][1]
+        assert found == tid and seconds > 0
         assert pipeline_latency.compiled_since({}) > 0  # a thread new since the reading
-        # A reading above the thread's own (another thread of that id, since ended): 0, not less.
-        assert pipeline_latency.compiled_since({tid: threads[tid] + 100}) == 0.0
+        # A reading of another thread of that id (since ended): this one counts from nothing,
+        # never less.
+        earlier = {(tid, started - 1): ("compiler", seconds + 100)}
+        assert pipeline_latency.compiled_since(earlier) == pytest.approx(seconds, abs=0.03)
     monkeypatch.setattr(pipeline_latency, "read_pid", lambda _: None)
     assert pipeline_latency.compiler_threads() is None
     assert pipeline_latency.compiled_since({}) is None

@@ -14,8 +14,6 @@ from appeals_tools.chaos.processes import alive
 CHILD_TEST = """
 import subprocess, time
 from pathlib import Path
-
-from appeals_tools.chaos.processes import alive
 import pytest
 
 @pytest.fixture

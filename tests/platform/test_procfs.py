@@ -122,7 +122,7 @@ def test_cpu_is_counted_by_owner_since_a_reading(burner: subprocess.Popen[bytes]
     assert child is not None
     key = (child.pid, child.started)
     spent = burned(burner) - before.get(key, ("child", 0.0))[1]
-    since = procfs.spent_since(before, owner)
+    since = procfs.since(before, procfs.spent(owner))
     # Ticks: the two readings of the same counter agree to a tick or two.
     assert since["child"] == pytest.approx(spent, abs=0.03) and since["child"] > 0
     assert procfs.machine_busy_seconds() - busy >= since["child"] - 0.03
@@ -133,8 +133,15 @@ def test_cpu_is_counted_by_owner_since_a_reading(burner: subprocess.Popen[bytes]
     stale = {gone: ("child", 1e9), reused: ("child", 1e9)}
     total = procfs.stat(burner.pid)
     assert total is not None
-    assert procfs.spent_since(stale, owner)["child"] == pytest.approx(total.cpu_seconds, abs=0.03)
-    assert procfs.spent_since(procfs.spent(owner), owner)["child"] == pytest.approx(0, abs=0.03)
+    assert procfs.since(stale, procfs.spent(owner))["child"] == pytest.approx(
+        total.cpu_seconds, abs=0.03
+    )
+    now = procfs.spent(owner)
+    assert procfs.since(now, now)["child"] == 0.0
+    # Threads too: a reading of some stats only (here, this process's threads).
+    mine = procfs.spent(owner, procfs.threads(os.getpid()))
+    assert {pid for pid, _ in mine} == {t.pid for t in procfs.threads(os.getpid())}
+    assert procfs.spent(owner, []) == {}
 
 
 def test_the_stack_owns_its_pid_files_postgres_children_and_brokers(

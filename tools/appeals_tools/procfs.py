@@ -10,7 +10,7 @@ parentheses: the fields are read after the last ")".
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -83,18 +83,20 @@ Owner = Callable[[Stat], str]
 Reading = dict[tuple[int, int], tuple[str, float]]
 
 
-def spent(owner: Owner) -> Reading:
-    """CPU seconds each process has spent so far, with its owner."""
-    return {(s.pid, s.started): (owner(s), s.cpu_seconds) for s in processes()}
+def spent(owner: Owner, of: Iterable[Stat] | None = None) -> Reading:
+    """CPU seconds each process (or each of `of`: a process's threads, say) has spent so far,
+    with its owner."""
+    return {
+        (s.pid, s.started): (owner(s), s.cpu_seconds) for s in (processes() if of is None else of)
+    }
 
 
-def spent_since(before: Reading, owner: Owner) -> dict[str, float]:
-    """CPU seconds by owner since `before`, over the processes alive now: one that started
-    meanwhile (a new pid, or a pid reused since) counts from nothing, and one that ended is left
-    out rather than subtracted."""
+def since(before: Reading, now: Reading) -> dict[str, float]:
+    """CPU seconds by owner from one reading to a later one, over what is there now: a process
+    that started meanwhile (a new pid, or a pid reused since) counts from nothing, and one that
+    ended is left out rather than subtracted."""
     by_owner: dict[str, float] = {}
-    for process, (name, seconds) in spent(owner).items():
+    for process, (name, seconds) in now.items():
         earlier = before.get(process)
-        since = seconds - (earlier[1] if earlier is not None else 0.0)
-        by_owner[name] = by_owner.get(name, 0.0) + since
+        by_owner[name] = by_owner.get(name, 0.0) + seconds - (earlier[1] if earlier else 0.0)
     return by_owner
