@@ -363,3 +363,21 @@ async def test_a_round_reads_the_rows_that_came_meanwhile_as_it_settles(
         outbox.READ_SQL,
     ]
     assert sorted(e["id"] for e in seen) == sorted(m.id for m in messages)
+
+
+async def test_a_topic_new_to_the_relay_is_looked_up_in_the_round_that_first_has_it(
+    relaying: Relaying, topic: Callable[..., Any]
+) -> None:
+    """A producer knows no topic until asked. A relay that just started (a restarted routing
+    process) meets its agencies' topics one round after another; each is looked up when it
+    first comes, not after the pause that spares Kafka the look-ups of a topic found missing."""
+    first, second = await topic("outbox-first"), await topic("outbox-second")
+    relay = relaying.relay()
+    async with relaying.pool.acquire() as conn:
+        while await relaying.relay(batch_size=500).publish_batch(conn):
+            pass  # rows other tests left behind
+        await fill(relaying.pool, outbox_rows(first, 1, keys=1))
+        assert await relay.publish_batch(conn) == 1
+        await fill(relaying.pool, outbox_rows(second, 1, keys=1))
+        assert await relay.publish_batch(conn) == 1
+        assert await outbox.pending(conn) == 0  # the second topic's row went in its own round

@@ -663,8 +663,12 @@ class OutboxRelay:
         waited for, or the refusal for a topic its rows are parked for (an illegal name, or
         missing for longer than `topic_wait`).
 
-        Missing topics are looked up again at most once a second, and a topic that is still
-        missing only counts as missing while Kafka answers (not while it is away).
+        A topic this relay has not asked about yet is looked up at once; one found missing is
+        looked up again at most once a second, and only counts as missing while Kafka answers
+        (not while it is away). (A producer knows no topic until asked: throttling every
+        look-up held the first record of each agency a restarted routing process wrote to
+        for up to a second, p99 POST → agency topic 800 ms in the half minute after a restart
+        against 100 ms, 7 Dec 2026.)
         """
         cluster = self._producer.client.cluster
         prefix = self._topic_prefix
@@ -683,7 +687,8 @@ class OutboxRelay:
                 unknown.append(name)
         now = time.monotonic()
         answered = True
-        if unknown and now >= self._next_lookup:
+        unasked = any(name not in self._missing for name in unknown)
+        if unknown and (unasked or now >= self._next_lookup):
             self._next_lookup = now + 1.0
             for name in unknown:
                 self._producer.client.add_topic(prefix + name)
