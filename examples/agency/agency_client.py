@@ -136,8 +136,11 @@ def main() -> int:
             print("no assignments")
             return 0
         # 1. Confirm receipt of each, and wait: a redirect must not overtake its confirmation.
+        # Each command names the hop it acts on: a service that has not followed a redirect
+        # to this agency yet then asks to retry (the platform does) instead of refusing.
         agency.send(
-            [command("receipt-confirmed", a["appeal_id"], {}) for a in appeals], args.timeout
+            [command("receipt-confirmed", a["appeal_id"], {"hop": a["hop"]}) for a in appeals],
+            args.timeout,
         )
         # 2. Answer all but the last; ask to redirect the last one.
         *answered, redirected = appeals
@@ -150,6 +153,7 @@ def main() -> int:
                     "outcome": "explained",
                     "text": "Разъяснено. Түсіндірілді.",
                     "signed_at": signed_at,
+                    "hop": a["hop"],
                 },
             )
             for a in answered

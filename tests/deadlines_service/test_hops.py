@@ -10,6 +10,8 @@ from datetime import datetime
 import pytest
 
 from appeals_platform.auth import Role
+from appeals_platform.problems import Refused
+from deadlines import receipts
 from tests.deadlines_service.conftest import Deadlines, local
 
 pytestmark = pytest.mark.infra
@@ -120,3 +122,53 @@ async def test_a_receipt_before_its_clock_is_open_is_asked_to_retry(deadlines: D
     await deadlines.assign(local(2022, 5, 26, 10), appeal_id=appeal, agency=FIRST)
     await deadlines.wait_for_clock(appeal)
     assert (await deadlines.client.post(url, headers=headers)).status_code == 201
+
+
+async def test_an_agency_naming_a_hop_not_followed_here_is_asked_to_retry(
+    deadlines: Deadlines,
+) -> None:
+    """Redirected to SECOND a moment ago, only FIRST's clock is open here. SECOND's receipt
+    or extension naming the hop it read (2) is "not yet" (404 with Retry-After); naming no
+    hop, it is refused as not its own (403). Once the hop is followed, the same receipt
+    is taken."""
+    appeal = await deadlines.assign(local(2022, 5, 26, 10), agency=FIRST)
+    await deadlines.wait_for_clock(appeal)
+    deadlines.clock.set(local(2022, 5, 30, 16, 30))
+    headers = deadlines.auth(Role.AGENCY, agency=SECOND)
+    receipt, extend = f"/v1/appeals/{appeal}/receipt", f"/v1/appeals/{appeal}/extend"
+    extension = {"new_due_date": "2022-07-20", "reason": "Нужна экспертиза."}
+    for ahead in (
+        await deadlines.client.post(receipt, params={"hop": 2}, headers=headers),
+        await deadlines.client.post(extend, json={**extension, "hop": 2}, headers=headers),
+    ):
+        assert ahead.status_code == 404, ahead.text
+        assert ahead.headers["retry-after"] == "1"
+        assert ahead.json()["title"] == "no clock for this hop yet"
+    not_named = await deadlines.client.post(receipt, headers=headers)
+    assert not_named.status_code == 403, not_named.text
+    invalid = await deadlines.client.post(receipt, params={"hop": 0}, headers=headers)
+    assert invalid.status_code == 422, invalid.text
+
+    await deadlines.redirect(appeal, local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND)
+    await deadlines.assign(
+        local(2022, 5, 26, 10),
+        appeal_id=appeal,
+        hop=2,
+        agency=SECOND,
+        assigned_at=local(2022, 5, 30, 16),
+    )
+    await deadlines.wait_for(appeal, lambda view: len(view["hops"]) == 2)
+    taken = await deadlines.client.post(receipt, params={"hop": 2}, headers=headers)
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["hop"] == 2
+
+
+def test_a_receipt_command_names_its_hop_or_nothing() -> None:
+    """The data of a receipt command: nothing, `{}` or a hop; a hop that cannot be is
+    refused as the HTTP query parameter is (422)."""
+    assert receipts.receipt_request(None).hop is None
+    assert receipts.receipt_request({"note": "taken"}).hop is None
+    assert receipts.receipt_request({"hop": 3}).hop == 3
+    with pytest.raises(Refused) as refused:
+        receipts.receipt_request({"hop": 0})
+    assert refused.value.status == 422

@@ -421,3 +421,59 @@ async def test_an_agency_ahead_of_the_registry_is_asked_to_retry_and_its_command
     assert (also["data"]["outcome"], also["data"]["status"]) == ("refused", 409)
     view = await wait_for_status(intake, early, "answered")
     assert view["agency"] == agency
+
+
+async def test_an_agency_naming_a_hop_the_registry_has_not_followed_is_asked_to_retry(
+    intake: Intake, stack: Stack, probe: Callable[[str], EventProbe]
+) -> None:
+    """Redirected to B a moment ago, the appeal is still A's here. B's answer naming the hop
+    it read (2) is "not yet", and its command waits until intake follows the redirect; an
+    answer naming no hop, or the hop intake is at, is B's to be refused (403)."""
+    a, b = "KRG-KARAGANDA-AKIMAT", "KRG-POLICE"
+    appeal_id = (await intake.post(fresh(dev_submissions()[11]))).json()["appeal_id"]
+    await publish(stack, topics.APPEAL_ASSIGNED, appeal_id, assigned_event(appeal_id, a, 1))
+    await wait_for_status(intake, appeal_id, "assigned")
+    answer = {
+        "outcome": "explained",
+        "text": "Разъяснено: вопрос в компетенции полиции.",
+        "signed_at": "2026-03-10T12:00:00+05:00",
+    }
+    url, headers = f"/v1/appeals/{appeal_id}/answer", intake.auth(Role.AGENCY, agency=b)
+    ahead = await intake.client.post(url, json={**answer, "hop": 2}, headers=headers)
+    assert ahead.status_code == 409, ahead.text
+    assert ahead.headers["retry-after"] == "1"
+    assert ahead.json()["title"] == (
+        "the appeal's redirect to your agency has not reached the registry yet"
+    )
+    for named in ({}, {"hop": 1}):
+        refused = await intake.client.post(url, json={**answer, **named}, headers=headers)
+        assert refused.status_code == 403, (named, refused.text)
+    invalid = await intake.client.post(url, json={**answer, "hop": 0}, headers=headers)
+    assert invalid.status_code == 422, invalid.text
+
+    producer = stack.producer(f"agency-{b.lower()}", enable_idempotence=True)
+    await producer.start()
+    try:
+        async with probe(topics.agency_results_topic(b)) as results:
+            command = envelope(
+                event_type=event_types.AGENCY_ANSWER,
+                source="/tests/agency-case-system",
+                subject=appeal_id,
+                id=str(uuid.uuid4()),
+                data={**answer, "hop": 2},
+            )
+            await producer.send_and_wait(
+                topics.agency_actions_topic(b),
+                command.model_dump_json().encode(),
+                key=appeal_id.encode(),
+            )
+            await asyncio.sleep(0.3)  # the command is waiting; now the redirect comes
+            redirected = routing_event("redirected", appeal_id, 1, from_agency=a, to_agency=b)
+            await publish(stack, topics.APPEAL_REDIRECTED, appeal_id, redirected)
+            await publish(stack, topics.APPEAL_ASSIGNED, appeal_id, assigned_event(appeal_id, b, 2))
+            result = await results.wait_for(lambda e: e["data"]["action_id"] == command.id)
+    finally:
+        await producer.stop()
+    assert (result["data"]["outcome"], result["data"]["status"]) == ("accepted", 201), result
+    view = await wait_for_status(intake, appeal_id, "answered")
+    assert (view["agency"], view["hop"]) == (b, 2)

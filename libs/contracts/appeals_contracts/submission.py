@@ -560,6 +560,20 @@ def _diff(a: object, b: object, path: str, found: list[str]) -> None:
         found.append(path)
 
 
+# The hop of the assignment an agency acts on (`AppealAssigned.hop` of the record it read),
+# optional in each of its commands. Intake and deadlines follow routing through Kafka, so an
+# agency acting the moment an appeal is redirected to it can be ahead of them: with the hop
+# they tell "not yet" (retry) from "not yours" (403). It changes nothing else.
+ActingHop = Annotated[
+    int,
+    Field(
+        ge=1,
+        description="the hop of the assignment acted on (AppealAssigned.hop): a service that "
+        "has not followed that hop yet asks to retry instead of refusing",
+    ),
+]
+
+
 class AnswerSubmission(_Contract):
     """The agency's answer, `POST /v1/appeals/{id}/answer`; `ground` only when terminated."""
 
@@ -567,6 +581,7 @@ class AnswerSubmission(_Contract):
     ground: TerminationGround | None = Field(default=None, validate_default=True)
     text: Text
     signed_at: Moment
+    hop: ActingHop | None = None
 
     @field_validator("ground")
     @classmethod

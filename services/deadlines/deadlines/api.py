@@ -231,7 +231,16 @@ def clocks_router(service: Service) -> APIRouter:
         response_model=ReceiptConfirmed,
     )
     async def confirm_receipt(
-        appeal_id: uuid.UUID, principal: Principal = Depends(require(Role.AGENCY))
+        appeal_id: uuid.UUID,
+        principal: Principal = Depends(require(Role.AGENCY)),
+        hop: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                description="the hop of the assignment acted on (AppealAssigned.hop): a hop "
+                "not followed here yet is asked to retry (404 with Retry-After), not refused",
+            ),
+        ] = None,
     ) -> ReceiptConfirmed:
         """The assigned agency confirms it took the appeal into work (its open hop, once);
         publishes ReceiptConfirmed, which the appeal's timeline shows. The same as the
@@ -239,7 +248,7 @@ def clocks_router(service: Service) -> APIRouter:
         assert principal.agency is not None
         async with runtime.pool.acquire() as conn, conn.transaction():
             confirmed = await receipts.confirm(
-                conn, appeal_id, principal.agency, service.clock.now(), ctx
+                conn, appeal_id, principal.agency, service.clock.now(), ctx, hop
             )
         runtime.relay.wake()
         return confirmed

@@ -76,7 +76,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ) -> tuple[int, dict[str, Any]]:
         """`kz.appeals.agency.receipt-confirmed.v1`: POST /v1/appeals/{appeal_id}/receipt."""
         assert action.appeal_id is not None
-        confirmed = await receipts.confirm(conn, action.appeal_id, action.agency, at, ctx)
+        request = receipts.receipt_request(action.data)
+        confirmed = await receipts.confirm(
+            conn, action.appeal_id, action.agency, at, ctx, request.hop
+        )
         return 201, confirmed.model_dump(mode="json")
 
     async def extension_action(
@@ -104,8 +107,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             offset_reset=settings.consumer_offset_reset,
         ),
         CloudEvent[extensions.ExtensionRequest | dict[str, Any]],
-        "Receipt confirmations (kz.appeals.agency.receipt-confirmed.v1, data {}) and extension "
-        "requests (kz.appeals.agency.extension-requested.v1) an agency writes to its own "
+        "Receipt confirmations (kz.appeals.agency.receipt-confirmed.v1, data {} or with the "
+        'hop acted on, {"hop": n}) and extension requests '
+        "(kz.appeals.agency.extension-requested.v1) an agency writes to its own "
         "actions topic (key: appeal id), applied as POST /v1/appeals/{appeal_id}/receipt and "
         "/extend; the acting agency is the topic's. The outcome goes to agency.<code>.results.",
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from appeals_contracts import event_types
 from appeals_contracts.envelope import event_id
 from appeals_contracts.events import DeadlineExtended
-from appeals_contracts.submission import Day, Text
+from appeals_contracts.submission import ActingHop, Day, Text
 from appeals_law.calendar import ALMATY
 from appeals_law.due import check_extension, working_days_late
 from appeals_platform import outbox
@@ -42,6 +42,7 @@ class ExtensionRequest(BaseModel):
     notified_on: Day | None = Field(
         default=None, description="the day the applicant was notified of the extension"
     )
+    hop: ActingHop | None = None
 
 
 EXTENSION_REFUSED = "the extension breaks АППК art. 76(2)"
@@ -76,15 +77,25 @@ def _local_iso(moment: datetime) -> str:
     return moment.astimezone(ALMATY).isoformat()
 
 
-async def held_clock(conn: asyncpg.Connection, appeal_id: uuid.UUID, agency: str) -> asyncpg.Record:
+async def held_clock(
+    conn: asyncpg.Connection, appeal_id: uuid.UUID, agency: str, hop: int | None = None
+) -> asyncpg.Record:
     """The agency's open clock of the appeal, locked; refused as every agency action on a
-    clock is (an extension, a receipt confirmation)."""
+    clock is (an extension, a receipt confirmation). `hop`, when the agency names the one it
+    acts on, only tells a hop not followed here yet (retry) from a clock not its own (403)."""
     clocks = await db.lock_clocks(conn, appeal_id)
     if not clocks:
         # Unknown here, or assigned a moment ago: the clock opens when deadlines follows the
         # assignment, up to its consumer's gathering wait after the agency could read it.
         raise NotYet(
             404, "no clock for this appeal", "an appeal assigned a moment ago: try again shortly"
+        )
+    if hop is not None and hop > clocks[-1]["hop"]:
+        # Redirected to the agency a moment ago: that hop's clock opens when deadlines follows.
+        raise NotYet(
+            404,
+            "no clock for this hop yet",
+            f"the latest hop here is {clocks[-1]['hop']}: try again shortly",
         )
     mine = [c for c in clocks if c["agency"] == agency]
     if not mine:
@@ -121,7 +132,7 @@ async def extend(
 ) -> tuple[asyncpg.Record, outbox.Event]:
     """Extend the agency's open clock, or refuse naming every rule the extension breaks."""
     rules, calendar = ctx.law.rules, ctx.law.calendar
-    clock = await held_clock(conn, appeal_id, agency)
+    clock = await held_clock(conn, appeal_id, agency, request.hop)
     decided_on = local_day(now)
     violations: list[str] = []
     if now > clock["due_at"]:

@@ -9,18 +9,36 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import asyncpg
+from pydantic import BaseModel, ValidationError
 
 from appeals_contracts import event_types
 from appeals_contracts.envelope import event_id
 from appeals_contracts.events import ReceiptConfirmed
+from appeals_contracts.submission import ActingHop
 from appeals_law.calendar import ALMATY
 from appeals_platform import outbox
-from appeals_platform.problems import Refused
+from appeals_platform.problems import Refused, validation_problems
 from deadlines import db, extensions
 from deadlines.alerts import SOURCE
 from deadlines.context import Context
+
+
+class ReceiptRequest(BaseModel):
+    """The data of a receipt command (`{}` will do); over HTTP, `hop` is a query parameter.
+    Other fields are ignored, as the command's data was before it could name a hop."""
+
+    hop: ActingHop | None = None
+
+
+def receipt_request(data: Any) -> ReceiptRequest:
+    """A Kafka receipt command's data, refused as an HTTP body would be."""
+    try:
+        return ReceiptRequest.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise Refused(422, "invalid request", problems=validation_problems(exc)) from None
 
 
 async def confirm(
@@ -29,9 +47,10 @@ async def confirm(
     agency: str,
     now: datetime,
     ctx: Context,
+    hop: int | None = None,
 ) -> ReceiptConfirmed:
     """Confirm the agency's open hop, once; the same refusals as an extension's."""
-    clock = await extensions.held_clock(conn, appeal_id, agency)
+    clock = await extensions.held_clock(conn, appeal_id, agency, hop)
     if await db.confirm_receipt(conn, appeal_id, clock["hop"], now) is None:
         raise Refused(
             409,

@@ -295,6 +295,13 @@ async def answer(
             "try again in a moment",
         )
     if appeal["agency"] != agency:
+        if body.hop is not None and body.hop > appeal["hop"]:
+            # A redirect to this agency, not followed here yet (the agency named its hop).
+            raise NotYet(
+                409,
+                "the appeal's redirect to your agency has not reached the registry yet",
+                f"the registry is at hop {appeal['hop']}; try again in a moment",
+            )
         raise Refused(403, "the appeal is not assigned to your agency")
     if appeal["answered_at"] is not None:
         raise Refused(
