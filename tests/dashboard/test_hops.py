@@ -29,16 +29,9 @@ async def redirected_and_answered(site: Deadlines) -> str:
     answered by SECOND 4 working days later; its id."""
     appeal = await site.assign(local(2022, 5, 26, 10), agency=FIRST)
     await site.wait_for_clock(appeal)
-    await site.redirect(appeal, local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND)
-    await site.wait_for_clock(appeal, "redirected")
-    await site.assign(
-        local(2022, 5, 26, 10),
-        appeal_id=appeal,
-        hop=2,
-        agency=SECOND,
-        assigned_at=local(2022, 5, 30, 16),
+    await site.hand_over(
+        appeal, local(2022, 5, 26, 10), local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND
     )
-    await site.wait_for(appeal, lambda view: len(view["hops"]) == 2)
     await site.answer(appeal, local(2022, 6, 3, 11), agency=SECOND)
     await site.wait_for_clock(appeal, "answered")
     return appeal

@@ -141,6 +141,38 @@ class Deadlines:
             ),
         )
 
+    async def hand_over(
+        self,
+        appeal_id: str,
+        received_at: datetime,
+        redirected_at: datetime,
+        *,
+        hop: int = 1,
+        from_agency: str = "KRG-ENERGY-HOUSING",
+        to_agency: str = "KRG-KARAGANDA-AKIMAT",
+        partial: bool = False,
+    ) -> None:
+        """What routing publishes for a redirect: hop `hop` redirected, hop `hop + 1` assigned
+        to `to_agency` at that moment; returns once deadlines has both hops."""
+        await self.redirect(
+            appeal_id,
+            redirected_at,
+            hop=hop,
+            from_agency=from_agency,
+            to_agency=to_agency,
+            partial=partial,
+        )
+        if not partial:  # the two come on different topics: the redirect first, as routing
+            await self.wait_for_clock(appeal_id, "redirected")
+        await self.assign(
+            received_at,
+            appeal_id=appeal_id,
+            hop=hop + 1,
+            agency=to_agency,
+            assigned_at=redirected_at,
+        )
+        await self.wait_for(appeal_id, lambda view: len(view["hops"]) == hop + 1)
+
     async def answer(
         self, appeal_id: str, answered_at: datetime, *, agency: str = "KRG-ENERGY-HOUSING"
     ) -> None:

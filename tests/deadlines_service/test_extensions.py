@@ -154,15 +154,9 @@ async def test_only_the_current_holder_of_an_open_hop_may_extend(
     """The agency that redirected the appeal away holds nothing (403, as in intake and
     routing); once the appeal is answered, by anyone, nobody extends it (409)."""
     other = "KRG-KARAGANDA-AKIMAT"
-    await deadlines.redirect(appeal, local(2022, 5, 27, 10), to_agency=other)
-    await deadlines.assign(
-        local(2022, 5, 26, 17, 17),
-        appeal_id=appeal,
-        hop=2,
-        agency=other,
-        assigned_at=local(2022, 5, 27, 10),
+    await deadlines.hand_over(
+        appeal, local(2022, 5, 26, 17, 17), local(2022, 5, 27, 10), to_agency=other
     )
-    await deadlines.wait_for(appeal, lambda v: len(v["hops"]) == 2)
     away = await extend(deadlines, appeal, new_due_date="2022-07-01")
     assert away.status_code == 403 and "redirected" in away.json()["detail"], away.text
     assert (await extend(deadlines, appeal, agency=other, new_due_date="2022-07-01")).is_success
@@ -170,13 +164,8 @@ async def test_only_the_current_holder_of_an_open_hop_may_extend(
     # A partial redirect leaves both agencies an open hop; the appeal's answer closes it
     # for both, although only the answering agency's clock stops.
     shared = await deadlines.assign(local(2022, 6, 1, 10))
-    await deadlines.redirect(shared, local(2022, 6, 2, 10), to_agency=other, partial=True)
-    await deadlines.assign(
-        local(2022, 6, 1, 10),
-        appeal_id=shared,
-        hop=2,
-        agency=other,
-        assigned_at=local(2022, 6, 2, 10),
+    await deadlines.hand_over(
+        shared, local(2022, 6, 1, 10), local(2022, 6, 2, 10), to_agency=other, partial=True
     )
     await deadlines.answer(shared, local(2022, 6, 3, 10), agency=other)
     view = await deadlines.wait_for(shared, lambda v: v["current"]["state"] == "answered")

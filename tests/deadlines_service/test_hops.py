@@ -29,16 +29,9 @@ async def test_the_hop_table_adds_up_to_the_appeals_working_days(deadlines: Dead
     # (Tue 31 May, Wed 1, Thu 2, Fri 3 June: 4). The appeal: 6 working days.
     appeal = await deadlines.assign(local(2022, 5, 26, 10), agency=FIRST)
     await deadlines.wait_for_clock(appeal)
-    await deadlines.redirect(appeal, local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND)
-    await deadlines.wait_for_clock(appeal, "redirected")
-    await deadlines.assign(
-        local(2022, 5, 26, 10),
-        appeal_id=appeal,
-        hop=2,
-        agency=SECOND,
-        assigned_at=local(2022, 5, 30, 16),
+    await deadlines.hand_over(
+        appeal, local(2022, 5, 26, 10), local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND
     )
-    await deadlines.wait_for(appeal, lambda view: len(view["hops"]) == 2)
     deadlines.clock.set(local(2022, 5, 31, 9, 30))
     confirmed = await deadlines.client.post(
         f"/v1/appeals/{appeal}/receipt", headers=deadlines.auth(Role.AGENCY, agency=SECOND)
@@ -149,15 +142,9 @@ async def test_an_agency_naming_a_hop_not_followed_here_is_asked_to_retry(
     invalid = await deadlines.client.post(receipt, params={"hop": 0}, headers=headers)
     assert invalid.status_code == 422, invalid.text
 
-    await deadlines.redirect(appeal, local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND)
-    await deadlines.assign(
-        local(2022, 5, 26, 10),
-        appeal_id=appeal,
-        hop=2,
-        agency=SECOND,
-        assigned_at=local(2022, 5, 30, 16),
+    await deadlines.hand_over(
+        appeal, local(2022, 5, 26, 10), local(2022, 5, 30, 16), from_agency=FIRST, to_agency=SECOND
     )
-    await deadlines.wait_for(appeal, lambda view: len(view["hops"]) == 2)
     taken = await deadlines.client.post(receipt, params={"hop": 2}, headers=headers)
     assert taken.status_code == 201, taken.text
     assert taken.json()["hop"] == 2
