@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from appeals_contracts.topics import TOPICS, agency_specs, dead_letter_topic, submission_topic
 from appeals_reference import load_integrations
 from appeals_reference.loader import load_reference
+from appeals_tools.stack.layout import Layout
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.infra
@@ -28,6 +30,30 @@ def stack_command(*args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         check=False,
     )
+
+
+def test_an_up_waits_for_the_up_or_down_under_way_then_does_its_own(stack: Stack) -> None:
+    """Two test workers starting a stopped stack at once raced; now the second waits."""
+    layout = Layout(ROOT)
+    with open(layout.run / "stack.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # an up or down under way
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "appeals_tools.stack", "up", "--infra"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        try:
+            assert waiting.stdout is not None
+            first = waiting.stdout.readline()
+            assert "waiting for another appeals-stack up or down" in first
+            assert waiting.poll() is None  # it does nothing while the other runs
+        except BaseException:
+            waiting.kill()
+            raise
+    rest, _ = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0
+    assert "kafka already running" in rest
 
 
 def test_second_up_is_a_no_op_that_says_what_runs(stack: Stack) -> None:

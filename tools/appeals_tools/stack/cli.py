@@ -12,8 +12,10 @@ and down know them.
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from appeals_tools.principals import PROVISIONER
@@ -48,6 +50,22 @@ from appeals_tools.stack.services import (
     start_follower,
     start_replicas,
 )
+
+
+@contextlib.contextmanager
+def exclusive(layout: Layout) -> Iterator[None]:
+    """One `up` or `down` of a checkout's stack at a time; the next waits, then finds what
+    the first started. Two pytest-xdist workers starting a stopped stack together raced to
+    initialise PostgreSQL's data folder and format Kafka's. (An flock ends with its process:
+    a killed `up` leaves no stale lock.)"""
+    layout.run.mkdir(parents=True, exist_ok=True)
+    with open(layout.run / "stack.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("waiting for another appeals-stack up or down of this checkout ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def up(
@@ -206,9 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "provision":
         provision(layout, args.bootstrap, args.secrets)
     elif args.command == "up":
-        up(layout, with_services=not args.infra, brokers=args.brokers, replicas=args.replicas)
+        with exclusive(layout):
+            up(layout, with_services=not args.infra, brokers=args.brokers, replicas=args.replicas)
     elif args.command == "down":
-        down(layout)
+        with exclusive(layout):
+            down(layout)
     elif args.command == "status":
         return status(layout)
     elif args.command == "logs":
