@@ -5,7 +5,8 @@ tests/platform/test_outbox.py, its process idle for over ten minutes) would hold
 its 90-minute limit and say nothing of where it waited. After `TEST_HANG_SECONDS` (300)
 in a test's call, this prints every thread's stack and, when the main thread runs an
 asyncio loop, every task's stack from inside that loop (where the await is), then stops the
-run as SIGTERM does (tests/interrupt.py): teardown runs, the run fails at once.
+run as SIGTERM does (tests/interrupt.py): teardown runs, the run fails at once. Only the
+call is watched (fixtures start whole stacks, which may take minutes on a cold machine).
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
-HANG_SECONDS = float(os.environ.get("TEST_HANG_SECONDS", "300"))
+HANG_SECONDS = float(os.environ.get("TEST_HANG_SECONDS", "300"))  # 0 or less: off
+# A test serving an app with uvicorn in-process has SIGTERM handled by uvicorn (a graceful
+# shutdown) while it serves: if the run has not ended this long after the signal, it exits.
+GRACE_SECONDS = 120.0
+# Taken by the watchdog to stop the run and by a test's end: a test that ends as it fires
+# is stopped only if it had not ended.
+_ENDING = threading.Lock()
 # The process's own stderr as it was when pytest loaded this plugin, before pytest captured
 # file descriptor 2 (a stopped run never shows what a test's capture holds).
 _ERR = os.fdopen(os.dup(2), "w", buffering=1)
@@ -69,15 +77,28 @@ def _expired(name: str, done: threading.Event) -> None:
     loop = _main_loop()
     if loop is not None:
         printed = threading.Event()
-        loop.call_soon_threadsafe(lambda: (_print_tasks(), printed.set()))
+
+        def show() -> None:
+            _print_tasks()
+            printed.set()
+
+        loop.call_soon_threadsafe(show)
         printed.wait(5)  # a loop blocked in a call never prints: the thread stacks say where
     _ERR.flush()
-    if not done.is_set():
+    with _ENDING:
+        if done.is_set():
+            return
         os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(GRACE_SECONDS)  # a daemon thread: a run that ends ends it
+    print(f"[watchdog] the run did not stop within {GRACE_SECONDS:.0f}s; exiting", file=_ERR)
+    _ERR.flush()
+    os._exit(3)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    if HANG_SECONDS <= 0:
+        return (yield)
     done = threading.Event()
     watcher = threading.Thread(
         target=_expired, args=(item.nodeid, done), name="test-watchdog", daemon=True
@@ -86,4 +107,5 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     try:
         return (yield)
     finally:
-        done.set()
+        with _ENDING:
+            done.set()

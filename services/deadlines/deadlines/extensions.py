@@ -95,7 +95,7 @@ async def held_clock(
         raise NotYet(
             404,
             "no clock for this hop yet",
-            f"the latest hop here is {clocks[-1]['hop']}: try again shortly",
+            "an appeal redirected a moment ago: try again shortly",
         )
     mine = [c for c in clocks if c["agency"] == agency]
     if not mine:

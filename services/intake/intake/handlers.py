@@ -275,6 +275,13 @@ def answer_submission(body: Any) -> AnswerSubmission:
         raise Refused(422, "the answer is not valid", problems=validation_problems(exc)) from None
 
 
+def ahead(hop: int, appeal: asyncpg.Record) -> bool:
+    """Whether the hop an agency named is one routing gave it and this registry has not
+    followed yet: a newer hop (a redirect), or the hop an appeal waits at in triage, which
+    an operator's assignment keeps. (An answered appeal is no longer followed: never.)"""
+    return hop > appeal["hop"] or (hop == appeal["hop"] and appeal["agency"] is None)
+
+
 async def answer(
     conn: asyncpg.Connection,
     appeal_id: uuid.UUID,
@@ -295,12 +302,11 @@ async def answer(
             "try again in a moment",
         )
     if appeal["agency"] != agency:
-        if body.hop is not None and body.hop > appeal["hop"]:
-            # A redirect to this agency, not followed here yet (the agency named its hop).
+        if body.hop is not None and appeal["answered_at"] is None and ahead(body.hop, appeal):
             raise NotYet(
                 409,
                 "the appeal's redirect to your agency has not reached the registry yet",
-                f"the registry is at hop {appeal['hop']}; try again in a moment",
+                "try again in a moment",
             )
         raise Refused(403, "the appeal is not assigned to your agency")
     if appeal["answered_at"] is not None:
