@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ from deadlines.webhook import Backoff, WebhookSender
 from tests.conftest import Stack, TokenFactory
 from tests.deadlines_service.conftest import Topics, local, start_deadlines
 from tests.kafka_probe import EventProbe
+
+# How long an alert may take from the tick to the receiver's last attempt: seconds on a
+# quiet machine, a generous bound for a loaded one (the waits were 15 and 20 s of polls).
+WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -88,7 +93,8 @@ async def test_alerts_are_posted_to_the_webhook_until_it_accepts_them(
         await service.wait_for(appeal)
         await service.tick(local(2022, 6, 16, 0, 0, 1))
         breach = event_id(appeal, "breached", 1)
-        for _ in range(300):
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
             if sum(1 for h, _ in receiver.calls if h.get("ce-id") == breach) >= 3:
                 break
             await asyncio.sleep(0.05)
@@ -162,7 +168,8 @@ async def test_a_failing_receiver_never_holds_the_alerts_consumer(
             await service.wait_for(appeal)
         await service.tick(local(2022, 6, 16, 0, 0, 1))
         breaches = {event_id(appeal, "breached", 1) for appeal in appeals}
-        for _ in range(400):
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
             rows = await service.rows("SELECT event_id, attempts FROM webhook_deliveries")
             queued = {r["event_id"]: r["attempts"] for r in rows}
             if breaches <= set(queued) and min(queued[b] for b in breaches) >= 2:
