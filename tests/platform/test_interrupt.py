@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from appeals_tools.chaos.processes import alive
+from tests.platform.child_run import ROOT, pytest_command
 
 CHILD_TEST = """
 import subprocess, time
@@ -36,22 +35,8 @@ def test_a_run_stopped_with_sigterm_stops_what_its_fixtures_started(tmp_path: Pa
     pid_file = tmp_path / "service.pid"
     (tmp_path / "test_child.py").write_text(CHILD_TEST.format(pid_file=pid_file))
     run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "tests.interrupt",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-c",
-            os.devnull,
-            "--rootdir",
-            str(tmp_path),
-            str(tmp_path / "test_child.py"),
-        ],
-        cwd=Path(__file__).resolve().parents[2],
+        pytest_command(tmp_path / "test_child.py", "tests.interrupt"),
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

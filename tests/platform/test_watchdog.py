@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.platform.child_run import ROOT, pytest_command
 
 CHILD_TEST = """
 import asyncio
@@ -33,25 +34,8 @@ def test_a_hanging_test_has_its_stacks_printed_and_the_run_stopped(tmp_path: Pat
     torn_down = tmp_path / "torn_down"
     (tmp_path / "test_child.py").write_text(CHILD_TEST.format(torn_down=torn_down))
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "tests.interrupt",
-            "-p",
-            "tests.watchdog",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            "-c",
-            os.devnull,
-            "--rootdir",
-            str(tmp_path),
-            str(tmp_path / "test_child.py"),
-        ],
-        cwd=Path(__file__).resolve().parents[2],
+        pytest_command(tmp_path / "test_child.py", "tests.interrupt", "tests.watchdog"),
+        cwd=ROOT,
         env={**os.environ, "TEST_HANG_SECONDS": "2"},
         capture_output=True,
         timeout=120,  # without the watchdog the child would wait for ever
