@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     ) -> tuple[int, dict[str, Any]]:
         """`kz.appeals.agency.extension-requested.v1`: POST /v1/appeals/{appeal_id}/extend."""
         assert action.appeal_id is not None
-        request = extensions.extension_request(action.data)
+        request = extensions.command_data(extensions.ExtensionRequest, action.data)
         message = await extensions.request_extension(
             conn, action.appeal_id, action.agency, request, at, ctx
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,11 +48,15 @@ class ExtensionRequest(BaseModel):
 EXTENSION_REFUSED = "the extension breaks АППК art. 76(2)"
 
 
-def extension_request(body: Any) -> ExtensionRequest:
-    """The data of a Kafka extension command, refused as the HTTP endpoint refuses its body
-    (FastAPI's validation there: 422 "invalid request" with the fields)."""
+Data = TypeVar("Data", bound=BaseModel)
+
+
+def command_data(model: type[Data], body: Any) -> Data:
+    """The data of an agency's Kafka command (an extension, a receipt), refused as the HTTP
+    endpoint refuses its body (FastAPI's validation there: 422 "invalid request" with the
+    fields)."""
     try:
-        return ExtensionRequest.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         raise Refused(422, "invalid request", problems=validation_problems(exc)) from None
 

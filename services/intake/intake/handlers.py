@@ -275,10 +275,12 @@ def answer_submission(body: Any) -> AnswerSubmission:
         raise Refused(422, "the answer is not valid", problems=validation_problems(exc)) from None
 
 
-def ahead(hop: int, appeal: asyncpg.Record) -> bool:
+def ahead(hop: int | None, appeal: asyncpg.Record) -> bool:
     """Whether the hop an agency named is one routing gave it and this registry has not
     followed yet: a newer hop (a redirect), or the hop an appeal waits at in triage, which
-    an operator's assignment keeps. (An answered appeal is no longer followed: never.)"""
+    an operator's assignment keeps. Never for an answered appeal: it is no longer followed."""
+    if hop is None or appeal["answered_at"] is not None:
+        return False
     return hop > appeal["hop"] or (hop == appeal["hop"] and appeal["agency"] is None)
 
 
@@ -302,7 +304,7 @@ async def answer(
             "try again in a moment",
         )
     if appeal["agency"] != agency:
-        if body.hop is not None and appeal["answered_at"] is None and ahead(body.hop, appeal):
+        if ahead(body.hop, appeal):
             raise NotYet(
                 409,
                 "the appeal's redirect to your agency has not reached the registry yet",
