@@ -9,7 +9,7 @@ import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -17,6 +17,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CoordinatorNotAvailableError
 from pydantic import BaseModel
 
 from appeals_contracts import event_types
@@ -408,6 +409,104 @@ async def test_a_consumer_whose_group_coordination_died_starts_again_and_reads_o
         rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 3)
         assert consumer._consumer is not inner  # a new aiokafka consumer reads now
     assert [r["n"] for r in rows] == [1, 2, 3]
+
+
+async def replaced(consumer: Consumer[Note], inner: Any) -> None:
+    """Until the consumer reads with an aiokafka consumer other than `inner`."""
+    for _ in range(1200):  # a minute at most: the machine is shared
+        if consumer._consumer not in (None, inner):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the consumer was not started again")
+
+
+async def test_a_consumer_whose_metadata_synchroniser_died_starts_again_and_reads_on(
+    stack: Stack, bench: Bench
+) -> None:
+    """The same uvloop error can end the client's metadata synchroniser. Nothing shows at
+    once (fetches go on with the metadata known), but the next wait for fresh metadata never
+    ends: after a broker restart the group coordinator is looked up again, a retriable error
+    asks for metadata, and coordination waits forever, holding the lock every commit takes.
+    make test's fault suite saw routing stop routing for good after the broker was killed.
+    The test drives that chain through the same routines; the consumer must start again."""
+    await bench.produce(note(1))
+    async with consuming(stack, bench) as consumer:
+        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
+        inner = consumer._consumer
+        assert inner is not None
+        client = inner._client
+        update, lookup = client._metadata_update, client.coordinator_lookup
+
+        async def update_broken(*args: Any, **kwargs: Any) -> bool:
+            client._metadata_update = update  # once: the next consumer is not touched
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+        async def lookup_refused(*args: Any, **kwargs: Any) -> Any:
+            client.coordinator_lookup = lookup
+            raise CoordinatorNotAvailableError("the coordinator is loading")
+
+        client._metadata_update = update_broken
+        client.force_metadata_update()
+        await asyncio.wait([client._sync_task], timeout=60)
+        assert client._sync_task.done()
+        client.coordinator_lookup = lookup_refused
+        inner._coordinator.coordinator_dead()  # looked up again: refused, waits for metadata
+        await bench.produce(note(2))
+        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 2)
+        await bench.produce(note(3))  # after the commit of note 2 began to wait
+        rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 3)
+        await replaced(consumer, inner)
+    assert [r["n"] for r in rows] == [1, 2, 3]
+    assert await bench.letters() == []
+
+
+async def test_a_poll_loop_held_by_a_wait_nobody_bounds_is_started_again(
+    stack: Stack, bench: Bench
+) -> None:
+    """Whatever wait holds the poll loop past `stall_timeout`, the consumer is started again
+    from outside it and reads on from the committed offsets."""
+    calls = 0
+
+    async def hangs_once(conn: asyncpg.Connection, notes: list[Note]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.Event().wait()  # never set
+        await store(conn, notes)
+
+    await bench.produce(note(1))
+    policy = replace(FAST, stall_timeout=2.0)
+    async with consuming(stack, bench, handle=hangs_once, policy=policy) as consumer:
+        for _ in range(1200):
+            if calls:
+                break
+            await asyncio.sleep(0.05)
+        inner = consumer._consumer
+        rows = await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
+        assert consumer._consumer is not inner
+    assert calls == 2
+    assert [r["n"] for r in rows] == [1]
+
+
+async def test_a_cancellation_raised_from_inside_does_not_end_the_consumer(
+    stack: Stack, bench: Bench
+) -> None:
+    """A CancelledError from an awaited future something else cancelled is a crash like any
+    other: only a cancellation of the consumer's own task ends it."""
+    calls = 0
+
+    async def cancelled_once(conn: asyncpg.Connection, notes: list[Note]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncio.CancelledError()
+        await store(conn, notes)
+
+    await bench.produce(note(1))
+    async with consuming(stack, bench, handle=cancelled_once):
+        rows = await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
+    assert calls == 2
+    assert [r["n"] for r in rows] == [1]
 
 
 async def test_while_postgresql_refuses_connections_records_wait_and_none_is_dead_lettered(

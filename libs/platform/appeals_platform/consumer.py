@@ -18,7 +18,9 @@ how a record becomes a typed item (`parse`), and what a batch of items does to i
   one are stored; a record that still fails after `max_attempts` tries, with backoff, goes to
   `<topic>.dlq` with its coordinates, headers, the error and the attempt count, and its
   partition goes on;
-- a consumer whose aiokafka fetcher has died is started again (`fetcher_failure`);
+- a consumer is watched from outside its poll loop and started again when one of aiokafka's
+  background tasks has died (`kafka.background_failure`) or when the loop has not come round
+  for `Policy.stall_timeout` (a wait nobody bounds): it never sits idle over a full partition;
 - while PostgreSQL is unreachable nothing is dead-lettered: the consumer seeks back and polls
   again after a backoff, for as long as the outage lasts. Every wait happens between polls, so
   no handler call keeps the poll loop longer than one batch takes.
@@ -45,6 +47,7 @@ from appeals_contracts import event_types
 from appeals_platform import outbox
 from appeals_platform.availability import database_unavailable
 from appeals_platform.inbox import first_seen
+from appeals_platform.kafka import background_failure
 from appeals_platform.records import Record, dead_letter, event_type, problem_of
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,11 @@ REDELIVERED = Counter(
     ["consumer"],
 )
 DEAD_LETTERS = Counter("dead_letters_total", "Records sent to <topic>.dlq", ["consumer", "topic"])
+RESTARTS = Counter(
+    "consumer_restarts_total",
+    "Consumers started again from outside their poll loop, by why (aiokafka_task, stalled)",
+    ["consumer", "reason"],
+)
 LAG = Gauge(
     "consumer_lag",
     "Records behind the end of each partition this process holds (a partition handed to "
@@ -132,22 +140,6 @@ def fetch_options(sub: Subscription[Any]) -> dict[str, int]:
     return {"fetch_min_bytes": GATHER_BYTES, "fetch_max_wait_ms": sub.gather_ms}
 
 
-def fetcher_failure(consumer: AIOKafkaConsumer) -> BaseException | None:
-    """Why aiokafka's background fetcher ended, or None while it runs.
-
-    aiokafka ends its fetch task on an unexpected error (seen when a broker is killed: a write
-    on a connection uvloop has already closed) and only logs it; `getmany` then returns
-    nothing, forever, and the consumer would look idle while its partitions fill up. The
-    task is private (`_fetcher.error_future`), hence this one function around it.
-    """
-    task = getattr(getattr(consumer, "_fetcher", None), "error_future", None)
-    if not isinstance(task, asyncio.Future) or not task.done():
-        return None
-    if task.cancelled():
-        return asyncio.CancelledError("the fetcher was cancelled")
-    return task.exception() or RuntimeError("the fetcher ended")
-
-
 def topic_regex(pattern: str, prefix: str = "") -> str:
     """The regular expression of the topics a `{placeholder}` pattern names: a placeholder is
     one dot-free part, the rest literal, anchored (so `<topic>.dlq` and another run's prefixed
@@ -166,6 +158,12 @@ class Policy:
     about one per appeal on routing's way, each waiting for a core on a busy machine. A
     deferred commit only widens what a crash hands to the next reader, and every handler
     already takes a record again safely (its inbox, or an effect keyed by the appeal).
+
+    `stall_timeout` is how long the poll loop may go without coming round (joining the
+    group, one batch, one commit) before the consumer is taken for stuck and started again.
+    Every wait of its own is bounded well below it (a statement by the pool's 30 s, a retry's
+    backoff by `backoff_max`), so only a wait nobody bounds reaches it: aiokafka's, on a
+    broker that was killed.
     """
 
     max_attempts: int = 3
@@ -173,6 +171,7 @@ class Policy:
     backoff_max: float = 30.0
     poll_timeout_ms: int = 500
     commit_interval: float = 1.0
+    stall_timeout: float = 60.0
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.backoff_max, self.backoff_initial * 2 ** max(0, attempt - 1)))
@@ -191,19 +190,25 @@ class _Retry:
         self.wait = max(self.wait, wait)
 
 
-# How long a consumer that stops, or gives partitions up, waits to commit what it handled.
+# How long a commit may wait for its answer. aiokafka retries one for as long as the group
+# coordinator is away (a broker down for minutes), and the poll loop must come round
+# meanwhile; what is not committed now is tried again at the next flush.
 FLUSH_TIMEOUT = 5.0
+# How often the watch looks at a running consumer, and how long a poll loop it cancelled may
+# take to stop (its flush, aiokafka's stop) before it is left behind.
+WATCH_INTERVAL = 1.0
+ABANDON_AFTER = FLUSH_TIMEOUT + 10.0
 
 
 class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
     """Commits what was handled of the partitions a rebalance takes away, before they go,
     so the replica that gets them does not read those records again.
 
-    Within a bound: this runs in aiokafka's coordination task, whose commit retries for as
-    long as the coordinator is away, and the rebalance (or the consumer's stop) waits for
-    it. (A `pattern` subscription loses its assignment as soon as a new topic of its pattern
-    appears, before this runs: what it handled of the last interval is read again by
-    whoever gets those partitions, and dropped by the inbox.)
+    Within a bound (`FLUSH_TIMEOUT`, as every commit): this runs in aiokafka's coordination
+    task, whose commit retries for as long as the coordinator is away, and the rebalance (or
+    the consumer's stop) waits for it. (A `pattern` subscription loses its assignment as
+    soon as a new topic of its pattern appears, before this runs: what it handled of the last
+    interval is read again by whoever gets those partitions, and dropped by the inbox.)
     """
 
     def __init__(self, owner: Consumer[Any], consumer: AIOKafkaConsumer) -> None:
@@ -245,9 +250,13 @@ class Consumer(Generic[T]):
         self._lag_at = 0.0
         self._lag_labels: set[tuple[str, str, str]] = set()
         self._stopping = False
+        # When the poll loop last came round, and what it does now (for the watch's message).
+        self._beat = time.monotonic()
+        self._doing = "starting"
         # Handled and not yet committed: the next offset of each partition.
         self._pending: dict[TopicPartition, int] = {}
         self._committed_at = time.monotonic()
+        self._commit_failing = False
         # The partitions this consumer has committed on since it was given them.
         self._committed: set[TopicPartition] = set()
 
@@ -270,20 +279,64 @@ class Consumer(Generic[T]):
         return True
 
     async def run(self) -> None:
-        """Consume until stopped; a broker that is down or a crash is retried with backoff."""
+        """Consume until stopped; a broker that is down, a crash or a stall is retried with
+        backoff. Only a cancellation of this task ends it: a CancelledError raised from inside
+        (an awaited future something else cancelled) is a crash like any other."""
         failures = 0
         while not self._stopping:
             try:
-                await self._run_once()
+                await self._watched()
                 failures = 0
             except asyncio.CancelledError:
-                raise
+                current = asyncio.current_task()
+                if current is None or current.cancelling():
+                    raise
+                failures += 1
+                log.warning(
+                    "consumer %s cancelled from inside; starting again", self.subscription.name
+                )
+                await asyncio.sleep(self._policy.backoff(failures))
             except Exception:
                 failures += 1
                 log.warning(
                     "consumer %s stopped; starting again", self.subscription.name, exc_info=True
                 )
                 await asyncio.sleep(self._policy.backoff(failures))
+
+    async def _watched(self) -> None:
+        """One poll loop, in a task of its own, watched from outside: a wait inside it that
+        never ends (aiokafka's, on a background task of its own that died) cannot hold the
+        consumer."""
+        name = self.subscription.name
+        self._beat, self._doing = time.monotonic(), "starting"
+        task = asyncio.create_task(self._run_once(), name=f"consumer-{name}")
+        try:
+            while not (await asyncio.wait({task}, timeout=WATCH_INTERVAL))[0]:
+                if (stuck := self._stuck()) is not None:
+                    reason, message = stuck
+                    RESTARTS.labels(name, reason).inc()
+                    log.error("consumer %s: %s; starting it again", name, message)
+                    raise KafkaError(message)
+            task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                if not (await asyncio.wait({task}, timeout=ABANDON_AFTER))[0]:
+                    log.error("consumer %s: its stuck poll loop did not stop; left behind", name)
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: raised above, or not worth a second report
+
+    def _stuck(self) -> tuple[str, str] | None:
+        """(reason, message) when the running poll loop cannot go on by itself."""
+        if self._stopping:
+            return None
+        consumer = self._consumer
+        if consumer is not None and (failure := background_failure(consumer)) is not None:
+            return "aiokafka_task", f"aiokafka's background task ended: {failure!r}"
+        quiet = time.monotonic() - self._beat
+        if quiet > self._policy.stall_timeout:
+            return "stalled", f"its poll loop has not come round for {quiet:.0f} s ({self._doing})"
+        return None
 
     async def _run_once(self) -> None:
         sub = self.subscription
@@ -306,28 +359,29 @@ class Consumer(Generic[T]):
             # Inside the try: a stop that cancels this task while the consumer starts (joining
             # its group can take a while) must still stop it, or its coordinator and metadata
             # tasks outlive the service and keep its event loop (and the process) from ending.
+            self._doing = "joining its group"
             await consumer.start()
             self._consumer = consumer
             while not self._stopping:
+                self._beat, self._doing = time.monotonic(), "polling"
                 batch = await consumer.getmany(
                     timeout_ms=self._policy.poll_timeout_ms, max_records=sub.max_records
                 )
                 records = [self._record(r) for rs in batch.values() for r in rs]
                 if records:
+                    self._doing = f"handling a batch of {len(records)}"
                     await self._consume(consumer, records)
                 elif self._pending:
+                    self._doing = "committing"
                     await self._flush(consumer)  # idle: nothing to gain by waiting
+                self._doing = "reading its positions"
                 await self._report_lag(consumer)
-                if not self._stopping and (failure := fetcher_failure(consumer)) is not None:
-                    # Start again (run's loop): a new consumer rejoins the group and reads
-                    # on from the committed offsets; what was handled since is in the inbox.
-                    raise KafkaError(f"the consumer's fetcher stopped: {failure!r}")
         finally:
             self._consumer = None
             self._forget_lag(set())
             try:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._flush(consumer), FLUSH_TIMEOUT)
+                    await self._flush(consumer)
             finally:  # also when the flush itself is cancelled: the consumer must stop
                 self._pending.clear()
                 with contextlib.suppress(Exception):
@@ -575,8 +629,7 @@ class Consumer(Generic[T]):
     async def give_up(self, consumer: AIOKafkaConsumer, revoked: list[TopicPartition]) -> None:
         """Commit what was handled of partitions a rebalance takes away, then forget them:
         whatever of them is still pending is not this consumer's to commit any more."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._flush(consumer, revoked), FLUSH_TIMEOUT)
+        await self._flush(consumer, revoked)
         self._committed.difference_update(revoked)
         for tp in revoked:
             self._pending.pop(tp, None)
@@ -603,13 +656,17 @@ class Consumer(Generic[T]):
         forget = {tp: offset for tp, offset in chosen.items() if tp not in held}
         if offsets:
             try:
-                await consumer.commit(offsets)
+                await asyncio.wait_for(consumer.commit(offsets), FLUSH_TIMEOUT)
                 self._committed.update(offsets)
                 forget.update(offsets)
-            except KafkaError as exc:
+                self._commit_failing = False
+            except (KafkaError, TimeoutError) as exc:
                 # Rebalanced away, or the coordinator is gone: tried again at the next flush
-                # (if this consumer still holds them then).
-                log.warning("consumer %s: commit failed: %s", self.subscription.name, exc)
+                # (if this consumer still holds them then). Said once per spell of failures.
+                if not self._commit_failing:
+                    why = str(exc) or f"no answer within {FLUSH_TIMEOUT:.0f} s"
+                    log.warning("consumer %s: commit failed: %s", self.subscription.name, why)
+                self._commit_failing = True
         for tp, offset in forget.items():
             if self._pending.get(tp) == offset:
                 del self._pending[tp]

@@ -8,6 +8,7 @@ plain TCP or TLS (`SASL_SSL`, with the CA that signed the broker's certificate).
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,3 +125,33 @@ def librdkafka_config(settings: KafkaSettings) -> dict[str, str]:
     if settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_ca_file is not None:
         config["ssl.ca.location"] = str(settings.kafka_ca_file)
     return config
+
+
+def background_failure(owner: Any) -> BaseException | None:
+    """Why one of the background tasks of an aiokafka consumer or producer ended, or None
+    while they run.
+
+    aiokafka ends such a task on an unexpected error (seen when a broker is killed: a write on
+    a connection uvloop has already closed, a RuntimeError where it expects an OSError) and
+    only logs it, if that. Without a consumer's fetcher `getmany` returns nothing, forever;
+    without a producer's sender nothing is sent; without the client's metadata synchroniser
+    every wait for fresh metadata (the group coordinator looked up again, a partition's new
+    leader, a topic not known yet) waits forever, a commit or a send with it. Either way the
+    client looks idle while work piles up, and only a new one goes on. The tasks are private,
+    hence this one function around them. (The end of a consumer's coordination task is raised
+    by its next getmany.)
+    """
+    # A consumer's client is `_client`, a producer's `client`.
+    kafka_client = getattr(owner, "_client", None) or getattr(owner, "client", None)
+    tasks = {
+        "fetcher": getattr(getattr(owner, "_fetcher", None), "error_future", None),
+        "sender": getattr(getattr(owner, "_sender", None), "sender_task", None),
+        "metadata synchroniser": getattr(kafka_client, "_sync_task", None),
+    }
+    for name, task in tasks.items():
+        if not isinstance(task, asyncio.Future) or not task.done():
+            continue
+        if task.cancelled():
+            return asyncio.CancelledError(f"the {name} was cancelled")
+        return task.exception() or RuntimeError(f"the {name} ended")
+    return None
