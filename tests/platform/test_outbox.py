@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from appeals_contracts.envelope import event_id
@@ -384,3 +385,52 @@ async def test_a_topic_new_to_the_relay_is_looked_up_in_the_round_that_first_has
         relay._next_lookup = time.monotonic() + 60
         assert await relay.publish_batch(conn) == 1
         assert await outbox.pending(conn) == 0  # the second topic's row went in its own round
+
+
+async def test_a_relay_whose_producer_lost_its_metadata_task_sends_with_a_new_producer(
+    relaying: Relaying,
+    stack: Stack,
+    topic: Callable[..., Any],
+    probe: Callable[[str], EventProbe],
+) -> None:
+    """aiokafka's client ends its metadata synchroniser, silently, on the uvloop error a
+    killed broker causes (a RuntimeError where it expects an OSError). Its producer then
+    never learns a topic it has not sent to, nor a partition's new leader: the relay's rows
+    for those would wait, then be parked. The relay must go on with a new producer."""
+    before, after = await topic("outbox-before"), await topic("outbox-after")
+    old = create_producer(stack.options(), "test-relay-old")
+    await old.start()
+    made: list[AIOKafkaProducer] = []
+
+    async def renew() -> AIOKafkaProducer:
+        made.append(create_producer(stack.options(), "test-relay-new"))
+        await made[-1].start()
+        return made[-1]
+
+    relay = OutboxRelay(
+        relaying.pool, old, schema="intake", topic_prefix=relaying.prefix, renew=renew
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        async with probe(before) as first, probe(after) as second:
+            await fill(relaying.pool, outbox_rows(before, 1, keys=1))
+            await first.collect(1, timeout=60)
+            client = old.client
+            update = client._metadata_update
+
+            async def broken(*args: Any, **kwargs: Any) -> bool:
+                client._metadata_update = update
+                raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+
+            client._metadata_update = broken
+            client.force_metadata_update()
+            await asyncio.wait([client._sync_task], timeout=60)
+            assert client._sync_task.done()
+            await fill(relaying.pool, outbox_rows(after, 1, keys=1))  # a topic new to it
+            assert len(await second.collect(1, timeout=60)) == 1
+        assert relay.producer is made[0]
+    finally:
+        relay.stop()
+        await task
+        for producer in (old, *made):
+            await producer.stop()

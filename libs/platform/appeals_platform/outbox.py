@@ -39,11 +39,14 @@ from prometheus_client import Counter, Gauge
 from pydantic import BaseModel
 
 from appeals_platform import lease, partitioning, sql
+from appeals_platform.kafka import background_failure
 from appeals_platform.lease import Lease
 
 log = logging.getLogger(__name__)
 
 NOTICE_GAP_SECONDS = 0.05
+# How long a producer replaced for a dead background task may take to stop before it is left.
+STOP_OLD_PRODUCER = 5.0
 _CONTENT = ("content-type", b"application/cloudevents+json")
 
 PUBLISHED = Counter("outbox_published_total", "Outbox rows published to Kafka", ["schema"])
@@ -343,10 +346,13 @@ class OutboxRelay:
         delivery_timeout: float = 60.0,
         topic_wait: float = 60.0,
         statement_timeout: float = 10.0,
+        renew: Callable[[], Awaitable[AIOKafkaProducer]] | None = None,
     ) -> None:
         self._pool = pool
         self._topic_prefix = topic_prefix
         self._producer = producer
+        # Makes and starts a producer to replace one whose background task died.
+        self._renew = renew
         self._schema = schema
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -381,6 +387,11 @@ class OutboxRelay:
     @property
     def holder(self) -> str:
         return self._lease.holder
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The producer the relay sends with now (a new one after `_replace_dead_producer`)."""
+        return self._producer
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows, so they go out without a poll delay.
@@ -751,6 +762,7 @@ class OutboxRelay:
             )
             heartbeat = asyncio.create_task(self._heartbeat(conn))
             while not self._stopping and self.is_leader and self._lease.held:
+                await self._replace_dead_producer()
                 read = await self.publish_batch(conn)
                 if self._backoff:
                     await self._pause(self._backoff)
@@ -769,6 +781,26 @@ class OutboxRelay:
                 heartbeat.cancel()
                 await asyncio.gather(heartbeat, return_exceptions=True)
             await self._leave(conn)
+
+    async def _replace_dead_producer(self) -> None:
+        """A new producer for one whose background task died (`kafka.background_failure`):
+        without its metadata synchroniser it never learns a partition's new leader or a topic
+        it has not sent to yet, and every row for those would wait, then be parked. What the
+        old one had in flight is sent again by the new one, with the same event ids."""
+        failure = background_failure(self._producer)
+        if failure is None or self._renew is None:
+            return
+        log.error(
+            "outbox relay of %s: its producer's background task ended (%r); starting a new one",
+            self._schema,
+            failure,
+        )
+        self._drop_pending()
+        self._missing.clear()
+        self._next_lookup = 0.0
+        old, self._producer = self._producer, await self._renew()
+        with contextlib.suppress(Exception):  # TimeoutError included: a wedged one is left
+            await asyncio.wait_for(old.stop(), STOP_OLD_PRODUCER)
 
     async def _leave(self, conn: asyncpg.Connection) -> None:
         """Undo the leader's LISTEN and session settings (and give the lease up on a clean

@@ -59,7 +59,6 @@ class Runtime:
     source: str = ""
     consumer_policy: Policy = field(default_factory=Policy)
     _pool: asyncpg.Pool | None = None
-    _producer: AIOKafkaProducer | None = None
     _relay: OutboxRelay | None = None
     _watchdog: Watchdog | None = None
     subscriptions: list[Subscription[Any]] = field(default_factory=list)
@@ -137,8 +136,18 @@ class Runtime:
 
     @property
     def producer(self) -> AIOKafkaProducer:
-        assert self._producer is not None, "runtime not started"
-        return self._producer
+        return self.relay.producer
+
+    async def _new_producer(self) -> AIOKafkaProducer:
+        """A started producer for the relay: at the start, and for one whose task died."""
+        s = self.settings
+        producer = create_producer(
+            kafka.client_options(s),
+            f"{self.name}-outbox",
+            request_timeout_ms=s.outbox_request_timeout_ms,
+        )
+        await producer.start()
+        return producer
 
     async def start(self, *, consume: bool = True) -> None:
         s = self.settings
@@ -163,15 +172,9 @@ class Runtime:
         self.watchdog.start()
         if applied:
             log.info("applied %d migrations", len(applied), extra={"count": len(applied)})
-        self._producer = create_producer(
-            kafka.client_options(s),
-            f"{self.name}-outbox",
-            request_timeout_ms=s.outbox_request_timeout_ms,
-        )
-        await self._producer.start()
         self._relay = OutboxRelay(
             self._pool,
-            self._producer,
+            await self._new_producer(),
             schema=s.db_schema,
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_interval,
@@ -181,6 +184,7 @@ class Runtime:
             delivery_timeout=s.outbox_delivery_timeout,
             topic_wait=s.outbox_topic_wait,
             statement_timeout=s.outbox_statement_timeout,
+            renew=self._new_producer,
         )
         self.tasks.append(asyncio.create_task(self._relay.run(), name=f"{self.name}-outbox"))
         if consume:
@@ -221,8 +225,8 @@ class Runtime:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
         self.consumers.clear()
-        if self._producer is not None:
-            await self._producer.stop()
+        if self._relay is not None:
+            await self._relay.producer.stop()
         if self._watchdog is not None:
             await self._watchdog.stop()
         if self._pool is not None:
