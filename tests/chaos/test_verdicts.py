@@ -3,6 +3,8 @@ and what the poison records really are (so a verdict of "0 lost" means what it s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 from aiokafka import TopicPartition
@@ -12,7 +14,7 @@ from appeals_contracts import topics
 from appeals_contracts.envelope import CloudEvent
 from appeals_contracts.events import AppealAssigned, AppealReceived, DeadlineAlert
 from appeals_contracts.submission import AppealSubmission
-from appeals_tools.chaos import poison
+from appeals_tools.chaos import poison, troubles
 from appeals_tools.chaos.effects import Effects
 from appeals_tools.chaos.report import Row, table
 
@@ -137,3 +139,32 @@ def test_a_dead_letter_is_attributed_to_the_service_that_wrote_it() -> None:
         )
 
     assert poison.refusals([Record()]) == {("deadlines", topics.ANSWER_GIVEN, 0, 9)}
+
+
+def test_a_row_that_lost_appeals_names_the_errors_each_service_logged_during_its_case(
+    tmp_path: Path,
+) -> None:
+    def line(level: str, logger: str, message: str) -> bytes:
+        entry = {"time": "t", "level": level, "service": "s", "logger": logger, "message": message}
+        return orjson.dumps(entry) + b"\n"
+
+    routing, intake = tmp_path / "routing.log", tmp_path / "intake.log"
+    routing.write_bytes(line("error", "old", "before the case"))
+    intake.write_bytes(line("error", "x", "y" * 50))
+    logs = {"routing": routing, "intake": intake, "deadlines": tmp_path / "deadlines.log"}
+    since = troubles.ends(logs)
+    stall = "consumer routing-decisions: its poll loop has not come round for 61 s (committing)"
+    with routing.open("ab") as log:
+        log.write(line("warning", "aiokafka", "Heartbeat failed"))
+        log.write(b"Task exception was never retrieved\n")  # printed, not logged as JSON
+        log.write(line("error", "appeals_platform.consumer", stall) * 2)
+        log.write(line("error", "asyncio", "Task exception was never retrieved"))
+    with intake.open("ab") as log:  # a service started again appends to its log
+        log.write(line("critical", "uvicorn", "z" * 300))
+
+    assert troubles.troubles(logs, since) == [
+        f"routing logged x2: appeals_platform.consumer: {stall}",
+        "routing logged x1: asyncio: Task exception was never retrieved",
+        "intake logged x1: uvicorn: " + "z" * 200 + "...",
+    ]
+    assert troubles.troubles(logs, troubles.ends(logs)) == []

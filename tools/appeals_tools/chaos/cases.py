@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from appeals_contracts import topics as topic_names
-from appeals_tools.chaos import effects, faults, poison, topics
+from appeals_tools.chaos import effects, faults, poison, topics, troubles
 from appeals_tools.chaos.instance import LOAD_SOURCE, Instance, say
 from appeals_tools.chaos.load import Load
 from appeals_tools.chaos.report import Row
 from appeals_tools.chaos.tracker import Tracker
+from appeals_tools.stack.services import SERVICES
 
 # The fault comes once this share of the case's appeals is accepted.
 FAULT_AT = 1 / 3
@@ -101,6 +102,8 @@ async def run_case(instance: Instance, case: Case, settings: Settings, seed: int
         say(f"{case.title}: not run ({why})")
         return row
     say(f"=== {case.title}")
+    logs = {name: instance.layout.log_file(name) for name in SERVICES}
+    logged_before = troubles.ends(logs)
     if case.prepare is not None:
         await case.prepare(instance)
     if not await instance.healthy():
@@ -155,6 +158,8 @@ async def run_case(instance: Instance, case: Case, settings: Settings, seed: int
         await tracker.close()
     row.accepted += len(load.accepted)
     row.notes += ctx.fault.notes
+    if row.lost:
+        row.notes += troubles.troubles(logs, logged_before)
     row.checks.update(ctx.fault.checks)
     if load.failures:
         row.notes.append(
