@@ -456,6 +456,11 @@ async def test_a_consumer_whose_metadata_synchroniser_died_starts_again_and_read
         await bench.produce(note(3))  # after the commit of note 2 began to wait
         rows = await bench.wait_for("SELECT n FROM notes ORDER BY n", lambda r: len(r) == 3)
         await replaced(consumer, inner)
+        # Its stop waited for coordination that waits forever: it was cut, nothing of it runs
+        # on (fetching, heartbeating to keep its place in the group).
+        left = [inner._coordinator._coordination_task, inner._fetcher.error_future]
+        await asyncio.wait(left, timeout=60)
+        assert all(task.done() for task in left)
     assert [r["n"] for r in rows] == [1, 2, 3]
     assert await bench.letters() == []
 

@@ -47,7 +47,7 @@ from appeals_contracts import event_types
 from appeals_platform import outbox
 from appeals_platform.availability import database_unavailable
 from appeals_platform.inbox import first_seen
-from appeals_platform.kafka import background_failure
+from appeals_platform.kafka import background_failure, stop_within
 from appeals_platform.records import Record, dead_letter, event_type, problem_of
 
 log = logging.getLogger(__name__)
@@ -194,10 +194,12 @@ class _Retry:
 # coordinator is away (a broker down for minutes), and the poll loop must come round
 # meanwhile; what is not committed now is tried again at the next flush.
 FLUSH_TIMEOUT = 5.0
-# How often the watch looks at a running consumer, and how long a poll loop it cancelled may
-# take to stop (its flush, aiokafka's stop) before it is left behind.
+# How long aiokafka's stop may take before what it did not reach is cut (`stop_within`).
+STOP_TIMEOUT = 5.0
+# How often the watch looks at a running poll loop, and how long one it cancelled may take to
+# end (its last commit, the stop) before it is cancelled again, every interval, until it ends.
 WATCH_INTERVAL = 1.0
-ABANDON_AFTER = FLUSH_TIMEOUT + 10.0
+GRACE = FLUSH_TIMEOUT + STOP_TIMEOUT + 2.0
 
 
 class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -211,12 +213,14 @@ class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
     interval is read again by whoever gets those partitions, and dropped by the inbox.)
     """
 
-    def __init__(self, owner: Consumer[Any], consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, owner: Consumer[Any], consumer: AIOKafkaConsumer, run: int) -> None:
         self._owner = owner
         self._consumer = consumer
+        self._run = run
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._owner.give_up(self._consumer, revoked)
+        if self._owner.current(self._run):  # a poll loop given up on touches nothing shared
+            await self._owner.give_up(self._consumer, revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
@@ -253,6 +257,8 @@ class Consumer(Generic[T]):
         # When the poll loop last came round, and what it does now (for the watch's message).
         self._beat = time.monotonic()
         self._doing = "starting"
+        # The number of the latest poll loop: only it reads and writes the state below.
+        self._run = 0
         # Handled and not yet committed: the next offset of each partition.
         self._pending: dict[TopicPartition, int] = {}
         self._committed_at = time.monotonic()
@@ -308,8 +314,9 @@ class Consumer(Generic[T]):
         never ends (aiokafka's, on a background task of its own that died) cannot hold the
         consumer."""
         name = self.subscription.name
-        self._beat, self._doing = time.monotonic(), "starting"
-        task = asyncio.create_task(self._run_once(), name=f"consumer-{name}")
+        self._run += 1
+        self._alive("starting")
+        task = asyncio.create_task(self._run_once(self._run), name=f"consumer-{name}")
         try:
             while not (await asyncio.wait({task}, timeout=WATCH_INTERVAL))[0]:
                 if (stuck := self._stuck()) is not None:
@@ -319,12 +326,36 @@ class Consumer(Generic[T]):
                     raise KafkaError(message)
             task.result()
         finally:
-            if not task.done():
-                task.cancel()
-                if not (await asyncio.wait({task}, timeout=ABANDON_AFTER))[0]:
-                    log.error("consumer %s: its stuck poll loop did not stop; left behind", name)
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: raised above, or not worth a second report
+            await self._ended(task)
+
+    async def _ended(self, task: asyncio.Task[None]) -> None:
+        """Until the poll loop's task has ended: cancelled once, given time for its last
+        commit and stop, then cancelled again every interval (a cancellation can be lost,
+        e.g. by a wait_for whose inner call finished at the same moment)."""
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=GRACE)
+        for _ in range(int(GRACE / WATCH_INTERVAL)):
+            if task.done():
+                break
+            log.warning("%s goes on after its cancellation; cancelling it again", task.get_name())
+            task.cancel()
+            await asyncio.wait({task}, timeout=WATCH_INTERVAL)
+        if not task.done():
+            # Left behind: it touches no shared state any more (`current`), and ends when
+            # whatever holds it lets go.
+            log.error("%s did not end; left behind", task.get_name())
+            self._run += 1  # not current any more, even before the next poll loop starts
+            return
+        if not task.cancelled():
+            task.exception()  # retrieved: raised by the caller already, or not worth twice
+
+    def current(self, run: int) -> bool:
+        return run == self._run
+
+    def _alive(self, doing: str) -> None:
+        """The poll loop is doing something bounded now: the stall clock starts again."""
+        self._beat, self._doing = time.monotonic(), doing
 
     def _stuck(self) -> tuple[str, str] | None:
         """(reason, message) when the running poll loop cannot go on by itself."""
@@ -338,7 +369,7 @@ class Consumer(Generic[T]):
             return "stalled", f"its poll loop has not come round for {quiet:.0f} s ({self._doing})"
         return None
 
-    async def _run_once(self) -> None:
+    async def _run_once(self, run: int) -> None:
         sub = self.subscription
         self._committed.clear()
         consumer = AIOKafkaConsumer(
@@ -350,7 +381,7 @@ class Consumer(Generic[T]):
             max_poll_records=sub.max_records,
             **fetch_options(sub),
         )
-        listener = _Handover(self, consumer)
+        listener = _Handover(self, consumer, run)
         if sub.pattern is not None:
             consumer.subscribe(pattern=topic_regex(sub.pattern, self._prefix), listener=listener)
         else:
@@ -362,8 +393,8 @@ class Consumer(Generic[T]):
             self._doing = "joining its group"
             await consumer.start()
             self._consumer = consumer
-            while not self._stopping:
-                self._beat, self._doing = time.monotonic(), "polling"
+            while not self._stopping and self.current(run):
+                self._alive("polling")
                 batch = await consumer.getmany(
                     timeout_ms=self._policy.poll_timeout_ms, max_records=sub.max_records
                 )
@@ -377,15 +408,18 @@ class Consumer(Generic[T]):
                 self._doing = "reading its positions"
                 await self._report_lag(consumer)
         finally:
-            self._consumer = None
-            self._forget_lag(set())
+            mine = self.current(run)  # else a later poll loop owns the shared state
             try:
-                with contextlib.suppress(Exception):
-                    await self._flush(consumer)
+                if mine:
+                    self._consumer = None
+                    self._forget_lag(set())
+                    with contextlib.suppress(Exception):
+                        await self._flush(consumer)
             finally:  # also when the flush itself is cancelled: the consumer must stop
-                self._pending.clear()
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
+                if mine:
+                    self._pending.clear()
+                if not await stop_within(consumer, STOP_TIMEOUT):
+                    log.warning("consumer %s: aiokafka did not stop in time; cut", sub.name)
 
     def _record(self, r: ConsumerRecord[bytes, bytes]) -> Record:
         topic = r.topic[len(self._prefix) :] if r.topic.startswith(self._prefix) else r.topic
@@ -428,6 +462,7 @@ class Consumer(Generic[T]):
                 actual = TopicPartition(self._prefix + tp.topic, tp.partition)
                 if actual in consumer.assignment():
                     consumer.seek(actual, offset)
+            self._alive("waiting to try a batch again")
             await asyncio.sleep(retry.wait)
 
     async def _view(self, records: list[Record]) -> None:
@@ -459,7 +494,8 @@ class Consumer(Generic[T]):
     async def _one_by_one(self, records: list[Record], retry: _Retry) -> list[Record]:
         """Each record in its own transaction; returns those done (handled or dead-lettered)."""
         done: list[Record] = []
-        for record in records:
+        for n, record in enumerate(records, 1):
+            self._alive(f"handling record {n} of {len(records)} alone")
             coordinates = (record.topic, record.partition, record.offset)
             if TopicPartition(record.topic, record.partition) in retry.offsets:
                 continue  # an earlier record of this partition waits: keep the order

@@ -9,6 +9,7 @@ plain TCP or TLS (`SASL_SSL`, with the CA that signed the broker's certificate).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,3 +156,31 @@ def background_failure(owner: Any) -> BaseException | None:
             return asyncio.CancelledError(f"the {name} was cancelled")
         return task.exception() or RuntimeError(f"the {name} ended")
     return None
+
+
+async def stop_within(owner: Any, seconds: float) -> bool:
+    """Stop an aiokafka consumer or producer within `seconds`; False when it had to be cut.
+
+    A consumer's stop waits for its coordination task, which may itself wait forever (for the
+    metadata a dead synchroniser never brings). Then what stop did not reach is ended here:
+    the background tasks are cancelled and the connections closed, so a wedged client leaves
+    nothing behind that fetches, sends, or heartbeats to keep its place in a group.
+    """
+    with contextlib.suppress(Exception):  # TimeoutError, or a stop that failed half-way
+        await asyncio.wait_for(owner.stop(), seconds)
+        return True
+    coordinator = getattr(owner, "_coordinator", None)
+    tasks = [
+        getattr(coordinator, name, None)
+        for name in ("_coordination_task", "_heartbeat_task", "_commit_refresh_task")
+    ]
+    tasks.append(getattr(getattr(owner, "_fetcher", None), "error_future", None))
+    tasks.append(getattr(getattr(owner, "_sender", None), "sender_task", None))
+    for task in tasks:
+        if isinstance(task, asyncio.Future) and not task.done():
+            task.cancel()
+    kafka_client = getattr(owner, "_client", None) or getattr(owner, "client", None)
+    if kafka_client is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(kafka_client.close(), seconds)
+    return False

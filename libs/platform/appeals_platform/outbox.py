@@ -39,7 +39,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import BaseModel
 
 from appeals_platform import lease, partitioning, sql
-from appeals_platform.kafka import background_failure
+from appeals_platform.kafka import background_failure, stop_within
 from appeals_platform.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -798,9 +798,10 @@ class OutboxRelay:
         self._drop_pending()
         self._missing.clear()
         self._next_lookup = 0.0
+        # A new one that cannot start (the broker away) raises here, and the old one is kept
+        # for the next try.
         old, self._producer = self._producer, await self._renew()
-        with contextlib.suppress(Exception):  # TimeoutError included: a wedged one is left
-            await asyncio.wait_for(old.stop(), STOP_OLD_PRODUCER)
+        await stop_within(old, STOP_OLD_PRODUCER)
 
     async def _leave(self, conn: asyncpg.Connection) -> None:
         """Undo the leader's LISTEN and session settings (and give the lease up on a clean

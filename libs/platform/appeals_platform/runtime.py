@@ -146,7 +146,11 @@ class Runtime:
             f"{self.name}-outbox",
             request_timeout_ms=s.outbox_request_timeout_ms,
         )
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            await kafka.stop_within(producer, 5)  # what a half-done start opened
+            raise
         return producer
 
     async def start(self, *, consume: bool = True) -> None:
