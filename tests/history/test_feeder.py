@@ -18,7 +18,7 @@ from appeals_law.rules import load_rules
 from appeals_platform.auth import Role
 from appeals_platform.backdating import DEMO_SUBJECT, HEADER
 from appeals_reference.loader import load_reference
-from appeals_tools.history.feeder import Urls, feed
+from appeals_tools.history.feeder import Feeder, Urls, feed
 from appeals_tools.history.plan import plan
 from deadlines.app import create_app as create_deadlines
 from deadlines.config import Settings as DeadlinesSettings
@@ -223,3 +223,20 @@ async def test_the_dashboard_has_no_demo_banner_without_demo_history(
         page = await deadlines.get("/dashboard/sign-in")
         assert page.status_code == 200
         assert "demo-banner" not in page.text
+
+
+async def test_a_wait_asks_again_after_a_read_whose_connection_broke() -> None:
+    """A poll that met a connection the service closed under it (keep-alive) is only asked
+    again: one such read ended a seeded past half-way in make test."""
+    answers: list[Any] = [httpx.ReadError("closed under the request"), None, {"hop": 1}]
+
+    async def check() -> Any:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async with httpx.AsyncClient() as client:
+        feeder = Feeder(client, Urls("http://i", "http://r", "http://d"), "t", lambda code: "t")
+        assert await feeder._until("the clock", check) == {"hop": 1}
+    assert answers == []

@@ -110,14 +110,21 @@ class Feeder:
         return body
 
     async def _until(self, what: str, check: Callable[[], Any]) -> Any:
+        """Ask `check` (a read, safe to repeat) until it finds something; a read whose
+        connection broke (the service closed it, or restarts) is only asked again."""
         deadline = time.monotonic() + WAIT_SECONDS
         pause = 0.1
+        broken: httpx.TransportError | None = None
         while True:
-            found = await check()
+            try:
+                found = await check()
+            except httpx.TransportError as exc:
+                found, broken = None, exc
             if found:
                 return found
             if time.monotonic() > deadline:
-                raise FeedError(f"gave up waiting for {what} after {WAIT_SECONDS:.0f} s")
+                last = f" (last: {type(broken).__name__})" if broken else ""
+                raise FeedError(f"gave up waiting for {what} after {WAIT_SECONDS:.0f} s{last}")
             await asyncio.sleep(pause)
             pause = min(1.0, pause * 1.5)
 
@@ -210,7 +217,9 @@ async def feed(
     tally = Tally()
     if not plan.appeals:
         return tally
-    limits = httpx.Limits(max_connections=concurrency * 2)
+    # An idle connection is dropped well before the services' servers close it (uvicorn:
+    # 5 s, httpx's own default too), so a request never goes out on one closing under it.
+    limits = httpx.Limits(max_connections=concurrency * 2, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         feeder = Feeder(client, urls, integration_token, agency_token)
         first, rest = plan.appeals[0], plan.appeals[1:]
