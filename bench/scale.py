@@ -25,6 +25,7 @@ a quick check; BENCH_KEEP=1 keeps the database to look at its plans.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -35,6 +36,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -229,6 +231,25 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+@contextlib.asynccontextmanager
+async def ticking(label: str, every: float = 15.0) -> AsyncIterator[None]:
+    """Say that `label` still runs every `every` seconds: one statement (the fold, a VACUUM)
+    can take minutes at 10 million rows, and gives no progress of its own to show."""
+    started = time.perf_counter()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(every)
+            say(f"  {label}: {time.perf_counter() - started:.0f} s so far ...")
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+
+
 def dev_counts() -> tuple[Counter[str], Counter[str]]:
     """Categories (labels) and appeal types (submissions) of the dev set."""
     labels = [
@@ -321,12 +342,16 @@ async def fill(admin_dsn: str, count: int, ref: ReferenceData) -> None:
         await conn.execute("ALTER TABLE clocks ENABLE TRIGGER USER")
         folding = time.perf_counter()
         await conn.execute("SET work_mem = '256MB'")
+        say("  folding the compliance aggregates (one statement each: time only) ...")
         async with conn.transaction():
-            await conn.execute(FOLD)
-            await conn.execute("SELECT compliance_flush()")
+            async with ticking("collecting the clocks' changes"):
+                await conn.execute(FOLD)
+            async with ticking("folding them into the aggregates"):
+                await conn.execute("SELECT compliance_flush()")
         say(f"  compliance aggregates folded in {time.perf_counter() - folding:.0f} s")
         for table in ("clocks", "compliance_daily", "compliance_answer_days"):
-            await conn.execute(f"VACUUM ANALYZE {table}")
+            async with ticking(f"VACUUM ANALYZE {table}"):
+                await conn.execute(f"VACUUM ANALYZE {table}")
         sizes = await conn.fetchrow(
             "SELECT (SELECT count(*) FROM compliance_daily) AS daily,"
             " (SELECT count(*) FROM clocks WHERE state = 'open') AS open,"
