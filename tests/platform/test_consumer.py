@@ -27,6 +27,7 @@ from appeals_platform.outbox import OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
 from appeals_platform.records import Record
 from appeals_tools import dlq
+from tests.aiokafka_faults import CLOSED, end_metadata_synchroniser
 from tests.conftest import Stack
 from tests.kafka_probe import EventProbe
 
@@ -371,7 +372,7 @@ async def test_a_consumer_whose_fetcher_died_starts_again_and_reads_on(
         async def broken(*args: Any, **kwargs: Any) -> bool:
             failed.set()
             fetcher._proc_fetch_request = original  # once: the next consumer is not touched
-            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+            raise RuntimeError(CLOSED)
 
         fetcher._proc_fetch_request = broken
         await asyncio.wait_for(failed.wait(), 60)
@@ -398,7 +399,7 @@ async def test_a_consumer_whose_group_coordination_died_starts_again_and_reads_o
 
         async def broken(*args: Any, **kwargs: Any) -> Any:
             client.coordinator_lookup = original  # once: the next consumer is not touched
-            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+            raise RuntimeError(CLOSED)
 
         client.coordinator_lookup = broken
         inner._coordinator.coordinator_dead()  # it looks the coordinator up again, and dies
@@ -435,20 +436,13 @@ async def test_a_consumer_whose_metadata_synchroniser_died_starts_again_and_read
         inner = consumer._consumer
         assert inner is not None
         client = inner._client
-        update, lookup = client._metadata_update, client.coordinator_lookup
-
-        async def update_broken(*args: Any, **kwargs: Any) -> bool:
-            client._metadata_update = update  # once: the next consumer is not touched
-            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
+        lookup = client.coordinator_lookup
 
         async def lookup_refused(*args: Any, **kwargs: Any) -> Any:
-            client.coordinator_lookup = lookup
+            client.coordinator_lookup = lookup  # once: the next consumer is not touched
             raise CoordinatorNotAvailableError("the coordinator is loading")
 
-        client._metadata_update = update_broken
-        client.force_metadata_update()
-        await asyncio.wait([client._sync_task], timeout=60)
-        assert client._sync_task.done()
+        await end_metadata_synchroniser(client)
         client.coordinator_lookup = lookup_refused
         inner._coordinator.coordinator_dead()  # looked up again: refused, waits for metadata
         await bench.produce(note(2))

@@ -18,6 +18,7 @@ from appeals_contracts.envelope import event_id
 from appeals_platform import outbox
 from appeals_platform.outbox import Event, OutboxRelay, create_producer
 from appeals_platform.pool import create_pool
+from tests.aiokafka_faults import end_metadata_synchroniser
 from tests.conftest import Stack
 from tests.kafka_probe import EventProbe
 from tests.platform.conftest import Relaying
@@ -415,17 +416,7 @@ async def test_a_relay_whose_producer_lost_its_metadata_task_sends_with_a_new_pr
         async with probe(before) as first, probe(after) as second:
             await fill(relaying.pool, outbox_rows(before, 1, keys=1))
             await first.collect(1, timeout=60)
-            client = old.client
-            update = client._metadata_update
-
-            async def broken(*args: Any, **kwargs: Any) -> bool:
-                client._metadata_update = update
-                raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
-
-            client._metadata_update = broken
-            client.force_metadata_update()
-            await asyncio.wait([client._sync_task], timeout=60)
-            assert client._sync_task.done()
+            await end_metadata_synchroniser(old.client)
             await fill(relaying.pool, outbox_rows(after, 1, keys=1))  # a topic new to it
             assert len(await second.collect(1, timeout=60)) == 1
         assert relay.producer is made[0]
