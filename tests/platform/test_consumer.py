@@ -155,6 +155,17 @@ def note(n: int, text: str = "ok") -> bytes:
     return orjson.dumps({"n": n, "text": text})
 
 
+@asynccontextmanager
+async def reading(stack: Stack, bench: Bench) -> AsyncIterator[tuple[Consumer[Note], Any]]:
+    """A consumer that has read and stored a first note, and the aiokafka consumer it reads
+    with: the one a test then breaks as a broker kill did."""
+    await bench.produce(note(1))
+    async with consuming(stack, bench) as consumer:
+        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
+        assert consumer._consumer is not None
+        yield consumer, consumer._consumer
+
+
 async def test_a_header_that_is_not_utf8_loses_no_record_of_its_batch(
     stack: Stack, bench: Bench
 ) -> None:
@@ -359,13 +370,9 @@ async def test_a_consumer_whose_fetcher_died_starts_again_and_reads_on(
     already closed, seen when the partition leader was killed) and getmany then returns
     nothing forever: the fault suite's deadlines stopped opening clocks. The consumer must
     notice and start again."""
-    await bench.produce(note(1))
     # The test drives the failure the broker kill caused, through the same routine.
     failed = asyncio.Event()
-    async with consuming(stack, bench) as consumer:
-        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
-        inner = consumer._consumer
-        assert inner is not None
+    async with reading(stack, bench) as (consumer, inner):
         fetcher = inner._fetcher
         original = fetcher._proc_fetch_request
 
@@ -389,11 +396,7 @@ async def test_a_consumer_whose_group_coordination_died_starts_again_and_reads_o
     """The uvloop error that ends aiokafka's fetcher can end its coordination task instead
     (seen in make test's short fault suite after the broker was killed). Unlike the fetcher's,
     that death is raised by the next getmany, and the consumer must start again on it."""
-    await bench.produce(note(1))
-    async with consuming(stack, bench) as consumer:
-        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
-        inner = consumer._consumer
-        assert inner is not None
+    async with reading(stack, bench) as (consumer, inner):
         client = inner._client
         original = client.coordinator_lookup
 
@@ -430,11 +433,7 @@ async def test_a_consumer_whose_metadata_synchroniser_died_starts_again_and_read
     asks for metadata, and coordination waits forever, holding the lock every commit takes.
     make test's fault suite saw routing stop routing for good after the broker was killed.
     The test drives that chain through the same routines; the consumer must start again."""
-    await bench.produce(note(1))
-    async with consuming(stack, bench) as consumer:
-        await bench.wait_for("SELECT n FROM notes", lambda r: len(r) == 1)
-        inner = consumer._consumer
-        assert inner is not None
+    async with reading(stack, bench) as (consumer, inner):
         client = inner._client
         lookup = client.coordinator_lookup
 
