@@ -156,6 +156,7 @@ def test_a_row_that_lost_appeals_names_the_errors_each_service_logged_during_its
     stall = "consumer routing-decisions: its poll loop has not come round for 61 s (committing)"
     with routing.open("ab") as log:
         log.write(line("warning", "aiokafka", "Heartbeat failed"))
+        log.write(line("error", "aiokafka", "Unable connect to node with id 1") * 3)
         log.write(b"Task exception was never retrieved\n")  # printed, not logged as JSON
         log.write(line("error", "appeals_platform.consumer", stall) * 2)
         log.write(line("error", "asyncio", "Task exception was never retrieved"))
@@ -164,6 +165,7 @@ def test_a_row_that_lost_appeals_names_the_errors_each_service_logged_during_its
 
     assert troubles.troubles(logs, since) == [
         f"routing logged x2: appeals_platform.consumer: {stall}",
+        "routing logged x3: aiokafka: Unable connect to node with id 1",
         "routing logged x1: asyncio: Task exception was never retrieved",
         "intake logged x1: uvicorn: " + "z" * 200 + "...",
     ]

@@ -14,6 +14,9 @@ from pathlib import Path
 import orjson
 
 ERRORS = {"error", "critical"}
+# The platform's own loggers; a library's (aiokafka logs every refused connection as an
+# error, thousands while a broker is away) come after them.
+OWN = ("appeals_", "intake", "routing", "deadlines")
 PER_SERVICE = 5
 MESSAGE_CHARS = 200
 
@@ -24,7 +27,8 @@ def ends(logs: dict[str, Path]) -> dict[str, int]:
 
 
 def troubles(logs: dict[str, Path], since: dict[str, int]) -> list[str]:
-    """One line per distinct error each service logged after `since`, the most frequent first."""
+    """One line per distinct error each service logged after `since`: the platform's own
+    first, then the libraries', each the most frequent first."""
     lines: list[str] = []
     for name, path in logs.items():
         if not path.exists():
@@ -32,7 +36,8 @@ def troubles(logs: dict[str, Path], since: dict[str, int]) -> list[str]:
         with path.open("rb") as log:  # appended to, also by a service started again
             log.seek(since.get(name, 0))
             found = Counter(error for line in log if (error := _error(line)) is not None)
-        for (logger, message), count in found.most_common(PER_SERVICE):
+        ranked = sorted(found.items(), key=lambda e: (not e[0][0].startswith(OWN), -e[1]))
+        for (logger, message), count in ranked[:PER_SERVICE]:
             lines.append(f"{name} logged x{count}: {logger}: {message}")
         if len(found) > PER_SERVICE:
             lines.append(f"{name} logged {len(found) - PER_SERVICE} other errors")
