@@ -293,16 +293,12 @@ class Consumer(Generic[T]):
             try:
                 await self._watched()
                 failures = 0
-            except asyncio.CancelledError:
+            except (Exception, asyncio.CancelledError) as exc:
                 current = asyncio.current_task()
-                if current is None or current.cancelling():
+                if isinstance(exc, asyncio.CancelledError) and (
+                    current is None or current.cancelling()
+                ):
                     raise
-                failures += 1
-                log.warning(
-                    "consumer %s cancelled from inside; starting again", self.subscription.name
-                )
-                await asyncio.sleep(self._policy.backoff(failures))
-            except Exception:
                 failures += 1
                 log.warning(
                     "consumer %s stopped; starting again", self.subscription.name, exc_info=True

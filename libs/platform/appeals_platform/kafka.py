@@ -142,12 +142,10 @@ def background_failure(owner: Any) -> BaseException | None:
     hence this one function around them. (The end of a consumer's coordination task is raised
     by its next getmany.)
     """
-    # A consumer's client is `_client`, a producer's `client`.
-    kafka_client = getattr(owner, "_client", None) or getattr(owner, "client", None)
     tasks = {
         "fetcher": getattr(getattr(owner, "_fetcher", None), "error_future", None),
         "sender": getattr(getattr(owner, "_sender", None), "sender_task", None),
-        "metadata synchroniser": getattr(kafka_client, "_sync_task", None),
+        "metadata synchroniser": getattr(_client_of(owner), "_sync_task", None),
     }
     for name, task in tasks.items():
         if not isinstance(task, asyncio.Future) or not task.done():
@@ -179,8 +177,12 @@ async def stop_within(owner: Any, seconds: float) -> bool:
     for task in tasks:
         if isinstance(task, asyncio.Future) and not task.done():
             task.cancel()
-    kafka_client = getattr(owner, "_client", None) or getattr(owner, "client", None)
-    if kafka_client is not None:
+    if (kafka_client := _client_of(owner)) is not None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(kafka_client.close(), seconds)
     return False
+
+
+def _client_of(owner: Any) -> Any:
+    """The AIOKafkaClient under a consumer (`_client`) or a producer (`client`)."""
+    return getattr(owner, "_client", None) or getattr(owner, "client", None)
